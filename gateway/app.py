@@ -1,0 +1,308 @@
+"""Builds and wires everything from Settings; owns the event loop, start and stop.
+
+The one place that reads configuration and turns it into the plain values
+and callables the other packages take (``IntakeRules``, the SMTP handler's
+functions). Nothing imports this module but ``cli``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gateway import ingest
+from gateway.clock import Clock, system_clock
+from gateway.config import Settings
+from gateway.desk.model import Policy
+from gateway.outcome import Delivery, Outcome, OutcomeKind
+from gateway.smtp.handler import Handler
+from gateway.smtp.server import start_listener
+from gateway.store import db
+from gateway.store.group_commit import GroupCommitter
+
+log = logging.getLogger("gateway")
+
+
+def intake_rules(settings: Settings) -> ingest.IntakeRules:
+    return ingest.IntakeRules(
+        support=settings.support,
+        domain=settings.domain,
+        token_format=settings.token_format,
+        policy=Policy(reopen_days=settings.reopen_days, auto_close_days=settings.auto_close_days),
+        unknown_senders=settings.unknown_senders,
+        register_hint=settings.register_hint,
+        locale=settings.locale,
+        own_id_domains=frozenset({settings.domain.lower()}),
+    )
+
+
+@dataclass
+class Gateway:
+    """One running gateway: database, intake writer, listeners."""
+
+    settings: Settings
+    clock: Clock = system_clock
+    rules: ingest.IntakeRules = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = intake_rules(self.settings)
+        self.engine = db.make_engine(
+            self.settings.db_url, sqlite_synchronous=self.settings.sqlite_synchronous
+        )
+        self.sessions = db.session_factory(self.engine)
+        self._writer: GroupCommitter[ingest.Prepared, Outcome] | None = None
+        self._parser: Executor | None = None
+        self._pending = 0
+        self.bound: tuple[str, int] | None = None
+
+    # --- set-up -----------------------------------------------------------
+
+    def init_database(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db.upgrade(self.engine)
+
+    def require_database(self) -> None:
+        try:
+            db.require_migrated(self.engine)
+        except SQLAlchemyError as exc:
+            raise db.StoreUnavailable(
+                f"cannot open the database {self.engine.url.render_as_string(hide_password=True)}:"
+                f" {exc.__class__.__name__}; check HELPDESK_DATABASE_URL"
+            ) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- intake -----------------------------------------------------------
+
+    def _work(self, session: Session, prep: ingest.Prepared) -> Outcome:
+        return ingest.ingest(session, prep, self.rules, self.clock())
+
+    def _shunt(self, session: Session, prep: ingest.Prepared, exc: Exception) -> Outcome:
+        reason = f"intake failed: {exc.__class__.__name__}: {exc}"
+        return ingest.quarantine(session, prep.delivery, reason, self.clock())
+
+    def ingest_now(self, delivery: Delivery) -> Outcome:
+        """One mail in its own transaction (the pipe transport and tests)."""
+        prep = ingest.prepare(delivery)
+        try:
+            with db.transaction(self.sessions) as session:
+                return self._work(session, prep)
+        except SQLAlchemyError as exc:
+            if not isinstance(exc, IntegrityError | DataError):
+                log.warning("could not store: %s", exc)
+                return Outcome(OutcomeKind.DEFERRED, "the database is not available")
+            log.exception("the database refused this mail's rows; shunting to quarantine")
+            with db.transaction(self.sessions) as session:
+                return self._shunt(session, prep, exc)
+        except Exception as exc:  # a bug in a step: keep the bytes, answer "stored"
+            log.exception("intake failed; shunting to quarantine")
+            with db.transaction(self.sessions) as session:
+                return self._shunt(session, prep, exc)
+
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        """Parse off the loop, then commit through the group writer; 250 only after."""
+        assert self._writer is not None
+        self._pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            prep = await loop.run_in_executor(self._parser, ingest.prepare, delivery)
+            return await self._writer.run(prep)
+        except Exception as exc:
+            log.warning("deferring a mail: %s", exc)
+            return Outcome(OutcomeKind.DEFERRED, "the database is not available")
+        finally:
+            self._pending -= 1
+
+    async def check_sender(self, address: str) -> Outcome | None:
+        if self.rules.unknown_senders != "refuse":
+            return None
+
+        def lookup() -> Outcome | None:
+            with self.sessions() as session:
+                return ingest.check_sender(session, address, self.rules)
+
+        try:
+            return await asyncio.to_thread(lookup)
+        except SQLAlchemyError:
+            return Outcome(OutcomeKind.DEFERRED)
+
+    def handler(self) -> Handler:
+        return Handler(
+            serves=self.rules.serves,
+            check_sender=self.check_sender,
+            deliver=self.deliver,
+            support=self.rules.support,
+            size_limit=self.settings.max_message_size,
+            lmtp=self.settings.listen_scheme == "lmtp",
+        )
+
+    # --- running ----------------------------------------------------------
+
+    async def start(self) -> asyncio.Server:
+        self.require_database()
+        if self.settings.parse_workers > 0:
+            self._parser = ProcessPoolExecutor(
+                self.settings.parse_workers, mp_context=multiprocessing.get_context("forkserver")
+            )
+        self._writer = GroupCommitter(self.sessions, self._work, self._shunt, name="intake-writer")
+        self._writer.start()
+        host, port = self.settings.listen_host_port
+        server = await start_listener(self.handler(), host, port, hostname=self.settings.domain)
+        self.bound = server.sockets[0].getsockname()[:2]
+        log.info("listening on %s://%s:%d", self.settings.listen_scheme, *self.bound)
+        return server
+
+    async def stop(self, server: asyncio.Server, grace: float = 10.0) -> None:
+        """Stop accepting, let in-flight mails commit and be answered, then stop."""
+        server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._pending and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.stop)
+        if self._parser is not None:
+            self._parser.shutdown(wait=True, cancel_futures=True)
+        self.close()
+
+    async def serve(
+        self, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None
+    ) -> None:
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+        server = await self.start()
+        if ready is not None:
+            ready.set()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            await self.stop(server)
+
+
+# --- administration (the CLI's verbs; thin wrappers over the store) -------------
+
+
+class AdminError(Exception):
+    """A CLI request that cannot be carried out; the message says what to do."""
+
+
+def add_customer(gw: Gateway, email: str, name: str, *, verified: bool = True) -> dict:
+    from gateway.store import repo
+
+    if "@" not in email or email.strip() != email or " " in email:
+        raise AdminError(f"{email!r} is not an e-mail address")
+    with db.transaction(gw.sessions) as session:
+        if repo.find_customer(session, email):
+            raise AdminError(f"customer {email} already exists; see `helpdesk customers list`")
+        person = repo.add_customer(session, email, name, verified=verified, now=gw.clock())
+    return {"id": person.id, "email": person.email, "name": person.name, "verified": verified}
+
+
+def list_customers(gw: Gateway) -> list[dict]:
+    from gateway.store import repo
+
+    with gw.sessions() as session:
+        return [
+            {
+                "id": c.id,
+                "email": c.email,
+                "name": c.name,
+                "verified": c.verified,
+                "created_at": c.created_at.isoformat(),
+            }
+            for c in repo.customers(session)
+        ]
+
+
+def add_operator(gw: Gateway, name: str, email: str, password: str | None) -> dict:
+    from gateway.passwords import hash_password
+    from gateway.store import repo
+
+    if "@" not in email or " " in email:
+        raise AdminError(f"{email!r} is not an e-mail address")
+    if not name.strip():
+        raise AdminError("the operator's NAME must not be empty")
+    hashed = hash_password(password) if password else None
+    with db.transaction(gw.sessions) as session:
+        if repo.find_operator(session, email):
+            raise AdminError(f"an operator with address {email} already exists")
+        if any(o.name == name for o in repo.operators(session)):
+            raise AdminError(f"an operator named {name!r} already exists")
+        op_id = repo.add_operator(session, name, email, hashed, gw.clock())
+    return {"id": op_id, "name": name, "email": email.lower(), "password": bool(hashed)}
+
+
+def list_operators(gw: Gateway) -> list[dict]:
+    from gateway.store import repo
+
+    with gw.sessions() as session:
+        return [
+            {
+                "id": o.id,
+                "name": o.name,
+                "email": o.email,
+                "password": o.password_hash is not None,
+                "created_at": o.created_at.isoformat(),
+            }
+            for o in repo.operators(session)
+        ]
+
+
+def retry_quarantined(gw: Gateway, raw_id: int) -> Outcome:
+    try:
+        with db.transaction(gw.sessions) as session:
+            return ingest.retry_quarantined(session, raw_id, gw.rules, gw.clock())
+    except LookupError as exc:
+        raise AdminError(str(exc)) from None
+
+
+def operator_action(
+    gw: Gateway,
+    number: int,
+    operator: str,
+    action: str,
+    *,
+    status: str | None = None,
+    reason: str = "",
+    text: str = "",
+) -> dict:
+    from gateway import actions
+    from gateway.desk.model import Status
+
+    target = None
+    if status is not None:
+        try:
+            target = Status(status)
+        except ValueError:
+            raise AdminError(
+                f"unknown status {status!r}; "
+                "use in_progress, awaiting_customer or awaiting_operator"
+            ) from None
+    try:
+        with db.transaction(gw.sessions) as session:
+            return actions.act(
+                session,
+                number,
+                operator,
+                action,
+                gw.clock(),
+                gw.rules.policy,
+                status=target,
+                reason=reason,
+                text=text,
+            )
+    except actions.ActionRefused as exc:
+        raise AdminError(str(exc)) from None

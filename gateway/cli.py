@@ -1,0 +1,351 @@
+"""``helpdesk``: the command-line contract of DESIGN §6. Thin: parse, call, print.
+
+Every failure is one line on stderr that says what is wrong and what to do,
+and an exit status ≥ 1 — never a traceback. ``helpdesk ingest`` speaks the
+sysexits an MTA's pipe transport understands: 0 stored, 65 refused, 75 retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway import app, views
+from gateway.config import ConfigError, load_settings
+from gateway.desk.model import Status
+from gateway.outcome import Delivery, OutcomeKind
+from gateway.store.db import NotMigrated, StoreUnavailable
+
+EX_OK, EX_ERROR, EX_USAGE, EX_DATAERR, EX_TEMPFAIL = 0, 1, 2, 65, 75
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EX_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    if as_json:
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        out = text(data)
+        if out:
+            print(out)
+
+
+def _gateway(args: argparse.Namespace, *, migrated: bool = True) -> app.Gateway:
+    gw = app.Gateway(args.settings)
+    if migrated:
+        gw.require_database()
+    return gw
+
+
+# --- verbs ----------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    gw = _gateway(args, migrated=False)
+    gw.init_database()
+    print(f"database ready: {gw.engine.url.render_as_string(hide_password=True)}")
+    return EX_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    gw = _gateway(args)
+    asyncio.run(gw.serve())
+    return EX_OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    data = sys.stdin.buffer.read()
+    gw = _gateway(args)
+    if not data.strip():
+        raise CliError("refused: standard input is empty; pipe one message in", EX_DATAERR)
+    recipients = tuple(args.recipient or [gw.rules.support])
+    for rcpt in recipients:
+        if not gw.rules.serves(rcpt):
+            raise CliError(
+                f"refused: {rcpt} is not served here (only {gw.rules.support})", EX_DATAERR
+            )
+    if len(data) > args.settings.max_message_size:
+        raise CliError(
+            f"refused: the message is {len(data)} bytes, over the limit of "
+            f"{args.settings.max_message_size}",
+            EX_DATAERR,
+        )
+    outcome = gw.ingest_now(Delivery(args.sender, recipients, data, "pipe"))
+    if outcome.kind is OutcomeKind.DEFERRED:
+        raise CliError(f"try again later: {outcome.detail}", EX_TEMPFAIL)
+    if not outcome.accepted:
+        who = outcome.address or args.sender
+        raise CliError(f"refused: {who} is not a registered customer. {outcome.detail}", EX_DATAERR)
+    print(f"{outcome.kind.value}: {outcome.detail}")
+    return EX_OK
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    if args.status and args.status not in {s.value for s in Status}:
+        raise CliError(f"unknown status {args.status!r}; use one of {', '.join(Status)}")
+    gw = _gateway(args)
+    with gw.sessions() as session:
+        rows = views.tickets(session, status=args.status, customer=args.customer)
+
+    def text(rows: list[dict]) -> str:
+        if not rows:
+            return "no tickets"
+        return "\n".join(
+            f"#{t['number']:<6} {t['status']:<18} {t['customer']:<30} {t['subject']}" for t in rows
+        )
+
+    _print(rows, args.json, text)
+    return EX_OK
+
+
+def cmd_ticket_show(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    with gw.sessions() as session:
+        detail = views.ticket_detail(session, args.number)
+    if detail is None:
+        raise CliError(f"there is no ticket #{args.number}; see `helpdesk tickets`")
+    _print(detail, args.json, views.render_ticket_text)
+    return EX_OK
+
+
+def cmd_ticket_act(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    action = args.ticket_verb.replace("-", "_")
+    text = ""
+    if action == "note":
+        text = args.text if args.text is not None else sys.stdin.read()
+        if not text.strip():
+            raise CliError("a note needs text: --text TEXT, or pipe it on stdin")
+    result = app.operator_action(
+        gw,
+        args.number,
+        args.as_,
+        action,
+        status=getattr(args, "status", None),
+        reason=getattr(args, "reason", "") or "",
+        text=text,
+    )
+    _print(
+        result,
+        args.json,
+        lambda r: (
+            f"ticket #{r['number']}: {r['status']}" + ("" if r["changed"] else " (unchanged)")
+        ),
+    )
+    return EX_OK
+
+
+def cmd_customers_add(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    row = app.add_customer(gw, args.email, args.name or "", verified=not args.guest)
+    _print(row, args.json, lambda r: f"customer {r['id']}: {r['email']}")
+    return EX_OK
+
+
+def cmd_customers_list(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    rows = app.list_customers(gw)
+    _print(
+        rows,
+        args.json,
+        lambda rows: (
+            "\n".join(
+                f"{r['id']:<6} {r['email']:<32} "
+                f"{'verified' if r['verified'] else 'guest':<9} {r['name']}"
+                for r in rows
+            )
+            or "no customers"
+        ),
+    )
+    return EX_OK
+
+
+def cmd_operators_add(args: argparse.Namespace) -> int:
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("--password-stdin given but standard input had no password")
+    gw = _gateway(args)
+    row = app.add_operator(gw, args.name, args.address, password)
+    _print(row, args.json, lambda r: f"operator {r['id']}: {r['name']} <{r['email']}>")
+    return EX_OK
+
+
+def cmd_operators_list(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    rows = app.list_operators(gw)
+    _print(
+        rows,
+        args.json,
+        lambda rows: (
+            "\n".join(f"{r['id']:<4} {r['name']:<20} {r['email']}" for r in rows) or "no operators"
+        ),
+    )
+    return EX_OK
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    with gw.sessions() as session:
+        rows = views.quarantine(session, everything=args.all)
+    _print(
+        rows,
+        args.json,
+        lambda rows: (
+            "\n".join(
+                f"{r['id']:<6} {r['state']:<11} {r['received_at']}  "
+                f"{r['mail_from'] or '<>'}: {r['reason']}"
+                for r in rows
+            )
+            or "quarantine is empty"
+        ),
+    )
+    return EX_OK
+
+
+def cmd_quarantine_retry(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    outcome = app.retry_quarantined(gw, args.id)
+    data = {
+        "id": args.id,
+        "result": outcome.kind.value,
+        "detail": outcome.detail,
+        "ticket": outcome.ticket,
+    }
+    _print(data, args.json, lambda d: f"raw mail {d['id']}: {d['result']}: {d['detail']}")
+    return EX_OK if outcome.kind is not OutcomeKind.QUARANTINED else EX_DATAERR
+
+
+# --- the parser -----------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, what to fix, exit 2
+        self.exit(EX_USAGE, f"helpdesk: {message}; see `{self.prog} --help`\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="helpdesk", description="Helpdesk Gateway: e-mail in, tickets out.")
+    p.add_argument("--config", type=Path, help="settings file (default config/helpdesk.toml)")
+    sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    def verb(name: str, fn: Callable, help: str, parent: Any = sub) -> argparse.ArgumentParser:
+        sp = parent.add_parser(name, help=help, description=help)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    def with_json(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--json", action="store_true", help="print JSON (DESIGN §6 shapes)")
+        return sp
+
+    verb("init", cmd_init, "create or migrate the database")
+    verb("serve", cmd_serve, "run the listeners until SIGTERM/SIGINT")
+    sp = verb("ingest", cmd_ingest, "store one message read on stdin (exit 0, 65 or 75)")
+    sp.add_argument("--sender", help="envelope sender (MAIL FROM); '' is the null sender <>")
+    sp.add_argument("--recipient", action="append", help="envelope recipient; repeatable")
+
+    sp = with_json(verb("tickets", cmd_tickets, "list tickets"))
+    sp.add_argument("--status", help="only this status")
+    sp.add_argument("--customer", help="only this customer (address or id)")
+
+    ticket = sub.add_parser("ticket", help="one ticket").add_subparsers(
+        dest="ticket_verb", required=True, parser_class=_Parser
+    )
+    sp = with_json(verb("show", cmd_ticket_show, "a ticket with messages and history", ticket))
+    sp.add_argument("number", type=int)
+    for name, help in (
+        ("take", "assign to the operator and set in_progress"),
+        ("close", "close as resolved"),
+        ("note", "add an internal note (text from --text or stdin)"),
+        ("status", "set an open status"),
+        ("admin-close", "close administratively (locks the ticket, contract §9.5)"),
+    ):
+        sp = with_json(verb(name, cmd_ticket_act, help, ticket))
+        sp.add_argument("number", type=int)
+        if name == "status":
+            sp.add_argument("status", help="in_progress, awaiting_customer or awaiting_operator")
+        sp.add_argument(
+            "--as", dest="as_", required=True, metavar="OPERATOR", help="operator name or address"
+        )
+        if name == "note":
+            sp.add_argument("--text")
+        if name == "admin-close":
+            sp.add_argument("--reason", required=True, help="why; the customer is told")
+
+    customers = sub.add_parser("customers", help="customer accounts").add_subparsers(
+        dest="customers_verb", required=True, parser_class=_Parser
+    )
+    sp = with_json(verb("add", cmd_customers_add, "register a customer address", customers))
+    sp.add_argument("email")
+    sp.add_argument("--name", default="")
+    sp.add_argument("--guest", action="store_true", help="record as unverified")
+    with_json(verb("list", cmd_customers_list, "list customers", customers))
+
+    operators = sub.add_parser("operators", help="operators").add_subparsers(
+        dest="operators_verb", required=True, parser_class=_Parser
+    )
+    sp = with_json(verb("add", cmd_operators_add, "add an operator", operators))
+    sp.add_argument("name")
+    sp.add_argument("address")
+    sp.add_argument("--password-stdin", action="store_true", help="read the SMTP AUTH password")
+    with_json(verb("list", cmd_operators_list, "list operators", operators))
+
+    quarantine = sub.add_parser(
+        "quarantine", help="mail that could not be processed"
+    ).add_subparsers(dest="quarantine_verb", required=True, parser_class=_Parser)
+    sp = with_json(verb("list", cmd_quarantine_list, "list quarantined mail", quarantine))
+    sp.add_argument("--all", action="store_true", help="also automatic mail kept without a ticket")
+    sp = with_json(
+        verb("retry", cmd_quarantine_retry, "run one quarantined mail again", quarantine)
+    )
+    sp.add_argument("id", type=int)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.settings = load_settings(args.config)
+        return args.fn(args)
+    except CliError as exc:
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return exc.code
+    except (ConfigError, app.AdminError, NotMigrated) as exc:
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return EX_ERROR
+    except (StoreUnavailable, SQLAlchemyError) as exc:
+        code = EX_TEMPFAIL if args.verb == "ingest" else EX_ERROR
+        print(
+            f"helpdesk: the database is not available ({exc.__class__.__name__}); "
+            "check HELPDESK_DATABASE_URL and that the server runs",
+            file=sys.stderr,
+        )
+        return code
+    except OSError as exc:
+        print(
+            f"helpdesk: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return EX_TEMPFAIL if args.verb == "ingest" else EX_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

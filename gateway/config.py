@@ -1,0 +1,161 @@
+"""Settings: declared once, with the default and the reason beside each.
+
+Read from ``--config PATH`` (default ``config/helpdesk.toml`` when it exists),
+then ``HELPDESK_*`` environment variables, which win (DESIGN §6). The result is
+a frozen value passed explicitly to whatever needs it; only ``app`` and ``cli``
+read this module (Mailman's global ``config`` object is what we avoid).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_CONFIG_PATH = Path("config/helpdesk.toml")
+ENV_PREFIX = "HELPDESK_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _setting(default: Any, why: str) -> Any:
+    return field(default=default, metadata={"why": why})
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = _setting(Path("var"), "SQLite database, Maildir drop and quarantine live here")
+    database_url: str = _setting("", "empty = SQLite file helpdesk.db in data_dir")
+    domain: str = _setting("localhost", "the mail domain the gateway serves")
+    support_address: str = _setting("", "empty = support@<domain>; where customers write")
+    listen: str = _setting("smtp://127.0.0.1:2525", "smtp://host:port or lmtp://host:port")
+    submission_listen: str = _setting("", "operators' authenticated submission; empty = off")
+    smarthost: str = _setting("", "smtp://host:port for outgoing mail; empty = Maildir drop")
+    locale: str = _setting("ru", "default language of customers' mail: ru or en")
+    http_listen: str = _setting("http://127.0.0.1:8025", "the support page")
+    max_message_size: int = _setting(25 * 1024 * 1024, "announced in EHLO SIZE; larger gets 552")
+    unknown_senders: str = _setting("guest", "guest = unverified guest ticket; refuse = 550")
+    register_hint: str = _setting(
+        "Register this address in your hosting control panel, then write again.",
+        "the sentence a refused unknown sender reads in the 550 reply",
+    )
+    token_format: str = _setting(
+        "[#{number}]", "the ticket token in subjects; {number} is required"
+    )
+    reopen_days: int = _setting(30, "a closed ticket reopens by customer mail this many days")
+    auto_close_days: int = _setting(30, "awaiting_customer longer than this closes without reply")
+    parse_workers: int = _setting(1, "processes that parse mail off the event loop; 0 = in-thread")
+    sqlite_synchronous: str = _setting("FULL", "FULL: a 250 survives power loss, not just a crash")
+
+    @property
+    def support(self) -> str:
+        return (self.support_address or f"support@{self.domain}").lower()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'helpdesk.db').resolve()}"
+
+    @property
+    def listen_scheme(self) -> str:
+        return urlsplit(self.listen).scheme
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        return _host_port(self.listen, "HELPDESK_LISTEN")
+
+
+def _host_port(url: str, name: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ConfigError(f"{name}={url!r} must look like smtp://127.0.0.1:2525")
+    return parts.hostname, port
+
+
+_CONVERTERS = {Path: Path, int: int, str: str, "Path": Path, "int": int, "str": str}
+
+
+def _coerce(name: str, kind: Any, value: Any, source: str) -> Any:
+    convert = _CONVERTERS.get(kind, str)
+    try:
+        return convert(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{source}: {name} = {value!r} is not a valid {getattr(convert, '__name__', kind)}"
+        ) from None
+
+
+def load_settings(
+    config_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from file, then environment, then explicit overrides; validate."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in fields(Settings)}
+    path = config_path if config_path is not None else DEFAULT_CONFIG_PATH
+    if config_path is not None and not path.exists():
+        raise ConfigError(f"config file {path} does not exist; check --config")
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {key!r}; see the README's reference")
+            values[key] = _coerce(key, known[key].type, value, str(path))
+    for name, spec in known.items():
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in env:
+            values[name] = _coerce(name, spec.type, env[env_name], env_name)
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = value
+    settings = replace(Settings(), **values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Refuse to start on settings that would misbehave later, saying how to fix them."""
+    if settings.listen_scheme not in ("smtp", "lmtp"):
+        raise ConfigError(
+            f"HELPDESK_LISTEN={settings.listen!r}: the scheme must be smtp:// or lmtp://"
+        )
+    settings.listen_host_port  # noqa: B018 - validates host and port
+    if settings.smarthost:
+        _host_port(settings.smarthost, "HELPDESK_SMARTHOST")
+    if settings.locale not in ("ru", "en"):
+        raise ConfigError(f"HELPDESK_LOCALE={settings.locale!r}: use ru or en")
+    if settings.unknown_senders not in ("guest", "refuse"):
+        raise ConfigError(f"unknown_senders={settings.unknown_senders!r}: use guest or refuse")
+    if "{number}" not in settings.token_format:
+        raise ConfigError(
+            f"token_format={settings.token_format!r} must contain {{number}}, e.g. [#{{number}}]"
+        )
+    if "@" not in settings.support:
+        raise ConfigError(f"support address {settings.support!r} is not an address")
+    if settings.max_message_size < 1024:
+        raise ConfigError("max_message_size must be at least 1024 bytes")
+    if settings.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """(environment variable, default, why) for every setting: the README's table."""
+    return [
+        (ENV_PREFIX + f.name.upper(), str(f.default), f.metadata["why"]) for f in fields(Settings)
+    ]

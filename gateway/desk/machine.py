@@ -1,0 +1,242 @@
+"""The state machine: ``decide(state, event, policy, now) → Decision``.
+
+Every rule of DESIGN §1 is here and nowhere else; it reads the time only from
+``now`` (guarantee 7), so tests move 31 days forward without sleeping. The
+function is total over (state, event): an impossible request raises
+:class:`RuleViolation` with a sentence for the person who asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from gateway.desk.model import (
+    CustomerWrote,
+    Decision,
+    Disposition,
+    Event,
+    Flag,
+    OperatorActed,
+    Policy,
+    Status,
+    StatusChange,
+    TicketState,
+    TimerFired,
+)
+
+OPERATOR_SETTABLE = frozenset(
+    {Status.AWAITING_OPERATOR, Status.IN_PROGRESS, Status.AWAITING_CUSTOMER}
+)
+
+
+class RuleViolation(Exception):
+    """The event cannot apply to this ticket; the message says why."""
+
+
+def decide(state: TicketState | None, event: Event, policy: Policy, now: datetime) -> Decision:
+    if isinstance(event, CustomerWrote):
+        if state is None:
+            return _new_ticket(event, now)
+        return _customer(state, event, policy, now)
+    if state is None:
+        raise RuleViolation("there is no ticket to act on")
+    if isinstance(event, OperatorActed):
+        return _operator(state, event, now)
+    if isinstance(event, TimerFired):
+        return _timer(state, policy, now)
+    raise TypeError(f"unknown event {event!r}")  # pragma: no cover
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _keep(state: TicketState, *trace: str, flags: frozenset[Flag] = frozenset()) -> Decision:
+    """Nothing moves: status and both clocks stay as they were."""
+    return Decision(
+        disposition=Disposition.APPEND,
+        status=state.status,
+        awaiting_since=state.awaiting_since,
+        closed_at=state.closed_at,
+        locked=state.locked,
+        flags=flags,
+        trace=trace,
+    )
+
+
+def _move(state: TicketState, to: Status, now: datetime, reason: str, **extra: object) -> Decision:
+    """A transition: one StatusChange, the clock that belongs to the new status."""
+    if to is state.status and not extra.get("locked"):
+        return _keep(state, f"status stays {to.value}", flags=extra.get("flags", frozenset()))  # type: ignore[arg-type]
+    closed = to.is_closed
+    return Decision(
+        disposition=Disposition.APPEND,
+        status=to,
+        awaiting_since=None if closed else now,
+        closed_at=now if closed else None,
+        locked=bool(extra.get("locked", state.locked)),
+        changes=(StatusChange(state.status, to, reason),),
+        flags=extra.get("flags", frozenset()),  # type: ignore[arg-type]
+        trace=(f"{state.status.value} → {to.value}: {reason}",),
+        notices=extra.get("notices", ("status",)),  # type: ignore[arg-type]
+    )
+
+
+def _opened(
+    now: datetime, disposition: Disposition, flags: frozenset[Flag], notice: str, *trace: str
+) -> Decision:
+    return Decision(
+        disposition=disposition,
+        status=Status.AWAITING_OPERATOR,
+        awaiting_since=now,
+        closed_at=None,
+        changes=(StatusChange(None, Status.AWAITING_OPERATOR, "ticket created"),),
+        flags=flags,
+        trace=trace,
+        notices=(notice,) if notice else (),
+    )
+
+
+def _days(delta: timedelta) -> int:
+    return delta.days
+
+
+# --- customers ---------------------------------------------------------------------
+
+
+def _new_ticket(event: CustomerWrote, now: datetime) -> Decision:
+    if event.auto:
+        # An automatic mail never gets an automatic answer (guarantee 5).
+        return _opened(
+            now,
+            Disposition.NEW_TICKET,
+            frozenset({Flag.AUTO}),
+            "",
+            "new ticket from automatic mail; no notice sent",
+        )
+    flags = frozenset({Flag.NUDGE}) if event.nudge else frozenset()
+    return _opened(now, Disposition.NEW_TICKET, flags, "created", "new ticket: awaiting_operator")
+
+
+def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: datetime) -> Decision:
+    if event.auto:
+        return _keep(
+            state,
+            "automatic mail: stored, changes neither the status nor any clock",
+            flags=frozenset({Flag.AUTO}),
+        )
+    if state.locked:
+        return _opened(
+            now,
+            Disposition.FOLLOW_UP,
+            frozenset({Flag.LOCKED, Flag.FOLLOW_UP}),
+            "locked_follow_up",
+            f"ticket #{state.number} was closed administratively and is locked: not reopened; "
+            "a follow-up ticket holds this message",
+        )
+    if state.status.is_closed:
+        return _closed(state, event, policy, now)
+    if event.close:
+        return _move(state, Status.CLOSED, now, "closed by customer", flags=frozenset({Flag.CLOSE}))
+    waiting_on_us = state.status in (Status.AWAITING_OPERATOR, Status.IN_PROGRESS)
+    if event.nudge and waiting_on_us:
+        return _keep(
+            state,
+            "nudge: kept for operators; the ticket keeps its place in the queue",
+            flags=frozenset({Flag.NUDGE}),
+        )
+    flags = frozenset({Flag.NUDGE}) if event.nudge else frozenset()
+    if state.status is Status.AWAITING_OPERATOR:
+        # More information must not send the ticket to the back of the queue.
+        return _keep(state, "customer added to a ticket already awaiting an operator", flags=flags)
+    return _move(state, Status.AWAITING_OPERATOR, now, "customer replied", flags=flags)
+
+
+def _closed(state: TicketState, event: CustomerWrote, policy: Policy, now: datetime) -> Decision:
+    if event.close:
+        return _keep(
+            state,
+            "#close on a ticket that is already closed: nothing to do",
+            flags=frozenset({Flag.CLOSE}),
+        )
+    assert state.closed_at is not None
+    age = now - state.closed_at
+    if age <= timedelta(days=policy.reopen_days):
+        decision = _move(
+            state, Status.AWAITING_OPERATOR, now, "reopened by customer", notices=("reopened",)
+        )
+        return replace(
+            decision,
+            trace=(
+                f"reopened: closed {_days(age)} days ago, within the "
+                f"{policy.reopen_days}-day window",
+                *decision.trace,
+            ),
+        )
+    return _opened(
+        now,
+        Disposition.FOLLOW_UP,
+        frozenset({Flag.FOLLOW_UP}),
+        "follow_up",
+        f"reopen window lapsed: closed {_days(age)} days ago (window {policy.reopen_days} days); "
+        f"a new ticket linked to #{state.number}",
+    )
+
+
+# --- operators ------------------------------------------------------------------------
+
+
+def _operator(state: TicketState, event: OperatorActed, now: datetime) -> Decision:
+    action = event.action
+    if action == "note":
+        return _keep(state, "internal note: no change")
+    if state.locked:
+        raise RuleViolation(
+            f"ticket #{state.number} was closed administratively and is locked; "
+            "only notes can be added"
+        )
+    if action in ("close", "admin_close"):
+        if action == "admin_close":
+            reason = f"closed administratively: {event.reason}".rstrip(": ")
+            return _move(state, Status.CLOSED, now, reason, locked=True)
+        if state.status.is_closed:
+            return _keep(state, "already closed")
+        return _move(state, Status.CLOSED, now, "resolved by operator")
+    if state.status.is_closed:
+        raise RuleViolation(
+            f"ticket #{state.number} is {state.status.value}; it reopens when the customer writes"
+        )
+    if action == "reply":
+        return _move(
+            state, Status.AWAITING_CUSTOMER, now, "operator replied", notices=("operator_reply",)
+        )
+    if action == "take":
+        return _move(state, Status.IN_PROGRESS, now, "taken by operator")
+    if action == "status":
+        if event.status not in OPERATOR_SETTABLE:
+            raise RuleViolation(
+                f"status {event.status} cannot be set directly; use one of "
+                + ", ".join(s.value for s in OPERATOR_SETTABLE)
+                + " (or close)"
+            )
+        assert event.status is not None
+        return _move(state, event.status, now, f"set to {event.status.value} by operator")
+    raise RuleViolation(f"unknown action {action!r}")
+
+
+# --- the scheduler ----------------------------------------------------------------------
+
+
+def _timer(state: TicketState, policy: Policy, now: datetime) -> Decision:
+    if state.status is not Status.AWAITING_CUSTOMER or state.awaiting_since is None:
+        return _keep(state, "timer: nothing due")
+    waited = now - state.awaiting_since
+    if waited > timedelta(days=policy.auto_close_days):
+        return _move(
+            state,
+            Status.CLOSED_NO_REPLY,
+            now,
+            f"no reply for {_days(waited)} days",
+            notices=("auto_closed",),
+        )
+    return _keep(state, f"timer: waiting {_days(waited)} of {policy.auto_close_days} days")

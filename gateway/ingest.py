@@ -1,0 +1,389 @@
+"""One mail, atomically: the intake pipeline of DESIGN §2.
+
+The steps, in order (each adds a line to the message's decision trace, which
+``helpdesk ticket show`` prints so an operator can tell why a mail landed where
+it did):
+
+    ========  ==============================================================
+    parse     raw bytes → ParsedMail; unreadable → quarantine (raw kept)
+    classify  human, auto-reply, bounce, bulk, or our own mail coming back
+    identify  From → operator, customer, or unknown (guest or refused)
+    dedup     same idempotency key (Message-ID, else hash of the bytes) → no effect
+    thread    signed reply address, In-Reply-To/References, subject token, else new
+    guard     a stranger in someone's ticket is held, never appended silently
+    intent    #close and nudges, read from the new text only (quotes stripped)
+    decide    desk.machine.decide(state, event, policy, now)
+    apply     ticket, message, attachments, thread ids, events — one transaction
+    ========  ==============================================================
+
+``prepare`` (parse) is CPU only and may run in another process; ``ingest``
+runs inside the caller's transaction and never commits: the caller commits
+once per mail, or once per group with a savepoint per mail, and only then
+answers 250 (guarantee 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.desk.machine import decide
+from gateway.desk.model import (
+    AuthorKind,
+    CustomerWrote,
+    Disposition,
+    Flag,
+    Policy,
+)
+from gateway.desk.thread import ThreadClues, author_kind, choose_ticket
+from gateway.mail.body import new_text
+from gateway.mail.classify import Classification, classify
+from gateway.mail.intent import find_nudge, parse_commands
+from gateway.mail.parse import parse
+from gateway.mail.parsed import ParsedMail, UnparseableMail
+from gateway.mail.subject import find_token, format_token, thread_subject
+from gateway.outcome import Delivery, Outcome, OutcomeKind
+from gateway.store import repo
+
+MAX_KEY = 380
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRules:
+    """The settings intake reads, handed in by ``app`` (only it reads config)."""
+
+    support: str
+    domain: str
+    token_format: str = "[#{number}]"
+    policy: Policy = field(default_factory=Policy)
+    unknown_senders: str = "guest"
+    register_hint: str = ""
+    locale: str = "ru"
+    own_id_domains: frozenset[str] = frozenset()
+
+    def serves(self, address: str) -> bool:
+        """True for the support address and its +subaddresses (reply addresses)."""
+        local, _, domain = address.strip().lower().rpartition("@")
+        s_local, _, s_domain = self.support.rpartition("@")
+        return domain == s_domain and (local == s_local or local.startswith(s_local + "+"))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A delivery after the CPU-only step: parsed (or why not) and keyed."""
+
+    delivery: Delivery
+    parsed: ParsedMail | None
+    parse_error: str | None
+    idem_key: str
+
+
+def idempotency_key(parsed: ParsedMail | None, data: bytes) -> str:
+    """Message-ID when there is one (guarantee 3), else the hash of the bytes."""
+    if parsed is not None and parsed.message_id:
+        mid = parsed.message_id
+        if len(mid) <= MAX_KEY:
+            return "mid:" + mid
+        return "midh:" + hashlib.sha256(mid.encode("utf-8", "surrogateescape")).hexdigest()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def prepare(delivery: Delivery) -> Prepared:
+    try:
+        parsed: ParsedMail | None = parse(delivery.data)
+        error = None
+    except UnparseableMail as exc:
+        parsed, error = None, str(exc) or "not a mail message"
+    return Prepared(delivery, parsed, error, idempotency_key(parsed, delivery.data))
+
+
+def sender_of(prep: Prepared) -> tuple[str, str]:
+    """(address, display name): the From header, else the envelope sender."""
+    if prep.parsed is not None and prep.parsed.from_ is not None and prep.parsed.from_.key:
+        return prep.parsed.from_.key, prep.parsed.from_.name
+    return (prep.delivery.mail_from or "").strip().lower(), ""
+
+
+def check_sender(session: Session, address: str, rules: IntakeRules) -> Outcome | None:
+    """The refusal that can be decided at RCPT time, before any data (no backscatter)."""
+    if rules.unknown_senders != "refuse" or not address:
+        return None
+    address = address.lower()
+    if repo.find_customer(session, address) or repo.find_operator(session, address):
+        return None
+    return Outcome(OutcomeKind.UNKNOWN_SENDER, rules.register_hint, address=address)
+
+
+def ingest(session: Session, prep: Prepared, rules: IntakeRules, now: datetime) -> Outcome:
+    """Store one mail and everything it causes, in the caller's transaction."""
+    d = prep.delivery
+    if prep.parsed is None:
+        raw_id = repo.store_raw(
+            session,
+            idem_key=prep.idem_key,
+            received_at=now,
+            source=d.source,
+            mail_from=d.mail_from,
+            rcpt_tos=d.rcpt_tos,
+            data=d.data,
+            state="quarantined",
+            error=f"cannot parse: {prep.parse_error}",
+        )
+        if raw_id is None:
+            return Outcome(OutcomeKind.DUPLICATE, "already stored")
+        return Outcome(OutcomeKind.QUARANTINED, f"kept in quarantine as raw mail {raw_id}")
+
+    sender, name = sender_of(prep)
+    customer = repo.find_customer(session, sender)
+    operator = repo.find_operator(session, sender)
+    verdict = classify(prep.parsed, d.mail_from, rules.own_id_domains)
+    if (
+        not verdict.automatic
+        and customer is None
+        and operator is None
+        and rules.unknown_senders == "refuse"
+    ):
+        return Outcome(OutcomeKind.UNKNOWN_SENDER, rules.register_hint, address=sender)
+
+    raw_id = repo.store_raw(
+        session,
+        idem_key=prep.idem_key,
+        received_at=now,
+        source=d.source,
+        mail_from=d.mail_from,
+        rcpt_tos=d.rcpt_tos,
+        data=d.data,
+    )
+    if raw_id is None:
+        return Outcome(OutcomeKind.DUPLICATE, "already stored")
+    return process(
+        session,
+        prep,
+        raw_id,
+        rules,
+        now,
+        verdict=verdict,
+        sender=(sender, name),
+        people=(customer, operator),
+    )
+
+
+def process(
+    session: Session,
+    prep: Prepared,
+    raw_id: int,
+    rules: IntakeRules,
+    now: datetime,
+    *,
+    verdict: Classification | None = None,
+    sender: tuple[str, str] | None = None,
+    people: tuple[repo.Person | None, repo.Person | None] | None = None,
+) -> Outcome:
+    """Thread, decide and apply a parsed mail whose raw bytes are stored as ``raw_id``."""
+    mail = prep.parsed
+    assert mail is not None
+    address, name = sender or sender_of(prep)
+    verdict = verdict or classify(mail, prep.delivery.mail_from, rules.own_id_domains)
+    trace: list[str] = [verdict.reason]
+
+    if people is None:
+        people = repo.find_customer(session, address), repo.find_operator(session, address)
+    customer, operator = people
+    if customer is not None:
+        trace.append(f"sender {address} known as customer {customer.id}")
+    elif operator is not None:
+        trace.append(
+            f"sender {address} claims to be operator {operator.name} but is not "
+            "authenticated: handled as a customer or stranger"
+        )
+
+    choice = choose_ticket(
+        _clues(session, mail, rules), lambda n: format_token(n, rules.token_format)
+    )
+    trace.append(choice.reason)
+    if choice.number is None and verdict.automatic:
+        repo.set_raw_state(session, raw_id, "ignored", f"{verdict.reason}; threads into no ticket")
+        return Outcome(OutcomeKind.STORED, "automatic mail kept, no ticket")
+
+    state = repo.ticket_state(session, choice.number, for_update=True) if choice.number else None
+    kind = author_kind(
+        sender_is_operator=False,  # operators authenticate by submission or DKIM (issue 4)
+        sender_customer_id=customer.id if customer else None,
+        ticket_customer_id=state.customer_id if state else None,
+    )
+    if kind is AuthorKind.STRANGER:
+        assert state is not None
+        trace.append(f"held: {address} is not the customer of ticket #{state.number}")
+        _add_message(
+            session,
+            mail,
+            raw_id,
+            state.number,
+            AuthorKind.STRANGER,
+            address,
+            None,
+            {Flag.HELD} | ({Flag.AUTO} if verdict.automatic else set()),
+            trace,
+            now,
+        )
+        return Outcome(
+            OutcomeKind.STORED, f"held for an operator in ticket #{state.number}", state.number
+        )
+
+    if customer is None:
+        customer = repo.add_customer(session, address, name, verified=False, now=now)
+        trace.append(
+            f"unknown sender {address}: recorded as unverified guest customer {customer.id}"
+        )
+
+    event = CustomerWrote(at=now, auto=verdict.automatic)
+    if not verdict.automatic:
+        event, intent_trace = _intent(mail, now)
+        trace.extend(intent_trace)
+    decision = decide(state, event, rules.policy, now)
+    trace.extend(decision.trace)
+
+    if decision.disposition is Disposition.APPEND:
+        assert state is not None
+        number = state.number
+        if decision.changed:
+            repo.update_ticket(session, number, decision, now)
+    else:
+        number = repo.create_ticket(
+            session,
+            subject=thread_subject(mail.subject) or mail.subject.strip() or "(no subject)",
+            customer_id=customer.id,
+            decision=decision,
+            notify_address=None if verdict.automatic else address,
+            locale=rules.locale,
+            now=now,
+            follow_up_of=state.number if state is not None else None,
+        )
+        if state is not None:
+            trace.append(f"new ticket #{number}: follow-up of #{state.number}")
+    message_pk = _add_message(
+        session,
+        mail,
+        raw_id,
+        number,
+        AuthorKind.CUSTOMER,
+        address,
+        customer.id,
+        set(decision.flags),
+        trace,
+        now,
+    )
+    actor = "system" if verdict.automatic else f"customer:{address}"
+    repo.add_events(session, number, decision.changes, actor=actor, at=now, message_pk=message_pk)
+    return Outcome(OutcomeKind.STORED, f"ticket #{number}", number)
+
+
+def _clues(session: Session, mail: ParsedMail, rules: IntakeRules) -> ThreadClues:
+    wanted: list[str] = []
+    for mid in (*mail.in_reply_to, *reversed(mail.references)):
+        if mid not in wanted:
+            wanted.append(mid)
+    known = repo.tickets_for_message_ids(session, wanted)
+    token = find_token(mail.subject, rules.token_format)
+    return ThreadClues(
+        reply_token=None,
+        referenced=tuple((mid, known[mid]) for mid in wanted if mid in known),
+        subject_token=token,
+        subject_token_exists=token is not None and repo.ticket_exists(session, token),
+    )
+
+
+def _intent(mail: ParsedMail, now: datetime) -> tuple[CustomerWrote, list[str]]:
+    """Read #close and nudges from the customer's new words, never from quoted history."""
+    fresh = new_text(mail.text)
+    commands, errors = parse_commands(fresh)
+    trace = [f"command #{c.name} on line {c.line}" for c in commands]
+    trace += [f"ignored line {e.line} {e.raw!r}: {e.reason}" for e in errors]
+    close = any(c.name == "close" for c in commands)
+    for c in commands:
+        if c.name != "close":
+            trace.append(f"command #{c.name} is not available to customers yet; ignored")
+    nudge = None if close else find_nudge(fresh)
+    if nudge:
+        trace.append(f"flag nudge: matched {nudge!r}")
+    return CustomerWrote(at=now, nudge=bool(nudge), close=close), trace
+
+
+def _add_message(
+    session: Session,
+    mail: ParsedMail,
+    raw_id: int,
+    ticket: int,
+    kind: AuthorKind,
+    address: str,
+    customer_id: int | None,
+    flags: set[Flag],
+    trace: list[str],
+    now: datetime,
+) -> int:
+    pk = repo.add_message(
+        session,
+        ticket_id=ticket,
+        raw_mail_id=raw_id,
+        message_id=mail.message_id,
+        author_kind=kind.value,
+        author_address=address,
+        customer_id=customer_id,
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        flags=" ".join(sorted(f.value for f in flags)),
+        trace=json.dumps(trace, ensure_ascii=False),
+        defects=json.dumps(list(mail.defects), ensure_ascii=False),
+        sent_at=mail.date,
+        created_at=now,
+    )
+    repo.add_attachments(
+        session, pk, ((a.filename, a.content_type, a.data) for a in mail.attachments)
+    )
+    if mail.message_id:
+        repo.remember_thread_id(session, mail.message_id, ticket)
+    return pk
+
+
+def retry_quarantined(session: Session, raw_id: int, rules: IntakeRules, now: datetime) -> Outcome:
+    """Run a quarantined mail through the pipeline again (after a parser fix)."""
+    row = repo.raw_mail(session, raw_id)
+    if row is None:
+        raise LookupError(f"there is no raw mail {raw_id}; see `helpdesk quarantine list`")
+    if row.state != "quarantined":
+        raise LookupError(f"raw mail {raw_id} is {row.state}, not quarantined")
+    prep = prepare(Delivery(row.mail_from, tuple(json.loads(row.rcpt_tos)), row.data, row.source))
+    row.attempts += 1
+    if prep.parsed is None:
+        row.error = f"cannot parse: {prep.parse_error}"
+        return Outcome(OutcomeKind.QUARANTINED, row.error)
+    mid = prep.parsed.message_id
+    if mid and repo.tickets_for_message_ids(session, [mid]):
+        row.state, row.error = "duplicate", f"{mid} was stored meanwhile"
+        return Outcome(OutcomeKind.DUPLICATE, row.error)
+    row.state, row.error = "processed", None
+    return process(session, prep, raw_id, rules, now)
+
+
+def quarantine(session: Session, delivery: Delivery, reason: str, now: datetime) -> Outcome:
+    """Shunt a mail the pipeline failed on: its bytes and the reason, for a later retry."""
+    key = "shunt:" + hashlib.sha256(delivery.data).hexdigest()
+    raw_id = repo.store_raw(
+        session,
+        idem_key=key,
+        received_at=now,
+        source=delivery.source,
+        mail_from=delivery.mail_from,
+        rcpt_tos=delivery.rcpt_tos,
+        data=delivery.data,
+        state="quarantined",
+        error=reason,
+    )
+    if raw_id is None:
+        return Outcome(OutcomeKind.DUPLICATE, "already in quarantine")
+    return Outcome(OutcomeKind.QUARANTINED, f"kept in quarantine as raw mail {raw_id}")

@@ -1,0 +1,48 @@
+"""What became of one delivered mail, as the SMTP edge and the CLI report it.
+
+Typed by outcome (Zulip's lesson): the pipeline says *what happened*, and one
+place each — ``smtp.replies`` and ``cli`` — says how that sounds on the wire or
+as an exit code. This module imports nothing of ours, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class OutcomeKind(StrEnum):
+    STORED = "stored"  # committed: 250 / exit 0
+    DUPLICATE = "duplicate"  # this Message-ID was already stored: 250, no second effect
+    QUARANTINED = "quarantined"  # raw bytes kept, could not be parsed: 250
+    UNKNOWN_RECIPIENT = "unknown_recipient"  # 550 5.1.1: we are never a relay
+    UNKNOWN_SENDER = "unknown_sender"  # 550 5.7.1 when unknown senders are refused
+    TOO_BIG = "too_big"  # 552 5.3.4
+    DEFERRED = "deferred"  # 451 4.3.0: nothing stored, try again later
+
+
+ACCEPTED = frozenset({OutcomeKind.STORED, OutcomeKind.DUPLICATE, OutcomeKind.QUARANTINED})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The kind, and a short human detail ("ticket #12", the refusal's reason)."""
+
+    kind: OutcomeKind
+    detail: str = ""
+    ticket: int | None = None
+    address: str = ""  # the address a refusal is about
+
+    @property
+    def accepted(self) -> bool:
+        return self.kind in ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One mail as the edge received it: envelope and the bytes, untouched."""
+
+    mail_from: str | None  # "" is the null sender <>; None: not known (a pipe without --sender)
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+    source: str = "smtp"  # smtp | lmtp | pipe | import

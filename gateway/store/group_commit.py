@@ -1,0 +1,131 @@
+"""Group commit: one writer thread commits together whatever queued meanwhile.
+
+Why: on SQLite every transaction costs a lock, a WAL append and an fsync, and
+on the event loop's core the hop to a worker thread costs as much again. The
+writer takes *everything* that queued while the previous commit ran — no fixed
+waiting window, so a lone mail is committed at once and a burst shares one
+commit. Each item runs in its own SAVEPOINT, so one bad mail cannot undo its
+neighbours; results are handed back only after COMMIT returns (guarantee 1:
+250 means stored). If the commit itself fails, every item in the group fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[Session, T], R]
+OnError = Callable[[Session, T, Exception], R]
+
+_STOP = object()
+
+
+class GroupCommitter(Generic[T, R]):
+    """Run ``work(session, item)`` for queued items, committing them in groups."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        work: Work[T, R],
+        on_error: OnError[T, R] | None = None,
+        *,
+        max_group: int = 256,
+        name: str = "group-commit",
+    ) -> None:
+        self._factory = factory
+        self._work = work
+        self._on_error = on_error
+        self._max_group = max_group
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.groups = 0
+        self.items = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish what is queued, then stop."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def submit(self, item: T) -> Future[R]:
+        fut: Future[R] = Future()
+        self._queue.put((item, fut))
+        return fut
+
+    async def run(self, item: T) -> R:
+        return await asyncio.wrap_future(self.submit(item))
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [first]
+            while len(group) < self._max_group:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                group.append(nxt)
+            self._commit_group(group)  # type: ignore[arg-type]
+
+    def _commit_group(self, group: list[tuple[T, Future[R]]]) -> None:
+        results: list[R | BaseException] = []
+        try:
+            with self._factory() as session, session.begin():
+                for item, _ in group:
+                    results.append(self._one(session, item))
+        except Exception as exc:  # the commit (or the database) failed: nothing is stored
+            log.warning("group of %d failed to commit: %s", len(group), exc)
+            for _, fut in group:
+                fut.set_exception(exc)
+            return
+        self.groups += 1
+        self.items += len(group)
+        for (_, fut), result in zip(group, results, strict=True):
+            if isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+
+    def _one(self, session: Session, item: T) -> R | BaseException:
+        try:
+            with session.begin_nested():
+                return self._work(session, item)
+        except Exception as exc:
+            if self._on_error is None or _is_database_failure(exc):
+                return exc
+            log.exception("intake failed on one item; shunting it")
+            try:
+                with session.begin_nested():
+                    return self._on_error(session, item, exc)
+            except Exception as again:
+                return again
+
+
+def _is_database_failure(exc: Exception) -> bool:
+    """"The store is unwell" (defer: 451, the sender retries) versus "this item is
+    odd" (shunt it to quarantine). Only a row that the database refused for its
+    *content* is the item's fault; a lost connection, a lock, a missing table or
+    a full disk is the store's, and writing a shunt row would fail the same way.
+    """
+    return isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError | DataError)

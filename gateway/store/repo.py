@@ -1,0 +1,389 @@
+"""Queries and writes, in SQLAlchemy Core on the caller's session.
+
+Core rather than the ORM unit of work on the intake path: a mail is five to
+eight small inserts, and intake runs at hundreds per second on one core, where
+the ORM's bookkeeping would cost more than the database does. Every function
+takes the session it runs in; none commits — the caller owns the transaction
+(one per mail, or a savepoint per mail inside a group commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.desk.model import Decision, Status, StatusChange, TicketState
+from gateway.store.tables import (
+    Attachment,
+    Customer,
+    Event,
+    Message,
+    Operator,
+    RawMail,
+    ThreadId,
+    Ticket,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A sender as the store knows them."""
+
+    id: int
+    email: str
+    name: str
+    verified: bool = False
+
+
+def _insert_ignoring_conflict(session: Session, table: type, values: dict) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when the row exists.
+
+    On PostgreSQL a concurrent insert of the same key by another instance waits
+    for that transaction and then yields nothing: exactly-once without a lock.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    else:
+        try:
+            with session.begin_nested():
+                return session.execute(insert(table).values(values).returning(table.id)).scalar()
+        except IntegrityError:
+            return None
+    return session.execute(stmt.returning(table.id)).scalar()
+
+
+# --- raw mail -------------------------------------------------------------
+
+
+def store_raw(
+    session: Session,
+    *,
+    idem_key: str,
+    received_at: datetime,
+    source: str,
+    mail_from: str | None,
+    rcpt_tos: Sequence[str],
+    data: bytes,
+    state: str = "processed",
+    error: str | None = None,
+) -> int | None:
+    """Keep the bytes; None when a mail with this idempotency key is already stored."""
+    return _insert_ignoring_conflict(
+        session,
+        RawMail,
+        {
+            "idem_key": idem_key,
+            "received_at": received_at,
+            "source": source,
+            "mail_from": mail_from,
+            "rcpt_tos": json.dumps(list(rcpt_tos)),
+            "size": len(data),
+            "data": data,
+            "state": state,
+            "error": error,
+            "attempts": 1,
+        },
+    )
+
+
+def set_raw_state(session: Session, raw_id: int, state: str, error: str | None = None) -> None:
+    session.execute(update(RawMail).where(RawMail.id == raw_id).values(state=state, error=error))
+
+
+def raw_mails(session: Session, states: Iterable[str]) -> Sequence[Row]:
+    return session.execute(
+        select(
+            RawMail.id,
+            RawMail.received_at,
+            RawMail.mail_from,
+            RawMail.rcpt_tos,
+            RawMail.size,
+            RawMail.state,
+            RawMail.error,
+            RawMail.attempts,
+        )
+        .where(RawMail.state.in_(list(states)))
+        .order_by(RawMail.id)
+    ).all()
+
+
+def raw_mail(session: Session, raw_id: int) -> Row | None:
+    return session.execute(select(RawMail).where(RawMail.id == raw_id)).scalars().first()
+
+
+# --- people ---------------------------------------------------------------
+
+
+def find_customer(session: Session, email: str) -> Person | None:
+    row = session.execute(
+        select(Customer.id, Customer.email, Customer.name, Customer.verified).where(
+            Customer.email == email.lower()
+        )
+    ).first()
+    return Person(row.id, row.email, row.name, row.verified) if row else None
+
+
+def add_customer(
+    session: Session, email: str, name: str, *, verified: bool, now: datetime
+) -> Person:
+    """Create the customer, or return the existing one (two instances may race here)."""
+    email = email.lower()
+    new_id = _insert_ignoring_conflict(
+        session,
+        Customer,
+        {"email": email, "name": name, "verified": verified, "created_at": now},
+    )
+    if new_id is not None:
+        return Person(new_id, email, name, verified)
+    found = find_customer(session, email)
+    assert found is not None
+    return found
+
+
+def customers(session: Session) -> Sequence[Row]:
+    return session.execute(select(Customer).order_by(Customer.id)).scalars().all()
+
+
+def find_operator(session: Session, email: str) -> Person | None:
+    row = session.execute(
+        select(Operator.id, Operator.email, Operator.name).where(Operator.email == email.lower())
+    ).first()
+    return Person(row.id, row.email, row.name, True) if row else None
+
+
+def add_operator(
+    session: Session, name: str, email: str, password_hash: str | None, now: datetime
+) -> int:
+    return session.execute(
+        insert(Operator)
+        .values(name=name, email=email.lower(), password_hash=password_hash, created_at=now)
+        .returning(Operator.id)
+    ).scalar_one()
+
+
+def operators(session: Session) -> Sequence[Operator]:
+    return session.execute(select(Operator).order_by(Operator.id)).scalars().all()
+
+
+# --- tickets --------------------------------------------------------------
+
+
+def ticket_state(session: Session, number: int, *, for_update: bool = False) -> TicketState | None:
+    stmt = select(
+        Ticket.id,
+        Ticket.status,
+        Ticket.customer_id,
+        Ticket.awaiting_since,
+        Ticket.closed_at,
+        Ticket.locked,
+    ).where(Ticket.id == number)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    return TicketState(
+        number=row.id,
+        status=Status(row.status),
+        customer_id=row.customer_id,
+        awaiting_since=row.awaiting_since,
+        closed_at=row.closed_at,
+        locked=row.locked,
+    )
+
+
+def ticket_exists(session: Session, number: int) -> bool:
+    return session.execute(select(Ticket.id).where(Ticket.id == number)).first() is not None
+
+
+def create_ticket(
+    session: Session,
+    *,
+    subject: str,
+    customer_id: int,
+    decision: Decision,
+    notify_address: str | None,
+    locale: str,
+    now: datetime,
+    follow_up_of: int | None = None,
+) -> int:
+    return session.execute(
+        insert(Ticket)
+        .values(
+            subject=subject,
+            customer_id=customer_id,
+            status=decision.status.value,
+            notify=notify_address is not None,
+            notify_address=notify_address,
+            locale=locale,
+            created_at=now,
+            updated_at=now,
+            awaiting_since=decision.awaiting_since,
+            closed_at=decision.closed_at,
+            locked=decision.locked,
+            follow_up_of=follow_up_of,
+        )
+        .returning(Ticket.id)
+    ).scalar_one()
+
+
+def update_ticket(session: Session, number: int, decision: Decision, now: datetime) -> None:
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == number)
+        .values(
+            status=decision.status.value,
+            awaiting_since=decision.awaiting_since,
+            closed_at=decision.closed_at,
+            locked=decision.locked,
+            updated_at=now,
+        )
+    )
+
+
+def add_events(
+    session: Session,
+    ticket: int,
+    changes: Iterable[StatusChange],
+    *,
+    actor: str,
+    at: datetime,
+    message_pk: int | None,
+) -> None:
+    rows = [
+        {
+            "ticket_id": ticket,
+            "at": at,
+            "actor": actor,
+            "from_status": c.from_.value if c.from_ else None,
+            "to_status": c.to.value,
+            "reason": c.reason,
+            "message_pk": message_pk,
+        }
+        for c in changes
+    ]
+    if rows:
+        session.execute(insert(Event), rows)
+
+
+# --- messages and threading -----------------------------------------------
+
+
+def add_message(session: Session, **values: object) -> int:
+    return session.execute(insert(Message).values(**values).returning(Message.id)).scalar_one()
+
+
+def add_attachments(
+    session: Session, message_pk: int, files: Iterable[tuple[str, str, bytes]]
+) -> None:
+    rows = [
+        {
+            "message_pk": message_pk,
+            "filename": name,
+            "content_type": ctype,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "data": data,
+        }
+        for name, ctype, data in files
+    ]
+    if rows:
+        session.execute(insert(Attachment), rows)
+
+
+def remember_thread_id(session: Session, message_id: str, ticket: int) -> None:
+    """Map a Message-ID to its ticket; the first ticket to claim an id keeps it."""
+    _insert_ignoring_conflict_noid(session, {"message_id": message_id, "ticket_id": ticket})
+
+
+def _insert_ignoring_conflict_noid(session: Session, values: dict) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        session.execute(sqlite.insert(ThreadId).values(values).on_conflict_do_nothing())
+    elif dialect == "postgresql":
+        session.execute(postgresql.insert(ThreadId).values(values).on_conflict_do_nothing())
+    else:
+        try:
+            with session.begin_nested():
+                session.execute(insert(ThreadId).values(values))
+        except IntegrityError:
+            pass
+
+
+def tickets_for_message_ids(session: Session, ids: Sequence[str]) -> dict[str, int]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ThreadId.message_id, ThreadId.ticket_id).where(ThreadId.message_id.in_(list(ids)))
+    ).all()
+    return {r.message_id: r.ticket_id for r in rows}
+
+
+# --- listings -------------------------------------------------------------
+
+
+def list_tickets(
+    session: Session, *, status: str | None = None, customer: str | None = None
+) -> Sequence[Row]:
+    stmt = (
+        select(Ticket, Customer.email.label("customer_email"))
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .order_by(Ticket.id)
+    )
+    if status:
+        stmt = stmt.where(Ticket.status == status)
+    if customer:
+        if customer.isdigit():
+            stmt = stmt.where(Customer.id == int(customer))
+        else:
+            stmt = stmt.where(Customer.email == customer.lower())
+    return session.execute(stmt).all()
+
+
+def ticket_with_history(session: Session, number: int) -> tuple[Row, list, list, dict] | None:
+    head = session.execute(
+        select(Ticket, Customer.email.label("customer_email"))
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .where(Ticket.id == number)
+    ).first()
+    if head is None:
+        return None
+    messages = list(
+        session.execute(select(Message).where(Message.ticket_id == number).order_by(Message.id))
+        .scalars()
+        .all()
+    )
+    events = list(
+        session.execute(select(Event).where(Event.ticket_id == number).order_by(Event.id))
+        .scalars()
+        .all()
+    )
+    files: dict[int, list[Row]] = {}
+    if messages:
+        for row in session.execute(
+            select(
+                Attachment.id,
+                Attachment.message_pk,
+                Attachment.filename,
+                Attachment.content_type,
+                Attachment.size,
+                Attachment.sha256,
+            ).where(Attachment.message_pk.in_([m.id for m in messages]))
+        ):
+            files.setdefault(row.message_pk, []).append(row)
+    return head, messages, events, files
+
+
+def count_rows(session: Session, table: type) -> int:
+    return session.execute(select(func.count()).select_from(table)).scalar_one()

@@ -1,0 +1,171 @@
+"""SQLAlchemy 2 models.
+
+The raw bytes of every accepted mail are kept (guarantee 2); ``events`` is an
+append-only audit log; ``thread_ids`` maps every Message-ID we have seen or sent
+to its ticket, so a reply threads by In-Reply-To/References through one index
+lookup whatever the mail client did to the subject.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the column, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Operator(Base):
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    # The id is the ticket number customers see: [#123].
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_address: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    awaiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    follow_up_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+
+    __table_args__ = (
+        Index("ix_tickets_customer_status", "customer_id", "status"),
+        Index("ix_tickets_status_awaiting", "status", "awaiting_since"),
+    )
+
+
+class RawMail(Base):
+    """Every accepted mail, byte for byte, keyed for idempotent intake (guarantee 3)."""
+
+    __tablename__ = "raw_mails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "mid:<Message-ID>" or "sha256:<hex of the bytes>" when there is none.
+    idem_key: Mapped[str] = mapped_column(String(400), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))
+    mail_from: Mapped[str | None] = mapped_column(String(320))
+    rcpt_tos: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # processed | quarantined
+    state: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (Index("ix_raw_mails_state", "state"),)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    raw_mail_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mails.id"))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    author_kind: Mapped[str] = mapped_column(String(16))
+    author_address: Mapped[str] = mapped_column(String(320))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    flags: Mapped[str] = mapped_column(String(200), default="")  # space-separated desk Flags
+    trace: Mapped[str] = mapped_column(Text)  # JSON list of decision lines
+    defects: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ThreadId(Base):
+    """A Message-ID known to belong to a ticket: the customer's, an operator's, or ours."""
+
+    __tablename__ = "thread_ids"
+
+    message_id: Mapped[str] = mapped_column(String(998), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+
+
+class Event(Base):
+    """One change of status: who, when, from, to, why. Never updated, never deleted."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(340))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))

@@ -1,0 +1,73 @@
+"""Shared fixtures: settings on a fresh database (SQLite, and PostgreSQL when
+``HELPDESK_TEST_DATABASE_URL`` is set), a frozen clock, a gateway on a real port."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from gateway.clock import FrozenClock
+from gateway.config import Settings, load_settings
+from gateway.testing import RunningGateway, running_gateway
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures" / "mails"
+CORPUS = REPO.parent / "shared" / "corpus"
+PG_URL = os.environ.get("HELPDESK_TEST_DATABASE_URL", "")
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _pg_schema_url() -> Iterator[str]:
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend the machine offers."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'helpdesk.db'}"
+    else:
+        yield from _pg_schema_url()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        environ={},
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        domain="example.com",
+        listen="smtp://127.0.0.1:0",
+        parse_workers=0,
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def gateway(settings: Settings, clock: FrozenClock) -> Iterator[RunningGateway]:
+    with running_gateway(settings, clock) as running:
+        yield running
+
+
+def fixture_mail(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()

@@ -1,0 +1,114 @@
+"""Guarantee 1: killing the server mid-load loses no mail that got 250."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from gateway.store.tables import Message, RawMail
+from tests.helpers import SUPPORT, mail, wire
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("serve did not start listening")
+
+
+def _serve(env: dict[str, str]) -> subprocess.Popen:
+    log = Path(env["HELPDESK_DATA_DIR"]).parent / "serve.log"
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve"], env=env, stdout=out, stderr=out
+        )
+
+
+@pytest.mark.slow
+def test_sigkill_mid_load_loses_no_acknowledged_mail(tmp_path: Path, database_url: str):
+    """Every Message-ID that got 250 before SIGKILL is in the database after it."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HELPDESK_DATA_DIR": str(tmp_path / "var"),
+        "HELPDESK_DATABASE_URL": database_url,
+        "HELPDESK_DOMAIN": "example.com",
+        "HELPDESK_LISTEN": f"smtp://127.0.0.1:{port}",
+    }
+    init = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "init"], env=env, capture_output=True
+    )
+    assert init.returncode == 0, init.stderr
+    proc = _serve(env)
+    _wait_for_port(port, proc)
+
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            msgid = f"<crash-{n}-{i}@example.ru>"
+            i += 1
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+                    c.sendmail("ivan@example.ru", [SUPPORT], wire(mail(msgid=msgid, body=f"#{i}")))
+                with lock:
+                    acknowledged.append(msgid)
+            except (OSError, smtplib.SMTPException):
+                if stop.is_set() or proc.poll() is not None:
+                    return
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    while len(acknowledged) < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    stop.set()
+    for t in threads:
+        t.join(15)
+    assert len(acknowledged) >= 60, "the load did not get going"
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        keys = set(conn.scalars(select(RawMail.idem_key)))
+        stored = set(conn.scalars(select(Message.message_id)))
+    engine.dispose()
+    lost = [m for m in acknowledged if f"mid:{m}" not in keys or m not in stored]
+    assert lost == [], f"{len(lost)} of {len(acknowledged)} acknowledged mails lost"
+
+    # And the gateway starts again on the same database after the crash.
+    proc = _serve(env)
+    try:
+        _wait_for_port(port, proc)
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+            c.sendmail("ivan@example.ru", [SUPPORT], wire(mail(msgid="<after@example.ru>")))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
