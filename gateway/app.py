@@ -58,7 +58,7 @@ class Gateway:
             self.settings.db_url, sqlite_synchronous=self.settings.sqlite_synchronous
         )
         self.sessions = db.session_factory(self.engine)
-        self._writer: GroupCommitter[ingest.Prepared, Outcome] | None = None
+        self._writer: GroupCommitter[ingest.Prepared | Delivery, Outcome] | None = None
         self._parser: Executor | None = None
         self._pending = 0
         self.bound: tuple[str, int] | None = None
@@ -83,12 +83,14 @@ class Gateway:
 
     # --- intake -----------------------------------------------------------
 
-    def _work(self, session: Session, prep: ingest.Prepared) -> Outcome:
+    def _work(self, session: Session, item: ingest.Prepared | Delivery) -> Outcome:
+        prep = ingest.prepare(item) if isinstance(item, Delivery) else item
         return ingest.ingest(session, prep, self.rules, self.clock())
 
-    def _shunt(self, session: Session, prep: ingest.Prepared, exc: Exception) -> Outcome:
+    def _shunt(self, session: Session, item: ingest.Prepared | Delivery, exc: Exception) -> Outcome:
         reason = f"intake failed: {exc.__class__.__name__}: {exc}"
-        return ingest.quarantine(session, prep.delivery, reason, self.clock())
+        delivery = item if isinstance(item, Delivery) else item.delivery
+        return ingest.quarantine(session, delivery, reason, self.clock())
 
     def ingest_now(self, delivery: Delivery) -> Outcome:
         """One mail in its own transaction (the pipe transport and tests)."""
@@ -113,9 +115,11 @@ class Gateway:
         assert self._writer is not None
         self._pending += 1
         try:
-            loop = asyncio.get_running_loop()
-            prep = await loop.run_in_executor(self._parser, ingest.prepare, delivery)
-            return await self._writer.run(prep)
+            item: ingest.Prepared | Delivery = delivery
+            if self._parser is not None:  # parse on another core; else in the writer
+                loop = asyncio.get_running_loop()
+                item = await loop.run_in_executor(self._parser, ingest.prepare, delivery)
+            return await self._writer.run(item)
         except Exception as exc:
             log.warning("deferring a mail: %s", exc)
             return Outcome(OutcomeKind.DEFERRED, "the database is not available")

@@ -64,6 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # aiosmtpd logs every SMTP command at INFO: a line per command costs more
+    # CPU than storing the mail. Its warnings and errors still show.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     gw = _gateway(args)
     asyncio.run(gw.serve())
     return EX_OK

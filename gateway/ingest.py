@@ -241,7 +241,7 @@ def process(
         )
 
     event = CustomerWrote(at=now, auto=verdict.automatic)
-    if not verdict.automatic:
+    if not verdict.automatic and state is not None:  # commands and nudges act on a ticket
         event, intent_trace = _intent(mail, now)
         trace.extend(intent_trace)
     decision = decide(state, event, rules.policy, now)

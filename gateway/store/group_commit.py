@@ -123,7 +123,7 @@ class GroupCommitter(Generic[T, R]):
 
 
 def _is_database_failure(exc: Exception) -> bool:
-    """"The store is unwell" (defer: 451, the sender retries) versus "this item is
+    """ "The store is unwell" (defer: 451, the sender retries) versus "this item is
     odd" (shunt it to quarantine). Only a row that the database refused for its
     *content* is the item's fault; a lost connection, a lock, a missing table or
     a full disk is the store's, and writing a shunt row would fail the same way.

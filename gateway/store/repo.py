@@ -14,9 +14,20 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import Row, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    Connection,
+    Row,
+    Table,
+    TextClause,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,24 +54,53 @@ class Person:
     verified: bool = False
 
 
-def _insert_ignoring_conflict(session: Session, table: type, values: dict) -> int | None:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when the row exists.
+def _conn(session: Session) -> Connection:
+    return session.connection()
+
+
+@lru_cache(maxsize=64)
+def _conflict_free(table: Table, keys: tuple[str, ...], returning: bool) -> TextClause:
+    """INSERT … ON CONFLICT DO NOTHING [RETURNING id], as SQLite ≥ 3.35 and PostgreSQL
+    both spell it. Written as text because SQLAlchemy cannot cache the dialects'
+    on-conflict constructs, and recompiling per mail costs more than the insert."""
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(keys)}) "
+        f"VALUES ({', '.join(':' + k for k in keys)}) ON CONFLICT DO NOTHING"
+        + (" RETURNING id" if returning else "")
+    )
+    stmt = text(sql).bindparams(*(bindparam(k, type_=table.c[k].type) for k in keys))
+    return stmt.columns(table.c.id) if returning else stmt  # type: ignore[return-value]
+
+
+def _insert_ignoring_conflict(
+    session: Session, table: Table, values: dict, *, returning: bool = True
+) -> int | None:
+    """Insert unless the unique key exists; the new id, or None when it existed.
 
     On PostgreSQL a concurrent insert of the same key by another instance waits
     for that transaction and then yields nothing: exactly-once without a lock.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
-    else:
+    conn = _conn(session)
+    if conn.dialect.name not in ("sqlite", "postgresql"):
         try:
             with session.begin_nested():
-                return session.execute(insert(table).values(values).returning(table.id)).scalar()
+                plain = insert(table).returning(table.c.id) if returning else insert(table)
+                result = conn.execute(plain, values)
+                return result.scalar() if returning else None
         except IntegrityError:
             return None
-    return session.execute(stmt.returning(table.id)).scalar()
+    result = conn.execute(_conflict_free(table, tuple(values), returning), values)
+    return result.scalar() if returning else None
+
+
+RAW = RawMail.__table__
+CUSTOMERS = Customer.__table__
+OPERATORS = Operator.__table__
+TICKETS = Ticket.__table__
+MESSAGES = Message.__table__
+ATTACHMENTS = Attachment.__table__
+THREAD_IDS = ThreadId.__table__
+EVENTS = Event.__table__
 
 
 # --- raw mail -------------------------------------------------------------
@@ -81,7 +121,7 @@ def store_raw(
     """Keep the bytes; None when a mail with this idempotency key is already stored."""
     return _insert_ignoring_conflict(
         session,
-        RawMail,
+        RAW,
         {
             "idem_key": idem_key,
             "received_at": received_at,
@@ -97,8 +137,17 @@ def store_raw(
     )
 
 
+_SET_RAW_STATE = (
+    update(RAW)
+    .where(RAW.c.id == bindparam("raw_id"))
+    .values(state=bindparam("new_state"), error=bindparam("new_error"))
+)
+
+
 def set_raw_state(session: Session, raw_id: int, state: str, error: str | None = None) -> None:
-    session.execute(update(RawMail).where(RawMail.id == raw_id).values(state=state, error=error))
+    _conn(session).execute(
+        _SET_RAW_STATE, {"raw_id": raw_id, "new_state": state, "new_error": error}
+    )
 
 
 def raw_mails(session: Session, states: Iterable[str]) -> Sequence[Row]:
@@ -125,12 +174,13 @@ def raw_mail(session: Session, raw_id: int) -> Row | None:
 # --- people ---------------------------------------------------------------
 
 
+_FIND_CUSTOMER = select(
+    CUSTOMERS.c.id, CUSTOMERS.c.email, CUSTOMERS.c.name, CUSTOMERS.c.verified
+).where(CUSTOMERS.c.email == bindparam("email"))
+
+
 def find_customer(session: Session, email: str) -> Person | None:
-    row = session.execute(
-        select(Customer.id, Customer.email, Customer.name, Customer.verified).where(
-            Customer.email == email.lower()
-        )
-    ).first()
+    row = _conn(session).execute(_FIND_CUSTOMER, {"email": email.lower()}).first()
     return Person(row.id, row.email, row.name, row.verified) if row else None
 
 
@@ -141,7 +191,7 @@ def add_customer(
     email = email.lower()
     new_id = _insert_ignoring_conflict(
         session,
-        Customer,
+        CUSTOMERS,
         {"email": email, "name": name, "verified": verified, "created_at": now},
     )
     if new_id is not None:
@@ -155,10 +205,13 @@ def customers(session: Session) -> Sequence[Row]:
     return session.execute(select(Customer).order_by(Customer.id)).scalars().all()
 
 
+_FIND_OPERATOR = select(OPERATORS.c.id, OPERATORS.c.email, OPERATORS.c.name).where(
+    OPERATORS.c.email == bindparam("email")
+)
+
+
 def find_operator(session: Session, email: str) -> Person | None:
-    row = session.execute(
-        select(Operator.id, Operator.email, Operator.name).where(Operator.email == email.lower())
-    ).first()
+    row = _conn(session).execute(_FIND_OPERATOR, {"email": email.lower()}).first()
     return Person(row.id, row.email, row.name, True) if row else None
 
 
@@ -179,18 +232,20 @@ def operators(session: Session) -> Sequence[Operator]:
 # --- tickets --------------------------------------------------------------
 
 
+_TICKET_STATE = select(
+    TICKETS.c.id,
+    TICKETS.c.status,
+    TICKETS.c.customer_id,
+    TICKETS.c.awaiting_since,
+    TICKETS.c.closed_at,
+    TICKETS.c.locked,
+).where(TICKETS.c.id == bindparam("number"))
+_TICKET_STATE_LOCKED = _TICKET_STATE.with_for_update()
+
+
 def ticket_state(session: Session, number: int, *, for_update: bool = False) -> TicketState | None:
-    stmt = select(
-        Ticket.id,
-        Ticket.status,
-        Ticket.customer_id,
-        Ticket.awaiting_since,
-        Ticket.closed_at,
-        Ticket.locked,
-    ).where(Ticket.id == number)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt).first()
+    stmt = _TICKET_STATE_LOCKED if for_update else _TICKET_STATE
+    row = _conn(session).execute(stmt, {"number": number}).first()
     if row is None:
         return None
     return TicketState(
@@ -203,8 +258,14 @@ def ticket_state(session: Session, number: int, *, for_update: bool = False) -> 
     )
 
 
+_TICKET_EXISTS = select(TICKETS.c.id).where(TICKETS.c.id == bindparam("number"))
+
+
 def ticket_exists(session: Session, number: int) -> bool:
-    return session.execute(select(Ticket.id).where(Ticket.id == number)).first() is not None
+    return _conn(session).execute(_TICKET_EXISTS, {"number": number}).first() is not None
+
+
+_CREATE_TICKET = insert(TICKETS).returning(TICKETS.c.id)
 
 
 def create_ticket(
@@ -218,37 +279,53 @@ def create_ticket(
     now: datetime,
     follow_up_of: int | None = None,
 ) -> int:
-    return session.execute(
-        insert(Ticket)
-        .values(
-            subject=subject,
-            customer_id=customer_id,
-            status=decision.status.value,
-            notify=notify_address is not None,
-            notify_address=notify_address,
-            locale=locale,
-            created_at=now,
-            updated_at=now,
-            awaiting_since=decision.awaiting_since,
-            closed_at=decision.closed_at,
-            locked=decision.locked,
-            follow_up_of=follow_up_of,
+    return (
+        _conn(session)
+        .execute(
+            _CREATE_TICKET,
+            {
+                "subject": subject,
+                "customer_id": customer_id,
+                "status": decision.status.value,
+                "notify": notify_address is not None,
+                "notify_address": notify_address,
+                "locale": locale,
+                "created_at": now,
+                "updated_at": now,
+                "awaiting_since": decision.awaiting_since,
+                "closed_at": decision.closed_at,
+                "locked": decision.locked,
+                "follow_up_of": follow_up_of,
+            },
         )
-        .returning(Ticket.id)
-    ).scalar_one()
+        .scalar_one()
+    )
+
+
+_UPDATE_TICKET = (
+    update(TICKETS)
+    .where(TICKETS.c.id == bindparam("number"))
+    .values(
+        status=bindparam("v_status"),
+        awaiting_since=bindparam("v_awaiting_since"),
+        closed_at=bindparam("v_closed_at"),
+        locked=bindparam("v_locked"),
+        updated_at=bindparam("v_now"),
+    )
+)
 
 
 def update_ticket(session: Session, number: int, decision: Decision, now: datetime) -> None:
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == number)
-        .values(
-            status=decision.status.value,
-            awaiting_since=decision.awaiting_since,
-            closed_at=decision.closed_at,
-            locked=decision.locked,
-            updated_at=now,
-        )
+    _conn(session).execute(
+        _UPDATE_TICKET,
+        {
+            "number": number,
+            "v_status": decision.status.value,
+            "v_awaiting_since": decision.awaiting_since,
+            "v_closed_at": decision.closed_at,
+            "v_locked": decision.locked,
+            "v_now": now,
+        },
     )
 
 
@@ -274,14 +351,19 @@ def add_events(
         for c in changes
     ]
     if rows:
-        session.execute(insert(Event), rows)
+        _conn(session).execute(insert(EVENTS), rows)
 
 
 # --- messages and threading -----------------------------------------------
 
 
+_ADD_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
+
+
 def add_message(session: Session, **values: object) -> int:
-    return session.execute(insert(Message).values(**values).returning(Message.id)).scalar_one()
+    values.setdefault("operator_id", None)
+    values.setdefault("customer_id", None)
+    return _conn(session).execute(_ADD_MESSAGE, values).scalar_one()
 
 
 def add_attachments(
@@ -299,34 +381,25 @@ def add_attachments(
         for name, ctype, data in files
     ]
     if rows:
-        session.execute(insert(Attachment), rows)
+        _conn(session).execute(insert(ATTACHMENTS), rows)
 
 
 def remember_thread_id(session: Session, message_id: str, ticket: int) -> None:
     """Map a Message-ID to its ticket; the first ticket to claim an id keeps it."""
-    _insert_ignoring_conflict_noid(session, {"message_id": message_id, "ticket_id": ticket})
+    _insert_ignoring_conflict(
+        session, THREAD_IDS, {"message_id": message_id, "ticket_id": ticket}, returning=False
+    )
 
 
-def _insert_ignoring_conflict_noid(session: Session, values: dict) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        session.execute(sqlite.insert(ThreadId).values(values).on_conflict_do_nothing())
-    elif dialect == "postgresql":
-        session.execute(postgresql.insert(ThreadId).values(values).on_conflict_do_nothing())
-    else:
-        try:
-            with session.begin_nested():
-                session.execute(insert(ThreadId).values(values))
-        except IntegrityError:
-            pass
+_THREAD_LOOKUP = select(THREAD_IDS.c.message_id, THREAD_IDS.c.ticket_id).where(
+    THREAD_IDS.c.message_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def tickets_for_message_ids(session: Session, ids: Sequence[str]) -> dict[str, int]:
     if not ids:
         return {}
-    rows = session.execute(
-        select(ThreadId.message_id, ThreadId.ticket_id).where(ThreadId.message_id.in_(list(ids)))
-    ).all()
+    rows = _conn(session).execute(_THREAD_LOOKUP, {"ids": list(ids)}).all()
     return {r.message_id: r.ticket_id for r in rows}
 
 
