@@ -26,7 +26,9 @@ def test_every_corpus_mail_ends_as_a_message_or_in_quarantine(settings, caplog):
     assert len(files) > 500
     kinds: dict[OutcomeKind, int] = {}
     for path in files:
-        outcome = gw.ingest_now(Delivery(None, ("support@example.com",), path.read_bytes(), "import"))
+        outcome = gw.ingest_now(
+            Delivery(None, ("support@example.com",), path.read_bytes(), "import")
+        )
         assert outcome.accepted, f"{path}: {outcome}"
         kinds[outcome.kind] = kinds.get(outcome.kind, 0) + 1
     # No mail may have been shunted by an unexpected exception in a step.

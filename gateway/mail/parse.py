@@ -1,12 +1,16 @@
 """Raw bytes → :class:`ParsedMail`, best effort, never an unexpected exception.
 
-The standard library's ``email`` package (``policy.default``) does the MIME
-work: header decoding (RFC 2047 encoded words, RFC 2231 file names),
-transfer encodings, defects. What it cannot know is the charset a Russian
-mail client *meant*: 8-bit text with no charset, or with a wrong one
-(windows-1251 labelled koi8-r and the reverse are common). Those are decoded
-with charset-normalizer, and the koi8-r/windows-1251 confusion — which both
-decode without error — is caught by the letter-case test below. HTML-only mail
+The standard library's ``email`` package does the MIME work: structure,
+transfer encodings, defects, RFC 2231 parameters, and ``email.header`` decodes
+RFC 2047 encoded words. We parse with the ``compat32`` policy and decode only
+the headers we read: ``policy.default`` builds a typed object for every header
+on access, which cost more than the rest of intake together, and ``compat32``
+keeps raw bytes of broken headers reachable for charset detection.
+
+What the library cannot know is the charset a Russian mail client *meant*:
+8-bit text with no charset, or with a wrong one (windows-1251 labelled koi8-r
+and the reverse are common). :func:`_decode_guess` settles those, with
+charset-normalizer for what is not Russian. HTML-only mail
 gets a readable text derived with the standard library's HTML parser.
 """
 
@@ -16,6 +20,8 @@ import email
 import email.policy
 import re
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -24,12 +30,15 @@ from charset_normalizer import from_bytes
 from gateway.mail.html import html_to_text
 from gateway.mail.parsed import Address, Attachment, ParsedMail, UnparseableMail
 
-_POLICY = email.policy.default
+_POLICY = email.policy.compat32
 _MSGID = re.compile(r"<[^<>\s]+>")
 _CYRILLIC_UPPER = re.compile(r"[А-ЯЁ]")
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _SINGLE_BYTE_CYRILLIC = {"koi8-r", "koi8-u", "windows-1251", "cp1251", "iso-8859-5", "cp866"}
 _MAX_HEADERS = 2000
+_RUSSIAN_MAX_UPPER = 0.45
+_WORD = re.compile(r"\w+")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -50,11 +59,11 @@ def parse(raw: bytes) -> ParsedMail:
 
 def _build(msg: Message) -> ParsedMail:
     headers: dict[str, tuple[str, ...]] = {}
-    for name, value in msg.raw_items() if hasattr(msg, "raw_items") else msg.items():
-        if len(headers) > _MAX_HEADERS:
+    for count, (name, value) in enumerate(msg.raw_items()):
+        if count > _MAX_HEADERS:
             break
         key = name.lower()
-        headers[key] = (*headers.get(key, ()), _header_text(msg, name, value))
+        headers[key] = (*headers.get(key, ()), _unfold(value))
     text, html, attachments, defects = _walk(msg)
     if not text.strip() and html:
         text = html_to_text(html)
@@ -68,26 +77,52 @@ def _build(msg: Message) -> ParsedMail:
         reply_to=tuple(_addresses(first.get("reply-to", ""))),
         to=tuple(_addresses(", ".join(headers.get("to", ())))),
         cc=tuple(_addresses(", ".join(headers.get("cc", ())))),
-        subject=" ".join(first.get("subject", "").split()),
+        subject=" ".join(decode_words(first.get("subject", "")).split()),
         date=_date(first.get("date", "")),
         text=text,
         html=html,
         attachments=tuple(attachments),
-        headers=headers,
+        headers={k: tuple(decode_words(v) for v in vs) for k, vs in headers.items()},
         defects=tuple(defects),
     )
 
 
-def _header_text(msg: Message, name: str, value: object) -> str:
-    """A header as text; raw 8-bit header bytes get their charset detected."""
+def _unfold(value: str) -> str:
+    """A raw header value on one line; 8-bit bytes decoded by guessing their charset."""
+    if "\n" in value or "\r" in value:
+        value = re.sub(r"\r?\n[ \t]*", " ", value)
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        value = _decode_guess(value.encode("ascii", "surrogateescape"))
+    return value.strip()
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words → text, tolerating unknown charsets and broken words."""
+    if "=?" not in value:
+        return value
     try:
-        text = str(msg.policy.header_fetch_parse(name, value))  # type: ignore[attr-defined]
-    except Exception:
-        text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        data = text.encode("utf-8", "surrogateescape")
-        text = _decode_guess(data)
-    return text.replace("\r", " ").replace("\n", " ").strip()
+        parts = decode_header(value)
+    except (ValueError, HeaderParseError):
+        return value
+    out: list[str] = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            out.append(chunk)
+            continue
+        codec = _codec(charset or "ascii")
+        try:
+            piece = chunk.decode(codec)
+        except (LookupError, UnicodeDecodeError):
+            piece = _decode_guess(chunk)
+        if codec in _SINGLE_BYTE_CYRILLIC and _looks_swapped(piece):
+            piece = _decode_guess(chunk, prefer=("koi8-r", "windows-1251"))
+        out.append(piece)
+    # decode_header drops the whitespace between an encoded word and plain text
+    return re.sub(r"\s+", " ", "".join(out) if _all_encoded(parts) else " ".join(out)).strip()
+
+
+def _all_encoded(parts: list[tuple[bytes | str, str | None]]) -> bool:
+    return all(charset is not None for _, charset in parts)
 
 
 def _one_id(value: str) -> str | None:
@@ -105,7 +140,9 @@ def _addresses(value: str) -> list[Address]:
         pairs = getaddresses([value])
     except Exception:
         return []
-    return [Address(name.strip(), addr.strip()) for name, addr in pairs if "@" in addr]
+    return [
+        Address(decode_words(name).strip(), addr.strip()) for name, addr in pairs if "@" in addr
+    ]
 
 
 def _date(value: str) -> datetime | None:
@@ -169,7 +206,7 @@ def _filename(part: Message) -> str | None:
         return None
     if not name:
         return None
-    name = str(name)
+    name = decode_words(str(name))
     if any("\udc80" <= ch <= "\udcff" for ch in name):
         name = _decode_guess(name.encode("utf-8", "surrogateescape"))
     return name.replace("/", "_").replace("\\", "_").strip() or None
@@ -219,25 +256,50 @@ def _looks_swapped(text: str) -> bool:
     return upper / len(letters) > 0.6
 
 
+def _upper_ratio(text: str) -> float:
+    letters = _CYRILLIC.findall(text)
+    if not letters:
+        return 1.0
+    return len(_CYRILLIC_UPPER.findall(text)) / len(letters)
+
+
 def _decode_guess(data: bytes, prefer: tuple[str, ...] = ()) -> str:
-    """Decode bytes of unknown charset: UTF-8 if valid, else the most plausible."""
+    """Decode bytes of unknown charset: UTF-8 if valid, else the most plausible.
+
+    windows-1251 and koi8-r both decode any byte string, and statistical
+    detectors guess wrong on the short texts mail is full of (a subject, a
+    name). Two cheap facts decide instead: each table maps the other's lower
+    case to upper case, so the right reading is the mostly lower-case one; and
+    Russian words are all Cyrillic, while Latin-1 text read as Cyrillic gives
+    words that mix scripts ("dйjа"). Only when no reading looks Russian does
+    charset-normalizer get the bytes.
+    """
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    candidates = prefer or ("windows-1251", "koi8-r")
-    best: str | None = None
-    for codec in candidates:
+    readings = []
+    for codec in prefer or ("windows-1251", "koi8-r"):
         try:
             text = data.decode(codec)
         except UnicodeDecodeError:
             continue
-        if _CYRILLIC.search(text) and not _looks_swapped(text):
-            return text
-        best = best or text
+        if _CYRILLIC.search(text):
+            readings.append((_upper_ratio(text), text))
+    if readings:
+        ratio, best = min(readings, key=lambda r: r[0])
+        if prefer or (ratio <= _RUSSIAN_MAX_UPPER and not _mixes_scripts(best)):
+            return best
+        if _mixes_scripts(best):  # Western European 8-bit, the commonest non-Russian case
+            return data.decode("cp1252", "replace")
     guess = from_bytes(data).best()
     if guess is not None:
-        text = str(guess)
-        if not _looks_swapped(text):
-            return text
-    return best if best is not None else data.decode("latin-1")
+        return str(guess)
+    return data.decode("latin-1")
+
+
+def _mixes_scripts(text: str) -> bool:
+    """Most Cyrillic-bearing words also hold Latin letters: not Russian."""
+    words = [w for w in _WORD.findall(text) if _CYRILLIC.search(w)]
+    mixed = sum(1 for w in words if _LATIN.search(w))
+    return mixed * 2 > len(words)
