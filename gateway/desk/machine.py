@@ -125,17 +125,24 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
             "automatic mail: stored, changes neither the status nor any clock",
             flags=frozenset({Flag.AUTO}),
         )
+    nudge = frozenset({Flag.NUDGE}) if event.nudge else frozenset()
+    if event.close and state.status.is_closed:
+        return _keep(
+            state,
+            "#close on a ticket that is already closed: nothing to do",
+            flags=frozenset({Flag.CLOSE}),
+        )
     if state.locked:
         return _opened(
             now,
             Disposition.FOLLOW_UP,
-            frozenset({Flag.LOCKED, Flag.FOLLOW_UP}),
+            frozenset({Flag.LOCKED, Flag.FOLLOW_UP}) | nudge,
             "locked_follow_up",
             f"ticket #{state.number} was closed administratively and is locked: not reopened; "
             "a follow-up ticket holds this message",
         )
     if state.status.is_closed:
-        return _closed(state, event, policy, now)
+        return _closed(state, event, policy, now, nudge)
     if event.close:
         return _move(state, Status.CLOSED, now, "closed by customer", flags=frozenset({Flag.CLOSE}))
     waiting_on_us = state.status in (Status.AWAITING_OPERATOR, Status.IN_PROGRESS)
@@ -145,25 +152,27 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
             "nudge: kept for operators; the ticket keeps its place in the queue",
             flags=frozenset({Flag.NUDGE}),
         )
-    flags = frozenset({Flag.NUDGE}) if event.nudge else frozenset()
     if state.status is Status.AWAITING_OPERATOR:
         # More information must not send the ticket to the back of the queue.
-        return _keep(state, "customer added to a ticket already awaiting an operator", flags=flags)
-    return _move(state, Status.AWAITING_OPERATOR, now, "customer replied", flags=flags)
+        return _keep(state, "customer added to a ticket already awaiting an operator", flags=nudge)
+    # A nudge while we wait for the customer is still the customer's answer:
+    # the ticket comes back to operators, its queue clock starting now.
+    return _move(state, Status.AWAITING_OPERATOR, now, "customer replied", flags=nudge)
 
 
-def _closed(state: TicketState, event: CustomerWrote, policy: Policy, now: datetime) -> Decision:
-    if event.close:
-        return _keep(
-            state,
-            "#close on a ticket that is already closed: nothing to do",
-            flags=frozenset({Flag.CLOSE}),
-        )
+def _closed(
+    state: TicketState, event: CustomerWrote, policy: Policy, now: datetime, nudge: frozenset[Flag]
+) -> Decision:
     assert state.closed_at is not None
     age = now - state.closed_at
     if age <= timedelta(days=policy.reopen_days):
         decision = _move(
-            state, Status.AWAITING_OPERATOR, now, "reopened by customer", notices=("reopened",)
+            state,
+            Status.AWAITING_OPERATOR,
+            now,
+            "reopened by customer",
+            notices=("reopened",),
+            flags=nudge,
         )
         return replace(
             decision,
@@ -176,7 +185,7 @@ def _closed(state: TicketState, event: CustomerWrote, policy: Policy, now: datet
     return _opened(
         now,
         Disposition.FOLLOW_UP,
-        frozenset({Flag.FOLLOW_UP}),
+        frozenset({Flag.FOLLOW_UP}) | nudge,
         "follow_up",
         f"reopen window lapsed: closed {_days(age)} days ago (window {policy.reopen_days} days); "
         f"a new ticket linked to #{state.number}",
@@ -207,6 +216,14 @@ def _operator(state: TicketState, event: OperatorActed, now: datetime) -> Decisi
             f"ticket #{state.number} is {state.status.value}; it reopens when the customer writes"
         )
     if action == "reply":
+        if state.status is Status.AWAITING_CUSTOMER:
+            # Another answer while we wait: the customer must get it, and the
+            # 30 days before auto-close count from the latest question.
+            return replace(
+                _keep(state, "operator replied again; the customer's clock starts over"),
+                awaiting_since=now,
+                notices=("operator_reply",),
+            )
         return _move(
             state, Status.AWAITING_CUSTOMER, now, "operator replied", notices=("operator_reply",)
         )
