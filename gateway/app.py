@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import signal
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -22,6 +20,7 @@ from gateway import ingest
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.desk.model import Policy
+from gateway.intake_writer import WriterConfig, WriterProcess, WriterUnavailable
 from gateway.outcome import Delivery, Outcome, OutcomeKind
 from gateway.smtp.handler import Handler
 from gateway.smtp.server import start_listener
@@ -59,7 +58,7 @@ class Gateway:
         )
         self.sessions = db.session_factory(self.engine)
         self._writer: GroupCommitter[ingest.Prepared | Delivery, Outcome] | None = None
-        self._parser: Executor | None = None
+        self._child: WriterProcess | None = None
         self._pending = 0
         self.bound: tuple[str, int] | None = None
 
@@ -111,15 +110,13 @@ class Gateway:
                 return self._shunt(session, prep, exc)
 
     async def deliver(self, delivery: Delivery) -> Outcome:
-        """Parse off the loop, then commit through the group writer; 250 only after."""
-        assert self._writer is not None
+        """Parse, decide and commit off the loop; the outcome arrives after COMMIT."""
         self._pending += 1
         try:
-            item: ingest.Prepared | Delivery = delivery
-            if self._parser is not None:  # parse on another core; else in the writer
-                loop = asyncio.get_running_loop()
-                item = await loop.run_in_executor(self._parser, ingest.prepare, delivery)
-            return await self._writer.run(item)
+            if self._child is not None:
+                return await self._child.run(delivery, self.clock())
+            assert self._writer is not None
+            return await self._writer.run(delivery)
         except Exception as exc:
             log.warning("deferring a mail: %s", exc)
             return Outcome(OutcomeKind.DEFERRED, "the database is not available")
@@ -153,12 +150,20 @@ class Gateway:
 
     async def start(self) -> asyncio.Server:
         self.require_database()
-        if self.settings.parse_workers > 0:
-            self._parser = ProcessPoolExecutor(
-                self.settings.parse_workers, mp_context=multiprocessing.get_context("forkserver")
+        if self.settings.intake_writer == "process":
+            child = WriterProcess(
+                WriterConfig(self.settings.db_url, self.settings.sqlite_synchronous, self.rules)
             )
-        self._writer = GroupCommitter(self.sessions, self._work, self._shunt, name="intake-writer")
-        self._writer.start()
+            try:
+                await child.start()
+            except WriterUnavailable as exc:
+                raise db.StoreUnavailable(str(exc)) from None
+            self._child = child
+        else:
+            self._writer = GroupCommitter(
+                self.sessions, self._work, self._shunt, name="intake-writer"
+            )
+            self._writer.start()
         host, port = self.settings.listen_host_port
         server = await start_listener(self.handler(), host, port, hostname=self.settings.domain)
         self.bound = server.sockets[0].getsockname()[:2]
@@ -174,8 +179,8 @@ class Gateway:
             await asyncio.sleep(0.02)
         if self._writer is not None:
             await asyncio.to_thread(self._writer.stop)
-        if self._parser is not None:
-            self._parser.shutdown(wait=True, cancel_futures=True)
+        if self._child is not None:
+            await self._child.stop()
         self.close()
 
     async def serve(

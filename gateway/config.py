@@ -50,7 +50,9 @@ class Settings:
     )
     reopen_days: int = _setting(30, "a closed ticket reopens by customer mail this many days")
     auto_close_days: int = _setting(30, "awaiting_customer longer than this closes without reply")
-    parse_workers: int = _setting(1, "processes that parse mail off the event loop; 0 = in-thread")
+    intake_writer: str = _setting(
+        "process", "process = parse and commit in a child, off the SMTP core; thread = in-process"
+    )
     sqlite_synchronous: str = _setting("FULL", "FULL: a 250 survives power loss, not just a crash")
 
     @property
@@ -138,6 +140,10 @@ def validate(settings: Settings) -> None:
     settings.listen_host_port  # noqa: B018 - validates host and port
     if settings.smarthost:
         _host_port(settings.smarthost, "HELPDESK_SMARTHOST")
+    if settings.intake_writer not in ("process", "thread"):
+        raise ConfigError(
+            f"HELPDESK_INTAKE_WRITER={settings.intake_writer!r}: use process or thread"
+        )
     if settings.locale not in ("ru", "en"):
         raise ConfigError(f"HELPDESK_LOCALE={settings.locale!r}: use ru or en")
     if settings.unknown_senders not in ("guest", "refuse"):

@@ -113,7 +113,7 @@ def check_sender(session: Session, address: str, rules: IntakeRules) -> Outcome 
     if rules.unknown_senders != "refuse" or not address:
         return None
     address = address.lower()
-    if repo.find_customer(session, address) or repo.find_operator(session, address):
+    if any(repo.find_people(session, address)):
         return None
     return Outcome(OutcomeKind.UNKNOWN_SENDER, rules.register_hint, address=address)
 
@@ -138,8 +138,7 @@ def ingest(session: Session, prep: Prepared, rules: IntakeRules, now: datetime) 
         return Outcome(OutcomeKind.QUARANTINED, f"kept in quarantine as raw mail {raw_id}")
 
     sender, name = sender_of(prep)
-    customer = repo.find_customer(session, sender)
-    operator = repo.find_operator(session, sender)
+    customer, operator = repo.find_people(session, sender)
     verdict = classify(prep.parsed, d.mail_from, rules.own_id_domains)
     if (
         not verdict.automatic
@@ -191,7 +190,7 @@ def process(
     trace: list[str] = [verdict.reason]
 
     if people is None:
-        people = repo.find_customer(session, address), repo.find_operator(session, address)
+        people = repo.find_people(session, address)
     customer, operator = people
     if customer is not None:
         trace.append(f"sender {address} known as customer {customer.id}")

@@ -54,7 +54,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         domain="example.com",
         listen="smtp://127.0.0.1:0",
-        parse_workers=0,
+        intake_writer="process",
     )
 
 

@@ -4,9 +4,10 @@ Why: on SQLite every transaction costs a lock, a WAL append and an fsync, and
 on the event loop's core the hop to a worker thread costs as much again. The
 writer takes *everything* that queued while the previous commit ran — no fixed
 waiting window, so a lone mail is committed at once and a burst shares one
-commit. Each item runs in its own SAVEPOINT, so one bad mail cannot undo its
-neighbours; results are handed back only after COMMIT returns (guarantee 1:
-250 means stored). If the commit itself fails, every item in the group fails.
+commit. One bad mail cannot undo its neighbours: a group that fails is run
+again with a SAVEPOINT per item. Results are handed back only after COMMIT
+returns (guarantee 1: 250 means stored); if the commit itself fails, every
+item in the group fails.
 """
 
 from __future__ import annotations
@@ -89,13 +90,11 @@ class GroupCommitter(Generic[T, R]):
             self._commit_group(group)  # type: ignore[arg-type]
 
     def _commit_group(self, group: list[tuple[T, Future[R]]]) -> None:
-        results: list[R | BaseException] = []
         try:
-            with self._factory() as session, session.begin():
-                for item, _ in group:
-                    results.append(self._one(session, item))
+            results = commit_group(
+                self._factory, [item for item, _ in group], self._work, self._on_error
+            )
         except Exception as exc:  # the commit (or the database) failed: nothing is stored
-            log.warning("group of %d failed to commit: %s", len(group), exc)
             for _, fut in group:
                 fut.set_exception(exc)
             return
@@ -107,19 +106,50 @@ class GroupCommitter(Generic[T, R]):
             else:
                 fut.set_result(result)
 
-    def _one(self, session: Session, item: T) -> R | BaseException:
+
+def commit_group(
+    factory: sessionmaker[Session], items: list[T], work: Work[T, R], on_error: OnError[T, R] | None
+) -> list[R | BaseException]:
+    """One transaction for the group; results only after COMMIT.
+
+    If any item fails, the group is rolled back and run again with a SAVEPOINT
+    per item, so one bad mail is shunted alone and cannot undo its neighbours.
+    Raises when the transaction as a whole fails: then nothing of the group is
+    stored and every item must be answered "try again later".
+    """
+    try:  # the usual case: every item succeeds, and SAVEPOINTs would cost two statements each
+        with factory() as session, session.begin():
+            return [work(session, item) for item in items]
+    except Exception as exc:
+        log.debug(
+            "group of %d failed as a whole (%s); again with a savepoint each", len(items), exc
+        )
+    results: list[R | BaseException] = []
+    try:
+        with factory() as session, session.begin():
+            for item in items:
+                results.append(_one(session, item, work, on_error))
+    except Exception as exc:
+        log.warning("group of %d failed to commit: %s", len(items), exc)
+        raise
+    return results
+
+
+def _one(
+    session: Session, item: T, work: Work[T, R], on_error: OnError[T, R] | None
+) -> R | BaseException:
+    try:
+        with session.begin_nested():
+            return work(session, item)
+    except Exception as exc:
+        if on_error is None or _is_database_failure(exc):
+            return exc
+        log.exception("intake failed on one item; shunting it")
         try:
             with session.begin_nested():
-                return self._work(session, item)
-        except Exception as exc:
-            if self._on_error is None or _is_database_failure(exc):
-                return exc
-            log.exception("intake failed on one item; shunting it")
-            try:
-                with session.begin_nested():
-                    return self._on_error(session, item, exc)
-            except Exception as again:
-                return again
+                return on_error(session, item, exc)
+        except Exception as again:
+            return again
 
 
 def _is_database_failure(exc: Exception) -> bool:

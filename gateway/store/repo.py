@@ -24,8 +24,10 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -182,6 +184,36 @@ _FIND_CUSTOMER = select(
 def find_customer(session: Session, email: str) -> Person | None:
     row = _conn(session).execute(_FIND_CUSTOMER, {"email": email.lower()}).first()
     return Person(row.id, row.email, row.name, row.verified) if row else None
+
+
+_FIND_PEOPLE = union_all(
+    select(
+        literal("c").label("kind"),
+        CUSTOMERS.c.id,
+        CUSTOMERS.c.email,
+        CUSTOMERS.c.name,
+        CUSTOMERS.c.verified,
+    ).where(CUSTOMERS.c.email == bindparam("email")),
+    select(
+        literal("o").label("kind"),
+        OPERATORS.c.id,
+        OPERATORS.c.email,
+        OPERATORS.c.name,
+        literal(True).label("verified"),
+    ).where(OPERATORS.c.email == bindparam("email")),
+)
+
+
+def find_people(session: Session, email: str) -> tuple[Person | None, Person | None]:
+    """(customer, operator) for an address in one round trip: intake asks on every mail."""
+    customer = operator = None
+    for row in _conn(session).execute(_FIND_PEOPLE, {"email": email.lower()}):
+        person = Person(row.id, row.email, row.name, bool(row.verified))
+        if row.kind == "c":
+            customer = person
+        else:
+            operator = person
+    return customer, operator
 
 
 def add_customer(
