@@ -39,7 +39,9 @@ def new_text(text: str) -> str:
     if not text or not text.strip():
         return ""
     try:
-        latest = _PARSER.parse_reply(text) or text
+        replies = _PARSER.read(text).replies
+        # .body is the reply without its signature; .content would keep it
+        latest = (replies[0].body if replies else "") or text
     except re.error:  # pragma: no cover - a pattern bug must not lose the message
         latest = text
     sig = _SIG.search(latest)

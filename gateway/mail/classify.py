@@ -36,10 +36,13 @@ class Classification:
 
 _BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|bounces?)@", re.IGNORECASE)
 _AUTO_SUBJECT = re.compile(
-    r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesenheit|"
-    r"автоответ|автоматический ответ|нет на месте|в отпуске|отпуск\b|"
+    r"^\s*(?:auto(?:matic)?[ -]?(?:reply|response|antwort)|автоответ|автоматический ответ|"
     r"undeliverable|undelivered mail|delivery status notification|"
-    r"returned mail|mail delivery failed|недоставленное сообщение)",
+    r"returned mail|mail delivery failed|недоставленное сообщение)"
+    # Words a customer may also start a request with ("В отпуске не работает VPN")
+    # count only in an auto-reply's shape: "Out of office: …", "В отпуске до 10.12".
+    r"|^\s*(?:out of (?:the )?office(?: auto ?reply)?|abwesenheit(?:snotiz)?|нет на месте|"
+    r"в отпуске|отпуск)\s*(?:[:(]|$|до\s+\d|until\s+\d)",
     re.IGNORECASE,
 )
 

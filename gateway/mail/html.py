@@ -43,6 +43,7 @@ class _Text(HTMLParser):
         self.out: list[str] = []
         self.skip = 0
         self.quote = 0
+        self.links: list[tuple[str, int]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
@@ -52,11 +53,20 @@ class _Text(HTMLParser):
             self.out.append("\n")
         elif tag == "li":
             self.out.append("\n• ")
+        elif tag == "a":
+            href = dict(attrs).get("href") or ""
+            self.links.append((href, len(self.out)))
         elif tag in _BLOCK:
             self.out.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
+        if tag == "a" and self.links:
+            # "портале (https://…)": the operator must see where a link goes
+            href, start = self.links.pop()
+            label = "".join(self.out[start:]).strip()
+            if href.startswith(("http:", "https:", "ftp:")) and href not in label:
+                self.out.append(f" ({href})")
+        elif tag in _SKIP:
             self.skip = max(0, self.skip - 1)
         elif tag == "blockquote":
             self.quote = max(0, self.quote - 1)

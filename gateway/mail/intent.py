@@ -79,10 +79,12 @@ _NUDGES = [
     r"когда (?:же |уже )?(?:вы |мне )?(?:ответите|ответят|будет ответ|решите|сделаете|починит)",
     r"сколько (?:ещё |еще |можно |мне )*(?:ждать|ожидать)",
     r"есть (?:ли )?(?:какие-?нибудь |какие-?то )?новости",
-    r"(?:посмотрите|проверьте|гляньте) (?:пожалуйста )?(?:мою )?заявку",
+    r"(?:посмотрите|проверьте|гляньте),? (?:пожалуйста,? )?(?:мою )?заявку",
     r"ответьте(?:,)? (?:пожалуйста|уже)",
     r"(?:ну )?что там(?: с (?:моей )?заявкой)?",
     r"жду ответа",
+    r"жду (?:уже )?(?:\w+ ){0,2}(?:день|дня|дней|недел[юиь]|час(?:а|ов)?|сутки|суток)",
+    r"(?:i have been|i've been) waiting (?:for )?(?:\w+ ){0,2}(?:days?|hours?|weeks?)",
     r"any (?:update|news|progress)",
     r"when (?:will|can) (?:you|i) (?:answer|reply|respond|expect|get)",
     r"(?:i am |i'm )?still waiting",
@@ -99,10 +101,28 @@ _GREETING = re.compile(
 )
 
 
+# What may stand beside a nudge phrase without making the message a request.
+_FILLER = re.compile(
+    r"\[?#\d+\]?|№\s*\d+|\d+|\b(?:пожалуйста|уже|ну|мою|моей|по|заявк\w*|тикет\w*|"
+    r"подскажите|скажите|прошлой|предыдущей|последней|"
+    r"please|my|the|ticket|request|on|this|about|yet|previous|last)\b|[^\w]+",
+    re.IGNORECASE,
+)
+_NUDGE_MAX_LEFT = 12
+
+
 def find_nudge(text: str) -> str | None:
-    """The matched phrase when the whole message is essentially a nudge, else None."""
+    """The matched phrase when the whole message is essentially a nudge, else None.
+
+    "Ответьте, пожалуйста, можно ли оплатить картой?" holds a nudge phrase but
+    is a question: whatever is left beside the phrases and filler words must be
+    a few letters at most.
+    """
     core = _GREETING.sub("", text).strip()
     if not core or len(core) > NUDGE_MAX_CHARS:
         return None
     match = _NUDGE.search(core)
-    return match.group(0).strip() if match else None
+    if match is None:
+        return None
+    left = _FILLER.sub("", _NUDGE.sub(" ", core))
+    return match.group(0).strip() if len(left) <= _NUDGE_MAX_LEFT else None

@@ -161,15 +161,29 @@ def _date(value: str) -> datetime | None:
 
 
 def _walk(msg: Message) -> tuple[str, str | None, list[Attachment], list[str]]:
+    """Body text, first HTML body, attachments and defects, in document order.
+
+    An attached message (message/rfc822: a forward as attachment, the original
+    inside a bounce) is kept whole as an ``.eml`` attachment; its text is not
+    the sender's, so it does not join the body.
+    """
     text_parts: list[str] = []
     html: str | None = None
     attachments: list[Attachment] = []
     defects = [type(d).__name__ for d in msg.defects]
-    for part in msg.walk():
-        defects += [type(d).__name__ for d in part.defects if part is not msg]
-        if part.is_multipart():
-            continue
+    stack: list[Message] = [msg]
+    while stack:
+        part = stack.pop()
+        if part is not msg:
+            defects += [type(d).__name__ for d in part.defects]
         ctype = part.get_content_type()
+        if ctype == "message/rfc822" and part is not msg:
+            attachments.append(_attached_message(part, len(attachments) + 1))
+            continue
+        if part.is_multipart():
+            payload = part.get_payload()
+            stack.extend(reversed(payload if isinstance(payload, list) else []))
+            continue
         disposition = (part.get_content_disposition() or "").lower()
         filename = _filename(part)
         is_body_text = (
@@ -182,21 +196,34 @@ def _walk(msg: Message) -> tuple[str, str | None, list[Attachment], list[str]]:
             elif html is None:
                 html = decoded
             continue
-        if ctype == "message/rfc822" or ctype.startswith("multipart/"):
-            continue
         payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            payload = b""
         attachments.append(
             Attachment(
                 filename=filename or _default_name(ctype, len(attachments) + 1),
                 content_type=ctype,
-                data=payload,
+                data=payload if isinstance(payload, bytes) else b"",
                 inline=disposition == "inline",
                 content_id=_one_id(str(part.get("content-id", "") or "")),
             )
         )
     return "\n\n".join(t.strip("\n") for t in text_parts if t.strip()), html, attachments, defects
+
+
+def _attached_message(part: Message, n: int) -> Attachment:
+    inner = part.get_payload(0) if part.is_multipart() else None
+    try:
+        data = inner.as_bytes() if isinstance(inner, Message) else b""
+    except Exception:  # an odd inner message: keep what the stdlib can give back
+        data = str(inner).encode("utf-8", "surrogateescape") if inner is not None else b""
+    subject = decode_words(str(inner.get("subject", "") or "")) if inner is not None else ""
+    stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", subject).strip(" ._")[:80]
+    return Attachment(
+        filename=_filename(part) or f"{stem or f'message-{n}'}.eml",
+        content_type="message/rfc822",
+        data=data,
+        inline=False,
+        content_id=None,
+    )
 
 
 def _filename(part: Message) -> str | None:
@@ -218,6 +245,12 @@ def _default_name(ctype: str, n: int) -> str:
 
 
 def _decode_text(part: Message) -> str:
+    """The part's text with "\n" line ends (the wire format's CRLF is not content)."""
+    text = _decode_payload(part)
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _decode_payload(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
