@@ -24,7 +24,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -38,6 +37,8 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import aiosmtplib
+
+from gateway.testing import free_port, wait_for_banner
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -54,27 +55,6 @@ class Result:
     rate: float
     p50_ms: float | None = None
     p99_ms: float | None = None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_banner(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server on port {port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                if s.recv(512).startswith(b"220"):
-                    s.sendall(b"QUIT\r\n")
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"server on port {port} did not answer within {timeout:.0f} s")
 
 
 def start_noop(port: int) -> subprocess.Popen:
@@ -130,17 +110,31 @@ def sample_mail(n: int) -> bytes:
     return msg.as_bytes()
 
 
-async def persistent(port: int, sessions: int, count: int) -> tuple[float, list[float]]:
-    """``sessions`` connections kept open; the time of each DATA until its 250."""
+async def persistent(
+    port: int, sessions: int, count: int, rate: float | None = None
+) -> tuple[float, list[float]]:
+    """``sessions`` connections kept open; the time of each DATA until its 250.
+
+    With ``rate`` the sessions together offer that many mails a second (each
+    sends on a fixed schedule, at once when behind); without, each sends its
+    next mail as soon as the last is answered. Mails are built beforehand so
+    the client spends its CPU on SMTP only.
+    """
     latencies: list[float] = []
     per_session = count // sessions
+    bodies = [sample_mail(n) for n in range(per_session * sessions)]
+    loop = asyncio.get_running_loop()
+    interval = sessions / rate if rate else 0.0
+    t0 = loop.time() + (0.5 if rate else 0.0)
 
     async def one(index: int) -> None:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
         await client.connect()
         await client.ehlo()
         for i in range(per_session):
-            body = sample_mail(index * per_session + i)
+            body = bodies[index * per_session + i]
+            if interval:
+                await asyncio.sleep(t0 + (i + index / sessions) * interval - loop.time())
             await client.mail(SENDER)
             await client.rcpt(SUPPORT)
             started = time.perf_counter()
@@ -150,9 +144,8 @@ async def persistent(port: int, sessions: int, count: int) -> tuple[float, list[
                 raise SystemExit(f"DATA answered {reply.code} {reply.message}")
         await client.quit()
 
-    started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(sessions)))
-    return time.perf_counter() - started, latencies
+    return loop.time() - t0, latencies
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -176,7 +169,10 @@ def main() -> int:
         ("1 session, 2 KB", 1, 2048, int(1000 * scale)),
         ("10 sessions, 50 KB", 10, 51200, int(1000 * scale)),
     ]
-    persistent_count = int(4000 * scale)
+    persistent_loads = [  # name, offered rate (None: as fast as answered), messages
+        ("10 persistent sessions, closed loop", None, int(4000 * scale)),
+        ("10 persistent sessions, 100 msg/s offered", 100.0, int(3000 * scale)),
+    ]
 
     work = Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
     noop_port, gw_port = free_port(), free_port()
@@ -194,21 +190,12 @@ def main() -> int:
                     secs = smtp_source(port, sessions, size, count)
                     results.append(Result(name, server, count, secs, count / secs))
                     sent_to_gateway += count if server == "gateway" else 0
-            for server, port in (("no-op", noop_port), ("gateway", gw_port)):
-                secs, lat = asyncio.run(persistent(port, 10, persistent_count))
-                name = "10 persistent sessions, 2 KB"
-                results.append(
-                    Result(
-                        name,
-                        server,
-                        len(lat),
-                        secs,
-                        len(lat) / secs,
-                        percentile(lat, 0.50),
-                        percentile(lat, 0.99),
-                    )
-                )
-                sent_to_gateway += len(lat) if server == "gateway" else 0
+            for name, rate, count in persistent_loads:
+                for server, port in (("no-op", noop_port), ("gateway", gw_port)):
+                    secs, lat = asyncio.run(persistent(port, 10, count, rate))
+                    p50, p99 = percentile(lat, 0.50), percentile(lat, 0.99)
+                    results.append(Result(name, server, len(lat), secs, len(lat) / secs, p50, p99))
+                    sent_to_gateway += len(lat) if server == "gateway" else 0
     finally:
         stop(noop)
         stop(gateway)
@@ -246,32 +233,26 @@ def main() -> int:
 def report(results: list[Result]) -> list[dict]:
     """Median over rounds per load and server; the ratio is gateway / no-op."""
     summary = []
-    head = f"{'no-op msg/s':>12} {'gateway msg/s':>14} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7}"
-    print(f"\n{'load':40} {head}")
+    head = f"{'no-op msg/s':>11} {'gateway msg/s':>13} {'ratio':>5}"
+    lat = f"{'no-op p50/p99 ms':>17} {'gateway p50/p99 ms':>19}"
+    print(f"\n{'load':42} {head} {lat}")
     for load in dict.fromkeys(r.load for r in results):
-        rows = {
-            s: [r for r in results if r.load == load and r.server == s]
-            for s in ("no-op", "gateway")
-        }
-        noop = statistics.median(r.rate for r in rows["no-op"])
-        gw = statistics.median(r.rate for r in rows["gateway"])
-        p50 = [r.p50_ms for r in rows["gateway"] if r.p50_ms is not None]
-        p99 = [r.p99_ms for r in rows["gateway"] if r.p99_ms is not None]
-        line = {
-            "load": load,
-            "noop_rate": round(noop, 1),
-            "gateway_rate": round(gw, 1),
-            "ratio": round(gw / noop, 3),
-            "gateway_p50_ms": round(statistics.median(p50), 2) if p50 else None,
-            "gateway_p99_ms": round(statistics.median(p99), 2) if p99 else None,
-        }
+        line: dict = {"load": load}
+        for server in ("no-op", "gateway"):
+            rows = [r for r in results if r.load == load and r.server == server]
+            key = server.replace("-", "")
+            line[f"{key}_rate"] = round(statistics.median(r.rate for r in rows), 1)
+            if rows[0].p50_ms is not None:
+                line[f"{key}_p50_ms"] = round(statistics.median(r.p50_ms or 0 for r in rows), 1)
+                line[f"{key}_p99_ms"] = round(statistics.median(r.p99_ms or 0 for r in rows), 1)
+        line["ratio"] = round(line["gateway_rate"] / line["noop_rate"], 3)
         summary.append(line)
-        lat = (
-            f"{line['gateway_p50_ms']:>7.2f} {line['gateway_p99_ms']:>7.2f}"
-            if p50
-            else f"{'':>7} {'':>7}"
-        )
-        print(f"{load:40} {noop:>12.0f} {gw:>14.0f} {gw / noop:>6.2f} {lat}")
+        out = f"{load:42} {line['noop_rate']:>11.0f} {line['gateway_rate']:>13.0f}"
+        out += f" {line['ratio']:>5.2f}"
+        if "gateway_p50_ms" in line:
+            out += f" {line['noop_p50_ms']:>8.1f}/{line['noop_p99_ms']:<8.1f}"
+            out += f" {line['gateway_p50_ms']:>9.1f}/{line['gateway_p99_ms']:<9.1f}"
+        print(out)
     return summary
 
 

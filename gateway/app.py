@@ -80,6 +80,11 @@ class Gateway:
     def close(self) -> None:
         self.engine.dispose()
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The intake writer's process id (None with HELPDESK_INTAKE_WRITER=thread)."""
+        return self._child.pid if self._child is not None else None
+
     # --- intake -----------------------------------------------------------
 
     def _work(self, session: Session, item: ingest.Prepared | Delivery) -> Outcome:

@@ -74,6 +74,11 @@ class WriterProcess:
         self._ready = asyncio.Event()
         self._stopping = False
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, for monitoring and for tests that kill it."""
+        return self._proc.pid if self._proc is not None else None
+
     async def start(self) -> None:
         problem = await self._spawn()
         if problem:
@@ -179,6 +184,7 @@ def _child() -> int:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     incoming = _Frames(sys.stdin.buffer)
     first = incoming.next_group()
     if not first:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
@@ -16,26 +15,8 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from gateway.store.tables import Message, RawMail
+from gateway.testing import free_port, wait_for_banner
 from tests.helpers import SUPPORT, mail, wire
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("serve did not start listening")
 
 
 def _serve(env: dict[str, str]) -> subprocess.Popen:
@@ -49,7 +30,7 @@ def _serve(env: dict[str, str]) -> subprocess.Popen:
 @pytest.mark.slow
 def test_sigkill_mid_load_loses_no_acknowledged_mail(tmp_path: Path, database_url: str):
     """Every Message-ID that got 250 before SIGKILL is in the database after it."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HELPDESK_DATA_DIR": str(tmp_path / "var"),
@@ -62,7 +43,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_mail(tmp_path: Path, database_ur
     )
     assert init.returncode == 0, init.stderr
     proc = _serve(env)
-    _wait_for_port(port, proc)
+    wait_for_banner(port, proc)
 
     acknowledged: list[str] = []
     lock = threading.Lock()
@@ -106,7 +87,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_mail(tmp_path: Path, database_ur
     # And the gateway starts again on the same database after the crash.
     proc = _serve(env)
     try:
-        _wait_for_port(port, proc)
+        wait_for_banner(port, proc)
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
             c.sendmail("ivan@example.ru", [SUPPORT], wire(mail(msgid="<after@example.ru>")))
     finally:
