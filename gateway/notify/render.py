@@ -1,0 +1,116 @@
+"""Notification templates: one ``.txt`` and one ``.html`` per kind and locale.
+
+The mail is sent as multipart/alternative, so both parts come from the same
+context and must say the same thing. Templates never spell a status label: the
+caller localizes it from :data:`gateway.desk.model.STATUS_LABELS` and passes it
+in, so a label changes in one place. Rendering is strict (``StrictUndefined``):
+a template that asks for a name the caller did not provide fails loudly in the
+tests instead of mailing a customer a blank.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    UndefinedError,
+    select_autoescape,
+)
+
+KINDS: tuple[str, ...] = (
+    "created",
+    "status",
+    "operator_reply",
+    "reopened",
+    "follow_up",
+    "locked_follow_up",
+    "auto_closed",
+    "duplicate",
+    "reminder",
+    "confirm_address",
+)
+
+LOCALES: tuple[str, ...] = ("ru", "en")
+DEFAULT_LOCALE = "ru"
+
+
+class UnknownTemplate(LookupError):
+    """Asked for a kind of notification that has no templates."""
+
+
+def default_root() -> Path:
+    """The templates shipped with the project, for callers without a configured root."""
+    return Path(__file__).resolve().parents[2] / "templates" / "email"
+
+
+def plural_ru(n: int, one: str, few: str, many: str) -> str:
+    """Russian needs three forms (1 день, 2 дня, 5 дней, 11 дней, 21 день)."""
+    n = abs(int(n))
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def plural_en(n: int, one: str, other: str) -> str:
+    """English needs two forms; kept beside :func:`plural_ru` so templates read alike."""
+    return one if abs(int(n)) == 1 else other
+
+
+def resolve_locale(locale: str) -> str:
+    """A customer's locale may come as ``en-US`` or something we do not ship; Russian is the
+    desk's default language, so anything unknown gets Russian rather than an error."""
+    lang = (locale or "").strip().lower().replace("_", "-").split("-")[0]
+    return lang if lang in LOCALES else DEFAULT_LOCALE
+
+
+class Templates:
+    """One jinja2 environment over a template root, reused for every notification."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.env = Environment(
+            loader=FileSystemLoader(self.root),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+            # Block tags on their own line leave no blank line behind: the text part is
+            # read as plain text, so stray whitespace would show.
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["plural_ru"] = plural_ru
+        self.env.filters["plural_en"] = plural_en
+
+    def render(self, kind: str, locale: str, context: dict[str, Any]) -> tuple[str, str]:
+        """Return ``(text, html)`` for one notification.
+
+        Raises :class:`UnknownTemplate` for a kind we do not send, and
+        :class:`jinja2.UndefinedError` (naming the template) when the context lacks a
+        name the template uses.
+        """
+        if kind not in KINDS:
+            raise UnknownTemplate(
+                f"no e-mail template for kind {kind!r}; known kinds: {', '.join(KINDS)}"
+            )
+        lang = resolve_locale(locale)
+        return (
+            self._render_one(f"{lang}/{kind}.txt", context),
+            self._render_one(f"{lang}/{kind}.html", context),
+        )
+
+    def _render_one(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            template = self.env.get_template(name)
+        except TemplateNotFound as exc:
+            raise UnknownTemplate(f"e-mail template {name!r} is missing under {self.root}") from exc
+        try:
+            return template.render(context)
+        except UndefinedError as exc:
+            raise UndefinedError(f"{name}: {exc.message}") from exc
