@@ -361,6 +361,48 @@ def update_ticket(session: Session, number: int, decision: Decision, now: dateti
     )
 
 
+def set_notify(
+    session: Session,
+    number: int,
+    *,
+    notify: bool | None = None,
+    address: str | None = None,
+    pending_address: str | None = None,
+) -> None:
+    """Change a ticket's notification settings; a new address clears its bounce mark."""
+    values: dict[str, object] = {}
+    if notify is not None:
+        values["notify"] = notify
+    if address is not None:
+        values.update(notify_address=address.lower(), notify_bounced=None, notify=True)
+        values["notify_pending_address"] = None
+    if pending_address is not None:
+        values["notify_pending_address"] = pending_address.lower()
+    if values:
+        session.execute(update(TICKETS).where(TICKETS.c.id == number).values(**values))
+
+
+def ticket_notify(session: Session, number: int) -> dict[str, object]:
+    row = session.execute(
+        select(
+            TICKETS.c.notify,
+            TICKETS.c.notify_address,
+            TICKETS.c.notify_pending_address,
+            TICKETS.c.notify_bounced,
+        ).where(TICKETS.c.id == number)
+    ).one()
+    return dict(row._mapping)
+
+
+def confirm_notify_address(session: Session, number: int, sender: str) -> bool:
+    """The pending address becomes the notify address if ``sender`` is that address."""
+    pending = session.scalar(select(TICKETS.c.notify_pending_address).where(TICKETS.c.id == number))
+    if not pending or pending != sender.lower():
+        return False
+    set_notify(session, number, address=pending)
+    return True
+
+
 def add_events(
     session: Session,
     ticket: int,

@@ -85,6 +85,10 @@ class Ticket(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     follow_up_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    # "#notify-to addr" waits here until a mail from addr confirms it.
+    notify_pending_address: Mapped[str | None] = mapped_column(String(320))
+    # Set by a hard bounce of a notification to notify_address; mail stops until it changes.
+    notify_bounced: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_tickets_customer_status", "customer_id", "status"),
@@ -169,3 +173,39 @@ class Event(Base):
     to_status: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
+class Outbox(Base):
+    """A notification to send, written in the transaction of the change (guarantee 4).
+
+    The Message-ID is fixed when the row is written, so a resend after a crash
+    between sending and marking carries the same id and clients show it once.
+    ``context`` holds what the template needs, frozen at that moment: the mail
+    says what was true when the change happened, whenever it goes out.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    to_address: Mapped[str] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(8))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[str] = mapped_column(Text)  # JSON
+    # auto-replied | auto-generated | no: the Auto-Submitted header (RFC 3834)
+    auto_submitted: Mapped[str] = mapped_column(String(16))
+    # pending | sent | failed | suppressed
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_to_created", "to_address", "created_at"),
+    )

@@ -1,0 +1,164 @@
+"""A decision's notices become outbox rows, in the transaction of the change.
+
+The state machine names what the customer should hear (``created``,
+``status``, ``operator_reply`` …); this module decides whether and where it
+goes — notify on, an address that does not bounce — and freezes what the
+template will need into the row's context, so the mail tells what was true
+when the change happened. Threading headers are chosen here too: the
+customer's mail client must show the notification in the ticket's thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.desk.model import Decision, Status
+from gateway.store import outbox, repo
+from gateway.store.tables import Customer, Message, Outbox, Ticket
+
+# RFC 3834: an answer to a customer's mail is "auto-replied"; what a timer or
+# an operator's action causes is "auto-generated"; an operator's own words are not automatic.
+AUTO_SUBMITTED = {
+    "created": "auto-replied",
+    "reopened": "auto-replied",
+    "follow_up": "auto-replied",
+    "locked_follow_up": "auto-replied",
+    "duplicate": "auto-replied",
+    "confirm_address": "auto-replied",
+    "status": "auto-generated",
+    "auto_closed": "auto-generated",
+    "reminder": "auto-generated",
+    "operator_reply": "no",
+}
+
+
+@dataclass(frozen=True)
+class NoticeRules:
+    """What notices need from the settings, as plain values (picklable for the writer)."""
+
+    support: str
+    domain: str
+    secret: bytes = field(repr=False)
+    token_format: str = "[#{number}]"
+    reopen_days: int = 30
+    limit: outbox.RateLimit = field(default_factory=outbox.RateLimit)
+
+
+def enqueue_notices(
+    session: Session,
+    number: int,
+    decision: Decision,
+    rules: NoticeRules,
+    now: datetime,
+    *,
+    trigger_id: str | None = None,
+    extra: dict | None = None,
+) -> list[int]:
+    """Outbox rows for the decision's notices; the ids of those written."""
+    written: list[int] = []
+    for kind in decision.notices:
+        context = dict(extra or {})
+        if kind == "status" and decision.changes:
+            change = decision.changes[-1]
+            context.setdefault("old_status", change.from_.value if change.from_ else "")
+            context.setdefault("new_status", change.to.value)
+            context.setdefault("reason", change.reason)
+        row = notify(session, number, kind, rules, now, trigger_id=trigger_id, extra=context)
+        if row is not None:
+            written.append(row)
+    return written
+
+
+def notify(
+    session: Session,
+    number: int,
+    kind: str,
+    rules: NoticeRules,
+    now: datetime,
+    *,
+    trigger_id: str | None = None,
+    extra: dict | None = None,
+    to_address: str | None = None,
+) -> int | None:
+    """One notification of ``kind`` about ticket ``number``; None when notify is off."""
+    found = session.execute(
+        select(Ticket, Customer.name)
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .where(Ticket.id == number)
+    ).first()
+    if found is None:
+        return None
+    ticket, customer_name = found
+    address = to_address or ticket.notify_address
+    if not address or (to_address is None and not ticket.notify):
+        return None
+    locale = ticket.locale or "ru"
+    status = Status(ticket.status)
+    context = {
+        "ticket": {
+            "number": ticket.id,
+            "subject": ticket.subject,
+            "token": rules.token_format.format(number=ticket.id),
+            "status": status.value,
+            "status_label": status.label(locale),
+        },
+        "customer_name": customer_name or "",
+        "support_address": rules.support,
+        "locale": locale,
+        "window_days": rules.reopen_days,
+        **(extra or {}),
+    }
+    for key in ("old_status", "new_status"):
+        if context.get(key):
+            context[f"{key}_label"] = Status(context[key]).label(locale)
+    if kind == "created":
+        context.setdefault("text", "")  # the dispatcher adds matching FAQ entries
+    root, previous = _thread_of(session, number)
+    in_reply_to = trigger_id or previous or root
+    references = list(dict.fromkeys(r for r in (root, previous, trigger_id) if r))
+    message_id = outbox.new_message_id(rules.domain)
+    row_id, state = outbox.enqueue(
+        session,
+        ticket_id=number,
+        kind=kind,
+        to_address=address,
+        locale=locale,
+        context=context,
+        auto_submitted=AUTO_SUBMITTED.get(kind, "auto-generated"),
+        message_id=message_id,
+        now=now,
+        in_reply_to=in_reply_to,
+        references=references,
+        limit=rules.limit,
+    )
+    if ticket.notify_bounced and to_address is None and state == outbox.PENDING:
+        outbox.mark_failed(
+            session,
+            row_id,
+            f"not sent: {address} bounced ({ticket.notify_bounced}); "
+            "change the ticket's notify address to resume",
+            state=outbox.SUPPRESSED,
+        )
+    repo.remember_thread_id(session, message_id, number)
+    return row_id
+
+
+def _thread_of(session: Session, number: int) -> tuple[str | None, str | None]:
+    """(the first Message-ID of the ticket, our latest notification's Message-ID)."""
+    root = session.scalar(
+        select(Message.message_id)
+        .where(Message.ticket_id == number, Message.message_id.is_not(None))
+        .order_by(Message.id)
+        .limit(1)
+    )
+    previous = session.scalar(
+        select(Outbox.message_id)
+        .where(Outbox.ticket_id == number)
+        .order_by(Outbox.id.desc())
+        .limit(1)
+    )
+    return root, previous
