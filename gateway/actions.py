@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.desk.machine import RuleViolation, decide
 from gateway.desk.model import AuthorKind, OperatorActed, Policy, Status
 from gateway.store import repo
+from gateway.store.notices import NoticeRules, enqueue_notices
 
 
 class ActionRefused(Exception):
@@ -32,6 +33,7 @@ def act(
     status: Status | None = None,
     reason: str = "",
     text: str = "",
+    notices: NoticeRules | None = None,
 ) -> dict[str, object]:
     """Apply one operator action; returns the ticket's new status and what changed."""
     person = repo.find_operator(session, operator)
@@ -56,6 +58,8 @@ def act(
     except RuleViolation as exc:
         raise ActionRefused(str(exc)) from None
     message_pk = None
+    if action == "reply" and not text.strip():
+        raise ActionRefused("a reply needs text: --text TEXT, or pipe it on stdin")
     if text or action == "note":
         message_pk = repo.add_message(
             session,
@@ -74,7 +78,7 @@ def act(
             sent_at=None,
             created_at=now,
         )
-    if decision.changed:
+    if decision.changed or decision.awaiting_since != state.awaiting_since:
         repo.update_ticket(session, number, decision, now)
         repo.add_events(
             session,
@@ -84,8 +88,13 @@ def act(
             at=now,
             message_pk=message_pk,
         )
+    queued: list[int] = []
+    if notices is not None:
+        extra = {"operator_name": person.name, "text": text} if action == "reply" else {}
+        queued = enqueue_notices(session, number, decision, notices, now, extra=extra)
     return {
         "number": number,
+        "notifications": queued,
         "status": decision.status.value,
         "changed": decision.changed,
         "trace": list(decision.trace),

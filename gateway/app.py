@@ -10,9 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import signal
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 
+from sqlalchemy import Row
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -21,16 +26,57 @@ from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.desk.model import Policy
 from gateway.intake_writer import WriterConfig, WriterProcess, WriterUnavailable
+from gateway.notify.dispatch import (
+    Dispatcher,
+    DispatchRules,
+    MaildirSender,
+    Sender,
+    SmtpSender,
+)
+from gateway.notify.faq import FaqError, load_faq
+from gateway.notify.render import Templates, default_root
 from gateway.outcome import Delivery, Outcome, OutcomeKind
 from gateway.smtp.handler import Handler
 from gateway.smtp.server import start_listener
 from gateway.store import db
 from gateway.store.group_commit import GroupCommitter
+from gateway.store.notices import NoticeRules
+from gateway.store.outbox import RateLimit
 
 log = logging.getLogger("gateway")
 
 
-def intake_rules(settings: Settings) -> ingest.IntakeRules:
+def load_secret(settings: Settings) -> bytes:
+    """HELPDESK_SECRET, else ``data_dir/secret.key``, made once with 32 random bytes.
+
+    Reply and bounce addresses are signed with it; it must survive restarts and
+    be the same on every instance sharing a database (set HELPDESK_SECRET there).
+    """
+    if settings.secret:
+        return settings.secret.encode()
+    path = Path(settings.data_dir) / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def notice_rules(settings: Settings, secret: bytes) -> NoticeRules:
+    return NoticeRules(
+        support=settings.support,
+        domain=settings.domain,
+        secret=secret,
+        token_format=settings.token_format,
+        reopen_days=settings.reopen_days,
+        limit=RateLimit(
+            settings.auto_reply_limit, timedelta(minutes=settings.auto_reply_window_minutes)
+        ),
+    )
+
+
+def intake_rules(settings: Settings, secret: bytes | None = None) -> ingest.IntakeRules:
     return ingest.IntakeRules(
         support=settings.support,
         domain=settings.domain,
@@ -40,6 +86,7 @@ def intake_rules(settings: Settings) -> ingest.IntakeRules:
         register_hint=settings.register_hint,
         locale=settings.locale,
         own_id_domains=frozenset({settings.domain.lower()}),
+        notices=notice_rules(settings, secret) if secret is not None else None,
     )
 
 
@@ -52,13 +99,17 @@ class Gateway:
     rules: ingest.IntakeRules = field(init=False)
 
     def __post_init__(self) -> None:
-        self.rules = intake_rules(self.settings)
+        self.secret = load_secret(self.settings)
+        self.rules = intake_rules(self.settings, self.secret)
         self.engine = db.make_engine(
             self.settings.db_url, sqlite_synchronous=self.settings.sqlite_synchronous
         )
         self.sessions = db.session_factory(self.engine)
         self._writer: GroupCommitter[ingest.Prepared | Delivery, Outcome] | None = None
         self._child: WriterProcess | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._dispatch_stop = asyncio.Event()
+        self._dispatch_task: asyncio.Task[None] | None = None
         self._pending = 0
         self.bound: tuple[str, int] | None = None
 
@@ -127,6 +178,8 @@ class Gateway:
             return Outcome(OutcomeKind.DEFERRED, "the database is not available")
         finally:
             self._pending -= 1
+            if self.dispatcher is not None:
+                self.dispatcher.wake.set()
 
     async def check_sender(self, address: str) -> Outcome | None:
         if self.rules.unknown_senders != "refuse":
@@ -153,8 +206,39 @@ class Gateway:
 
     # --- running ----------------------------------------------------------
 
+    def make_dispatcher(self) -> Dispatcher:
+        s = self.settings
+        try:
+            faq = tuple(load_faq(Path(s.faq_path)))
+        except FaqError as exc:
+            raise db.StoreUnavailable(
+                f"{exc}; fix it or point HELPDESK_FAQ_PATH elsewhere"
+            ) from None
+        sender: Sender
+        if s.smarthost:
+            host, port = s.smarthost_host_port
+            starttls = {"auto": None, "yes": True, "no": False}[s.smarthost_starttls]
+            sender = SmtpSender(
+                host,
+                port,
+                starttls=starttls,
+                username=s.smarthost_user,
+                password=s.smarthost_password,
+            )
+        else:
+            sender = MaildirSender(Path(s.data_dir) / "outgoing")
+        rules = DispatchRules(
+            support=s.support,
+            secret=self.secret,
+            max_attempts=s.notify_max_attempts,
+            backoff=timedelta(seconds=s.notify_backoff_seconds),
+            faq=faq,
+        )
+        return Dispatcher(self.sessions, Templates(default_root()), rules, sender, self.clock)
+
     async def start(self) -> asyncio.Server:
         self.require_database()
+        self.dispatcher = self.make_dispatcher()
         if self.settings.intake_writer == "process":
             child = WriterProcess(
                 WriterConfig(self.settings.db_url, self.settings.sqlite_synchronous, self.rules)
@@ -169,6 +253,8 @@ class Gateway:
                 self.sessions, self._work, self._shunt, name="intake-writer"
             )
             self._writer.start()
+        self._dispatch_stop.clear()
+        self._dispatch_task = asyncio.ensure_future(self.dispatcher.run(self._dispatch_stop))
         host, port = self.settings.listen_host_port
         server = await start_listener(self.handler(), host, port, hostname=self.settings.domain)
         self.bound = server.sockets[0].getsockname()[:2]
@@ -186,6 +272,10 @@ class Gateway:
             await asyncio.to_thread(self._writer.stop)
         if self._child is not None:
             await self._child.stop()
+        if self._dispatch_task is not None:
+            self._dispatch_stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._dispatch_task, grace)
         self.close()
 
     async def serve(
@@ -317,6 +407,53 @@ def operator_action(
                 status=target,
                 reason=reason,
                 text=text,
+                notices=gw.rules.notices,
             )
     except actions.ActionRefused as exc:
         raise AdminError(str(exc)) from None
+
+
+def outbox_rows(gw: Gateway, *, failed_only: bool) -> list[dict]:
+    from gateway.store import outbox
+
+    with gw.sessions() as session:
+        return [_outbox_view(r) for r in outbox.rows(session, failed_only=failed_only)]
+
+
+def retry_outbox(gw: Gateway, row_id: int) -> dict:
+    from gateway.store import outbox
+
+    with db.transaction(gw.sessions) as session:
+        row = outbox.retry(session, row_id, gw.clock())
+    if row is None:
+        raise AdminError(f"there is no notification {row_id}; see `helpdesk outbox`")
+    return _outbox_view(row)
+
+
+def set_ticket_notify(gw: Gateway, number: int, *, on: bool | None, address: str | None) -> dict:
+    from gateway.store import repo
+
+    if address is not None and ("@" not in address or " " in address):
+        raise AdminError(f"{address!r} is not an e-mail address")
+    with db.transaction(gw.sessions) as session:
+        if not repo.ticket_exists(session, number):
+            raise AdminError(f"there is no ticket #{number}; see `helpdesk tickets`")
+        repo.set_notify(session, number, notify=on, address=address)
+        row = repo.ticket_notify(session, number)
+    return {"number": number, **row}
+
+
+def _outbox_view(r: Row) -> dict:
+    return {
+        "id": r.id,
+        "ticket": r.ticket_id,
+        "kind": r.kind,
+        "to": r.to_address,
+        "state": r.state,
+        "attempts": r.attempts,
+        "message_id": r.message_id,
+        "last_error": r.last_error,
+        "created_at": r.created_at.isoformat(),
+        "next_attempt_at": r.next_attempt_at.isoformat(),
+        "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+    }

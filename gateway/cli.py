@@ -131,10 +131,10 @@ def cmd_ticket_act(args: argparse.Namespace) -> int:
     gw = _gateway(args)
     action = args.ticket_verb.replace("-", "_")
     text = ""
-    if action == "note":
+    if action in ("note", "reply"):
         text = args.text if args.text is not None else sys.stdin.read()
         if not text.strip():
-            raise CliError("a note needs text: --text TEXT, or pipe it on stdin")
+            raise CliError(f"a {action} needs text: --text TEXT, or pipe it on stdin")
     result = app.operator_action(
         gw,
         args.number,
@@ -236,6 +236,47 @@ def cmd_quarantine_retry(args: argparse.Namespace) -> int:
     return EX_OK if outcome.kind is not OutcomeKind.QUARANTINED else EX_DATAERR
 
 
+def cmd_ticket_notify(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    on = None if args.switch is None else args.switch == "on"
+    row = app.set_ticket_notify(gw, args.number, on=on, address=args.to)
+    _print(
+        row,
+        args.json,
+        lambda r: (
+            f"ticket #{r['number']}: notifications {'on' if r['notify'] else 'off'}"
+            f" to {r['notify_address'] or '(no address)'}"
+            + (f"; bouncing: {r['notify_bounced']}" if r["notify_bounced"] else "")
+        ),
+    )
+    return EX_OK
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    rows = app.outbox_rows(gw, failed_only=args.failed)
+    _print(
+        rows,
+        args.json,
+        lambda rows: (
+            "\n".join(
+                f"{r['id']:<6} {r['state']:<10} #{r['ticket'] or '-':<6} {r['kind']:<16} "
+                f"{r['to']}" + (f"  ({r['last_error']})" if r["last_error"] else "")
+                for r in rows
+            )
+            or "the outbox is empty"
+        ),
+    )
+    return EX_OK
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    row = app.retry_outbox(gw, args.id)
+    _print(row, args.json, lambda r: f"notification {r['id']}: {r['state']}")
+    return EX_OK
+
+
 # --- the parser -----------------------------------------------------------------
 
 
@@ -277,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("take", "assign to the operator and set in_progress"),
         ("close", "close as resolved"),
         ("note", "add an internal note (text from --text or stdin)"),
+        ("reply", "answer the customer (text from --text or stdin); awaiting_customer"),
         ("status", "set an open status"),
         ("admin-close", "close administratively (locks the ticket, contract §9.5)"),
     ):
@@ -287,10 +329,23 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--as", dest="as_", required=True, metavar="OPERATOR", help="operator name or address"
         )
-        if name == "note":
+        if name in ("note", "reply"):
             sp.add_argument("--text")
         if name == "admin-close":
             sp.add_argument("--reason", required=True, help="why; the customer is told")
+
+    sp = with_json(verb("notify", cmd_ticket_notify, "the ticket's notification settings", ticket))
+    sp.add_argument("number", type=int)
+    sp.add_argument("switch", nargs="?", choices=("on", "off"), help="notifications on or off")
+    sp.add_argument("--to", metavar="ADDRESS", help="send notifications to this address")
+
+    outbox = with_json(verb("outbox", cmd_outbox_list, "notifications: queued, sent, failed"))
+    outbox.add_argument("--failed", action="store_true", help="only failed and suppressed")
+    outbox_verbs = outbox.add_subparsers(dest="outbox_verb", parser_class=_Parser)
+    sp = with_json(
+        verb("retry", cmd_outbox_retry, "send a failed notification again", outbox_verbs)
+    )
+    sp.add_argument("id", type=int)
 
     customers = sub.add_parser("customers", help="customer accounts").add_subparsers(
         dest="customers_verb", required=True, parser_class=_Parser

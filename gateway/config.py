@@ -24,8 +24,9 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 
-def _setting(default: Any, why: str) -> Any:
-    return field(default=default, metadata={"why": why})
+def _setting(default: Any, why: str, *, secret: bool = False) -> Any:
+    """A setting with its reason; secrets stay out of repr() and so out of logs."""
+    return field(default=default, metadata={"why": why}, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,23 @@ class Settings:
         "process", "process = parse and commit in a child, off the SMTP core; thread = in-process"
     )
     sqlite_synchronous: str = _setting("FULL", "FULL: a 250 survives power loss, not just a crash")
+    smarthost_starttls: str = _setting(
+        "auto", "auto = STARTTLS when the smarthost offers it; yes = required; no = never"
+    )
+    smarthost_user: str = _setting("", "AUTH user at the smarthost; empty = no AUTH")
+    smarthost_password: str = _setting("", "AUTH password at the smarthost", secret=True)
+    secret: str = _setting(
+        "",
+        "signs reply and bounce addresses; empty = generated once into data_dir/secret.key",
+        secret=True,
+    )
+    notify_max_attempts: int = _setting(8, "a notification is given up after this many tries")
+    notify_backoff_seconds: int = _setting(30, "first retry delay; doubles each try, 6 h at most")
+    auto_reply_limit: int = _setting(
+        10, "automatic mails to one address per window (FreeScout: 10 per 180 minutes)"
+    )
+    auto_reply_window_minutes: int = _setting(180, "the window of auto_reply_limit")
+    faq_path: Path = _setting(Path("config/faq.toml"), "FAQ entries offered in 'ticket created'")
 
     @property
     def support(self) -> str:
@@ -68,6 +86,10 @@ class Settings:
     @property
     def listen_scheme(self) -> str:
         return urlsplit(self.listen).scheme
+
+    @property
+    def smarthost_host_port(self) -> tuple[str, int]:
+        return _host_port(self.smarthost, "HELPDESK_SMARTHOST")
 
     @property
     def listen_host_port(self) -> tuple[str, int]:
@@ -156,6 +178,14 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"support address {settings.support!r} is not an address")
     if settings.max_message_size < 1024:
         raise ConfigError("max_message_size must be at least 1024 bytes")
+    if settings.smarthost_starttls not in ("auto", "yes", "no"):
+        raise ConfigError(
+            f"HELPDESK_SMARTHOST_STARTTLS={settings.smarthost_starttls!r}: use auto, yes or no"
+        )
+    if settings.auto_reply_limit < 1 or settings.auto_reply_window_minutes < 1:
+        raise ConfigError("auto_reply_limit and auto_reply_window_minutes must be at least 1")
+    if settings.notify_max_attempts < 1 or settings.notify_backoff_seconds < 1:
+        raise ConfigError("notify_max_attempts and notify_backoff_seconds must be at least 1")
     if settings.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
 

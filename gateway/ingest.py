@@ -40,14 +40,17 @@ from gateway.desk.model import (
     Policy,
 )
 from gateway.desk.thread import ThreadClues, author_kind, choose_ticket
+from gateway.mail import reply_address
 from gateway.mail.body import new_text
 from gateway.mail.classify import Classification, classify
+from gateway.mail.dsn import hard_failure
 from gateway.mail.intent import find_nudge, parse_commands
 from gateway.mail.parse import parse
 from gateway.mail.parsed import ParsedMail, UnparseableMail
 from gateway.mail.subject import find_token, format_token, thread_subject
 from gateway.outcome import Delivery, Outcome, OutcomeKind
-from gateway.store import repo
+from gateway.store import outbox, repo
+from gateway.store.notices import NoticeRules, enqueue_notices, notify
 
 MAX_KEY = 380
 
@@ -64,6 +67,7 @@ class IntakeRules:
     register_hint: str = ""
     locale: str = "ru"
     own_id_domains: frozenset[str] = frozenset()
+    notices: NoticeRules | None = None  # None: no notifications (e.g. a dry run)
 
     def serves(self, address: str) -> bool:
         """True for the support address and its +subaddresses (reply addresses)."""
@@ -189,6 +193,13 @@ def process(
     verdict = verdict or classify(mail, prep.delivery.mail_from, rules.own_id_domains)
     trace: list[str] = [verdict.reason]
 
+    addressed = _addressed(prep, rules, address)
+    trace.extend(addressed.trace)
+    if addressed.bounce_of is not None:
+        return _bounce(session, prep, raw_id, addressed.bounce_of, trace, now)
+    if addressed.confirms is not None:
+        return _confirm(session, prep, raw_id, addressed.confirms, address, trace, now)
+
     if people is None:
         people = repo.find_people(session, address)
     customer, operator = people
@@ -201,7 +212,8 @@ def process(
         )
 
     choice = choose_ticket(
-        _clues(session, mail, rules), lambda n: format_token(n, rules.token_format)
+        _clues(session, mail, rules, addressed.reply_to),
+        lambda n: format_token(n, rules.token_format),
     )
     trace.append(choice.reason)
     if choice.number is None and verdict.automatic:
@@ -240,8 +252,9 @@ def process(
         )
 
     event = CustomerWrote(at=now, auto=verdict.automatic)
+    settings: dict[str, object] = {}
     if not verdict.automatic and state is not None:  # commands and nudges act on a ticket
-        event, intent_trace = _intent(mail, now)
+        event, intent_trace, settings = _intent(mail, now)
         trace.extend(intent_trace)
     decision = decide(state, event, rules.policy, now)
     trace.extend(decision.trace)
@@ -249,7 +262,7 @@ def process(
     if decision.disposition is Disposition.APPEND:
         assert state is not None
         number = state.number
-        if decision.changed:
+        if decision.changed or decision.awaiting_since != state.awaiting_since:
             repo.update_ticket(session, number, decision, now)
     else:
         number = repo.create_ticket(
@@ -278,38 +291,188 @@ def process(
     )
     actor = "system" if verdict.automatic else f"customer:{address}"
     repo.add_events(session, number, decision.changes, actor=actor, at=now, message_pk=message_pk)
+    if rules.notices is not None:
+        _notify_settings(session, number, settings, rules.notices, now)
+        extra: dict[str, object] = {}
+        if "created" in decision.notices:
+            extra["text"] = new_text(mail.text)
+        if state is not None and state.number != number:  # a follow-up of a closed ticket
+            extra["old_number"] = state.number
+            extra["days"] = (now - state.closed_at).days if state.closed_at else 0
+        enqueue_notices(
+            session, number, decision, rules.notices, now, trigger_id=mail.message_id, extra=extra
+        )
     return Outcome(OutcomeKind.STORED, f"ticket #{number}", number)
 
 
-def _clues(session: Session, mail: ParsedMail, rules: IntakeRules) -> ThreadClues:
+def _clues(
+    session: Session, mail: ParsedMail, rules: IntakeRules, reply_to: int | None
+) -> ThreadClues:
     wanted: list[str] = []
     for mid in (*mail.in_reply_to, *reversed(mail.references)):
         if mid not in wanted:
             wanted.append(mid)
     known = repo.tickets_for_message_ids(session, wanted)
     token = find_token(mail.subject, rules.token_format)
+    if reply_to is not None and not repo.ticket_exists(session, reply_to):
+        reply_to = None
     return ThreadClues(
-        reply_token=None,
+        reply_token=reply_to,
         referenced=tuple((mid, known[mid]) for mid in wanted if mid in known),
         subject_token=token,
         subject_token_exists=token is not None and repo.ticket_exists(session, token),
     )
 
 
-def _intent(mail: ParsedMail, now: datetime) -> tuple[CustomerWrote, list[str]]:
-    """Read #close and nudges from the customer's new words, never from quoted history."""
+def _intent(mail: ParsedMail, now: datetime) -> tuple[CustomerWrote, list[str], dict[str, object]]:
+    """Read commands and nudges from the customer's new words, never from quoted history.
+
+    Returns the event for the state machine, trace lines, and notification
+    settings the customer asked for (``#notify on|off``, ``#notify-to ADDR``).
+    """
     fresh = new_text(mail.text)
     commands, errors = parse_commands(fresh)
     trace = [f"command #{c.name} on line {c.line}" for c in commands]
     trace += [f"ignored line {e.line} {e.raw!r}: {e.reason}" for e in errors]
     close = any(c.name == "close" for c in commands)
+    settings: dict[str, object] = {}
     for c in commands:
-        if c.name != "close":
-            trace.append(f"command #{c.name} is not available to customers yet; ignored")
+        arg = c.arg.strip().lower()
+        if c.name == "notify" and arg in ("on", "off", "вкл", "выкл"):
+            settings["notify"] = arg in ("on", "вкл")
+        elif c.name == "notify-to" and _looks_like_address(arg):
+            settings["notify_to"] = arg
+        elif c.name in ("notify", "notify-to"):
+            trace.append(
+                f"ignored line {c.line} {c.raw!r}: use #notify on|off or #notify-to ADDRESS"
+            )
+        elif c.name != "close":
+            trace.append(f"command #{c.name} is for operators; ignored")
     nudge = None if close else find_nudge(fresh)
     if nudge:
         trace.append(f"flag nudge: matched {nudge!r}")
-    return CustomerWrote(at=now, nudge=bool(nudge), close=close), trace
+    return CustomerWrote(at=now, nudge=bool(nudge), close=close), trace, settings
+
+
+def _looks_like_address(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and "." in domain and " " not in value and "\n" not in value)
+
+
+def _notify_settings(
+    session: Session, number: int, settings: dict[str, object], rules: NoticeRules, now: datetime
+) -> None:
+    if "notify" in settings:
+        repo.set_notify(session, number, notify=bool(settings["notify"]))
+    if "notify_to" in settings:
+        address = str(settings["notify_to"])
+        repo.set_notify(session, number, pending_address=address)
+        notify(
+            session,
+            number,
+            "confirm_address",
+            rules,
+            now,
+            to_address=address,
+            extra={"address": address},
+        )
+
+
+@dataclass(frozen=True)
+class _Addressed:
+    """What the envelope recipients say: a signed reply, bounce or confirmation address."""
+
+    reply_to: int | None = None
+    bounce_of: int | None = None
+    confirms: int | None = None
+    trace: tuple[str, ...] = ()
+
+
+def _addressed(prep: Prepared, rules: IntakeRules, sender: str) -> _Addressed:
+    if rules.notices is None:
+        return _Addressed()
+    secret, support = rules.notices.secret, rules.support
+    trace: list[str] = []
+    for rcpt in prep.delivery.rcpt_tos:
+        try:
+            found = reply_address.read(rcpt, support, secret)
+        except reply_address.BadToken:
+            try:  # a confirmation address is signed together with the address it confirms
+                found = reply_address.read(rcpt, support, secret, bound=sender)
+            except reply_address.BadToken:
+                trace.append(f"recipient {rcpt}: signature does not match; not trusted")
+                continue
+        if found is None:
+            continue
+        kind, number = found
+        if kind == "t":
+            return _Addressed(reply_to=number, trace=(*trace,))
+        if kind == "b":
+            return _Addressed(bounce_of=number, trace=(*trace, f"bounce of notification {number}"))
+        return _Addressed(confirms=number, trace=(*trace, f"confirms notify address of #{number}"))
+    return _Addressed(trace=tuple(trace))
+
+
+def _bounce(
+    session: Session, prep: Prepared, raw_id: int, row_id: int, trace: list[str], now: datetime
+) -> Outcome:
+    """A DSN about our own notification: stop mailing a dead address; never answer it."""
+    reason = hard_failure(prep.delivery.data)
+    number = outbox.mark_bouncing(session, row_id, reason) if reason else None
+    ticket = number or outbox.ticket_of(session, row_id)
+    if ticket is None:
+        repo.set_raw_state(session, raw_id, "ignored", "bounce of an unknown notification")
+        return Outcome(OutcomeKind.STORED, "bounce kept, no ticket")
+    trace.append(
+        f"hard bounce ({reason}): notifications of #{ticket} stop until the address changes"
+        if number
+        else "temporary or stale bounce: nothing changes"
+    )
+    assert prep.parsed is not None
+    sender = (prep.delivery.mail_from or "mailer-daemon").lower() or "mailer-daemon"
+    _add_message(
+        session,
+        prep.parsed,
+        raw_id,
+        ticket,
+        AuthorKind.SYSTEM,
+        sender,
+        None,
+        {Flag.AUTO},
+        trace,
+        now,
+    )
+    return Outcome(OutcomeKind.STORED, f"bounce for ticket #{ticket}", ticket)
+
+
+def _confirm(
+    session: Session,
+    prep: Prepared,
+    raw_id: int,
+    number: int,
+    sender: str,
+    trace: list[str],
+    now: datetime,
+) -> Outcome:
+    """A reply from the address ``#notify-to`` named: from now on notices go there."""
+    if repo.confirm_notify_address(session, number, sender):
+        trace.append(f"notify address of #{number} is now {sender}")
+    else:
+        trace.append(f"{sender} is not the address waiting for confirmation on #{number}")
+    assert prep.parsed is not None
+    _add_message(
+        session,
+        prep.parsed,
+        raw_id,
+        number,
+        AuthorKind.CUSTOMER,
+        sender,
+        None,
+        {Flag.AUTO},
+        trace,
+        now,
+    )
+    return Outcome(OutcomeKind.STORED, f"ticket #{number}", number)
 
 
 def _add_message(

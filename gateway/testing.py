@@ -12,10 +12,15 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from typing import Any
+
+from aiosmtpd.controller import Controller
 
 from gateway.app import Gateway
 from gateway.clock import Clock, FrozenClock
@@ -114,3 +119,64 @@ def wait_for_banner(port: int, proc: subprocess.Popen, timeout: float = 30.0) ->
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing answered on port {port} within {timeout:.0f} s")
+
+
+@dataclass
+class Captured:
+    """One mail a :class:`RecordingSMTP` accepted: the envelope and the bytes."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=default_policy)  # type: ignore[return-value]
+
+
+class RecordingSMTP:
+    """An aiosmtpd server that keeps what it receives: a smarthost for tests.
+
+    ``refuse`` scripts the answers to DATA: each item is an SMTP reply used for
+    one mail before the server goes back to 250 ("451 4.3.0 busy" then 250 is a
+    smarthost that recovers). ``on_mail`` runs for every accepted mail — an
+    auto-responder in a loop test.
+    """
+
+    def __init__(self, on_mail: Callable[[Captured], None] | None = None) -> None:
+        self.mails: list[Captured] = []
+        self.refuse: list[str] = []
+        self._on_mail = on_mail
+        self._lock = threading.Lock()
+        self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        with self._lock:
+            if self.refuse:
+                return self.refuse.pop(0)
+            got = Captured(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+            self.mails.append(got)
+        if self._on_mail is not None:
+            await asyncio.to_thread(self._on_mail, got)
+        return "250 2.0.0 OK"
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self._controller.port}"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Captured]:
+        """Block until ``count`` mails arrived; return them (fail loudly if they did not)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.mails) >= count:
+                    return list(self.mails)
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} mails at the smarthost, got {len(self.mails)}")
+
+    def __enter__(self) -> RecordingSMTP:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()

@@ -1,0 +1,322 @@
+"""Notifications over real SMTP: a recording aiosmtpd server is the smarthost (issue 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email
+import smtplib
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+import pytest
+from sqlalchemy import select
+
+from gateway import app
+from gateway.mail import reply_address
+from gateway.notify.dispatch import build
+from gateway.store import outbox
+from gateway.store.tables import Outbox
+from gateway.testing import Captured, RecordingSMTP, RunningGateway, running_gateway
+from tests.helpers import SUPPORT, mail, send, show, wire
+
+
+@pytest.fixture
+def smarthost() -> Iterator[RecordingSMTP]:
+    with RecordingSMTP() as server:
+        yield server
+
+
+@pytest.fixture
+def gw(settings, clock, smarthost) -> Iterator[RunningGateway]:
+    with running_gateway(
+        settings, clock, smarthost=smarthost.url, smarthost_starttls="no", notify_backoff_seconds=1
+    ) as running:
+        app.add_operator(running.gateway, "Анна", "anna@example.com", None)
+        yield running
+
+
+def _text(msg: EmailMessage) -> str:
+    return msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def _html(msg: EmailMessage) -> str:
+    return msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def _rows(gw: RunningGateway) -> list:
+    with gw.gateway.sessions() as s:
+        return list(s.execute(select(Outbox).order_by(Outbox.id)).scalars())
+
+
+def _wait_rows(gw: RunningGateway, done: callable, timeout: float = 15) -> list:  # type: ignore[valid-type]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = _rows(gw)
+        if done(rows):
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"outbox never got there: {[(r.kind, r.state) for r in _rows(gw)]}")
+
+
+def test_lifecycle_mails_thread_and_carry_the_right_headers(gw, smarthost):
+    """Created, operator reply, customer reply, close: each mail threads in the client."""
+    first = mail(msgid="<first@example.ru>")
+    assert send(gw, first)[0] == 250
+    (created,) = smarthost.wait_for(1)
+    msg = created.message
+    reply_to = msg["Reply-To"]
+    assert created.rcpt_tos == ["ivan@example.ru"]
+    assert msg["From"].addresses[0].addr_spec == SUPPORT
+    assert msg["To"] == "ivan@example.ru"
+    assert msg["Subject"] == "[#1] Не работает сайт"
+    assert msg["In-Reply-To"] == "<first@example.ru>"
+    assert "<first@example.ru>" in msg["References"]
+    assert msg["Message-ID"].endswith("@example.com>")
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg.get_content_type() == "multipart/alternative"
+    assert "[#1]" in _text(msg) and "Ожидает ответа оператора" in _text(msg)
+    assert "Ожидает ответа оператора" in _html(msg)
+    # the envelope sender is this row's VERP bounce address, signed
+    assert reply_address.read(created.mail_from, SUPPORT, gw.gateway.secret) == ("b", 1)
+    assert reply_address.read(reply_to, SUPPORT, gw.gateway.secret) == ("t", 1)
+
+    app.operator_action(gw.gateway, 1, "Анна", "reply", text="Перезапустили PHP.\nПроверьте.")
+    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    answer = smarthost.wait_for(2)[1].message
+    assert answer["From"].addresses[0].addr_spec == SUPPORT  # never the operator's own address
+    assert "Анна" in answer["From"].addresses[0].display_name
+    assert answer["Auto-Submitted"] is None  # a person's words
+    assert "Перезапустили PHP." in _text(answer) and "Проверьте." in _text(answer)
+    assert answer["In-Reply-To"] == msg["Message-ID"]
+    assert show(gw, 1)["status"] == "awaiting_customer"
+
+    # The customer answers to the Reply-To address with a subject that lost its token.
+    again = mail(subject="Re: сайт", msgid="<second@example.ru>", in_reply_to=None)
+    assert send(gw, again, rcpts=(reply_to,))[0] == 250
+    status = smarthost.wait_for(3)[2].message
+    assert show(gw, 1)["status"] == "awaiting_operator"
+    assert "Требуется ваш ответ" in _text(status) and "Ожидает ответа оператора" in _text(status)
+    assert status["In-Reply-To"] == "<second@example.ru>"
+
+    assert send(gw, mail(subject="Re: [#1]", body="#close\n\nСпасибо, всё работает."))[0] == 250
+    closed = smarthost.wait_for(4)[3].message
+    assert show(gw, 1)["status"] == "closed"
+    assert "Закрыта" in _text(closed)
+    ids = {m.message["Message-ID"] for m in smarthost.mails}
+    assert len(ids) == 4
+
+
+def test_english_customer_gets_english_mail(settings, clock, smarthost):
+    """HELPDESK_LOCALE=en: the same mails, in English, labels from the one table."""
+    with running_gateway(
+        settings, clock, smarthost=smarthost.url, smarthost_starttls="no", locale="en"
+    ) as gw:
+        assert send(gw, mail(subject="Site is down", body="502 since 9am"))[0] == 250
+        msg = smarthost.wait_for(1)[0].message
+    assert msg["Subject"] == "[#1] Site is down"
+    assert "Awaiting operator reply" in _text(msg)
+    assert "Ожидает" not in _text(msg)
+
+
+def test_smarthost_that_answers_451_gets_the_mail_once_it_recovers(gw, smarthost, clock):
+    """A 4xx is temporary: the row waits its backoff and goes out when the server recovers."""
+    smarthost.refuse = ["451 4.3.0 try later"]
+    assert send(gw, mail())[0] == 250
+    (row,) = _wait_rows(gw, lambda rows: rows and rows[0].last_error)
+    assert row.state == "pending" and "451" in row.last_error
+    assert smarthost.mails == []
+    clock.advance(seconds=2)  # past the first backoff
+    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    (got,) = smarthost.wait_for(1)
+    (row,) = _wait_rows(gw, lambda rows: rows[0].state == "sent")
+    assert row.attempts == 2 and got.message["Message-ID"] == row.message_id
+
+
+def test_550_is_final_and_says_why(gw, smarthost):
+    """A 5xx is permanent: the row is failed with the server's sentence, and can be retried."""
+    smarthost.refuse = ["550 5.1.1 no such user"]
+    assert send(gw, mail())[0] == 250
+    (row,) = _wait_rows(gw, lambda rows: rows and rows[0].state == "failed")
+    assert "550 5.1.1" in row.last_error
+    assert app.retry_outbox(gw.gateway, row.id)["state"] == "pending"
+    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    smarthost.wait_for(1)
+
+
+def test_crash_between_send_and_mark_resends_with_the_same_message_id(gw, smarthost, clock):
+    """Guarantee 4: a row claimed and sent but never marked goes out again after its lease."""
+    gw.gateway._dispatch_stop.set()  # the running dispatcher stops; we play its steps
+    _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
+    assert send(gw, mail())[0] == 250
+    with gw.gateway.sessions() as s, s.begin():
+        (claimed,) = outbox.claim(s, clock(), timedelta(minutes=5))
+    restarted = gw.gateway.make_dispatcher()  # what the next process would build
+    envelope, data = build(claimed, restarted._templates, restarted._rules)
+    with smtplib.SMTP("127.0.0.1", int(smarthost.url.rsplit(":", 1)[1])) as c:
+        c.sendmail(envelope, [claimed.to_address], data)
+    # …and the process dies before marking the row sent. The next process:
+    assert asyncio.run(restarted.run_once()) == 0  # leased: not yet
+    clock.advance(minutes=6)
+    assert asyncio.run(_once_and_close(restarted)) == 1
+    first, second = smarthost.wait_for(2)
+    assert first.message["Message-ID"] == second.message["Message-ID"] == claimed.message_id
+    (row,) = _rows(gw)
+    assert row.state == "sent" and row.attempts == 2
+
+
+async def _once_and_close(dispatcher) -> int:
+    try:
+        return await dispatcher.run_once()
+    finally:
+        await dispatcher._sender.close()
+
+
+def _wait_until(done, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _auto_responder(gateway_port: int, polite: bool):
+    def answer(got: Captured) -> None:
+        msg = got.message
+        reply = EmailMessage()
+        reply["From"] = "ivan@example.ru"
+        reply["To"] = msg["Reply-To"]
+        reply["Subject"] = f"Автоответ: {msg['Subject']}"
+        reply["In-Reply-To"] = msg["Message-ID"]
+        if polite:
+            reply["Auto-Submitted"] = "auto-replied"
+        reply.set_content("Я в отпуске до понедельника.")
+        with smtplib.SMTP("127.0.0.1", gateway_port) as c:
+            c.sendmail("ivan@example.ru", [msg["Reply-To"]], wire(reply))
+
+    return answer
+
+
+@pytest.mark.parametrize("polite", [True, False], ids=["rfc3834-responder", "naive-responder"])
+def test_auto_responder_and_gateway_stop_after_one_exchange(settings, clock, polite):
+    """Guarantee 5: a responder that answers every mail gets one mail from us, not a loop."""
+    holder: dict[str, int] = {}
+    with (
+        RecordingSMTP(on_mail=lambda got: responder(got)) as smarthost,
+        running_gateway(settings, clock, smarthost=smarthost.url, smarthost_starttls="no") as gw,
+    ):
+        holder["port"] = gw.port
+        responder = _auto_responder(gw.port, polite)
+        assert send(gw, mail())[0] == 250
+        smarthost.wait_for(1)
+        time.sleep(2.0)  # room for a loop to show itself
+        assert len(smarthost.mails) == 1
+        ticket = show(gw, 1)
+    assert len(ticket["messages"]) == 2  # the answer is stored on the ticket
+    assert ticket["status"] == "awaiting_operator"
+    if polite:
+        assert "auto" in ticket["messages"][1]["flags"]
+
+
+def test_subject_with_crlf_cannot_add_a_header(gw, smarthost):
+    """A subject carrying CR/LF (encoded, so it survives SMTP) never becomes a header."""
+    payload = base64.b64encode("Сайт\r\nBcc: victim@example.net\r\nX-Evil: 1".encode()).decode()
+    raw = wire(mail(subject="placeholder"))
+    evil = raw.replace(b"Subject: placeholder", f"Subject: =?utf-8?b?{payload}?=".encode())
+    assert send(gw, evil)[0] == 250
+    (got,) = smarthost.wait_for(1)
+    assert got.rcpt_tos == ["ivan@example.ru"]
+    raw_headers = got.data.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nBcc:" not in raw_headers and b"\r\nX-Evil:" not in raw_headers
+    parsed = email.message_from_bytes(got.data, policy=default_policy)
+    assert parsed["Bcc"] is None and parsed["X-Evil"] is None
+    assert "Bcc: victim" in parsed["Subject"]  # kept as words on one line
+
+
+def test_automatic_mails_to_one_address_are_rate_limited(settings, clock, smarthost):
+    """At most auto_reply_limit automatic mails per window; the rest are kept as suppressed."""
+    with running_gateway(
+        settings, clock, smarthost=smarthost.url, smarthost_starttls="no", auto_reply_limit=3
+    ) as gw:
+        for n in range(5):
+            assert send(gw, mail(subject=f"Проблема {n}"))[0] == 250
+        smarthost.wait_for(3)
+        rows = _wait_rows(gw, lambda rows: len(rows) == 5 and rows[2].state == "sent")
+        time.sleep(0.3)
+        assert len(smarthost.mails) == 3
+        assert [r.state for r in rows] == ["sent"] * 3 + ["suppressed"] * 2
+        assert "rate limit" in rows[4].last_error
+        clock.advance(minutes=181)  # a new window
+        assert send(gw, mail(subject="Проблема 6"))[0] == 250
+        smarthost.wait_for(4)
+
+
+def test_hard_bounce_stops_mail_to_the_address(gw, smarthost):
+    """A DSN to the VERP address marks the address bouncing; no further mail goes there."""
+    assert send(gw, mail())[0] == 250
+    (created,) = smarthost.wait_for(1)
+    dsn = (
+        f"From: MAILER-DAEMON@mx.example.ru\r\nTo: {created.mail_from}\r\n"
+        "Subject: Undelivered Mail\r\n"
+        "Message-ID: <dsn1@mx.example.ru>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nUser unknown\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.ru\r\n\r\n"
+        "Final-Recipient: rfc822; ivan@example.ru\r\nAction: failed\r\n"
+        "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\r\n--b--\r\n"
+    )
+    assert send(gw, dsn.encode(), sender="", rcpts=(created.mail_from,))[0] == 250
+    ticket = show(gw, 1)
+    assert ticket["status"] == "awaiting_operator"  # a bounce is not a customer's answer
+    assert "auto" in ticket["messages"][-1]["flags"]
+    assert any("5.1.1" in line for line in ticket["messages"][-1]["trace"])
+    app.operator_action(gw.gateway, 1, "Анна", "reply", text="Ответ")
+    rows = _wait_rows(gw, lambda rows: len(rows) == 2)
+    assert rows[1].state == "suppressed" and "bounced" in rows[1].last_error
+    assert len(smarthost.mails) == 1  # and nothing answers the bounce itself
+
+
+def test_notify_off_stops_notifications(gw, smarthost):
+    """#notify off on the first line of a reply: no more mail about this ticket."""
+    assert send(gw, mail())[0] == 250
+    smarthost.wait_for(1)
+    assert send(gw, mail(subject="Re: [#1]", body="#notify off\n\nДобавлю: и почта тоже."))[0]
+    assert show(gw, 1)["notify"] is False
+    app.operator_action(gw.gateway, 1, "Анна", "reply", text="Ответ")
+    time.sleep(0.5)
+    assert len(smarthost.mails) == 1
+
+
+def test_notify_to_is_used_only_after_the_new_address_confirms(gw, smarthost):
+    """#notify-to: a confirmation goes to the new address; a reply from it switches over."""
+    assert send(gw, mail())[0] == 250
+    smarthost.wait_for(1)
+    body = "#notify-to boss@example.ru\n\nПишите, пожалуйста, руководителю."
+    assert send(gw, mail(subject="Re: [#1]", body=body))[0] == 250
+    confirm = smarthost.wait_for(2)[1]
+    assert confirm.rcpt_tos == ["boss@example.ru"]
+    assert show(gw, 1)["notify_address"] == "ivan@example.ru"  # not before confirmation
+    yes = mail(sender="boss@example.ru", subject="Re: подтверждение", body="Да")
+    assert send(gw, yes, sender="boss@example.ru", rcpts=(confirm.message["Reply-To"],))[0] == 250
+    assert show(gw, 1)["notify_address"] == "boss@example.ru"
+    # a forged confirmation address for someone else does not verify
+    forged = confirm.message["Reply-To"]
+    other = mail(sender="mallory@example.net", body="Да")
+    send(gw, other, sender="mallory@example.net", rcpts=(forged,))
+    assert show(gw, 1)["notify_address"] == "boss@example.ru"
+
+
+def test_without_a_smarthost_mail_lands_in_a_maildir(gateway):
+    """The embedded default: each notification is a file a person can open."""
+    assert send(gateway, mail())[0] == 250
+    new = gateway.gateway.settings.data_dir / "outgoing" / "new"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(new.glob("*")):
+        time.sleep(0.05)
+    (path,) = list(new.glob("*"))
+    msg = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+    assert msg["Subject"] == "[#1] Не работает сайт"
+    assert msg["Delivered-To"] == "ivan@example.ru"
