@@ -68,7 +68,7 @@ async def drain(gw: Gateway) -> tuple[int, float]:
         while claimed := await dispatcher.run_once():
             sent += claimed
     finally:
-        await dispatcher._sender.close()
+        await dispatcher.close()
     return sent, time.perf_counter() - started
 
 

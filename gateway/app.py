@@ -26,13 +26,8 @@ from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.desk.model import Policy
 from gateway.intake_writer import WriterConfig, WriterProcess, WriterUnavailable
-from gateway.notify.dispatch import (
-    Dispatcher,
-    DispatchRules,
-    MaildirSender,
-    Sender,
-    SmtpSender,
-)
+from gateway.notify.build import DispatchRules
+from gateway.notify.dispatch import Dispatcher, MaildirSender, Sender, SmtpSender
 from gateway.notify.faq import FaqError, load_faq
 from gateway.notify.render import Templates, default_root
 from gateway.outcome import Delivery, Outcome, OutcomeKind
@@ -214,19 +209,20 @@ class Gateway:
             raise db.StoreUnavailable(
                 f"{exc}; fix it or point HELPDESK_FAQ_PATH elsewhere"
             ) from None
-        sender: Sender
-        if s.smarthost:
+
+        def sender() -> Sender:
+            if not s.smarthost:
+                return MaildirSender(Path(s.data_dir) / "outgoing")
             host, port = s.smarthost_host_port
             starttls = {"auto": None, "yes": True, "no": False}[s.smarthost_starttls]
-            sender = SmtpSender(
+            return SmtpSender(
                 host,
                 port,
                 starttls=starttls,
                 username=s.smarthost_user,
                 password=s.smarthost_password,
             )
-        else:
-            sender = MaildirSender(Path(s.data_dir) / "outgoing")
+
         rules = DispatchRules(
             support=s.support,
             secret=self.secret,

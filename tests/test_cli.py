@@ -152,3 +152,31 @@ def test_bad_config_is_one_clear_line(env):
     proc = cli(env, "--config", "/nonexistent.toml", "tickets")
     assert proc.returncode == 1 and b"does not exist" in proc.stderr
     assert cli(env, "frobnicate").returncode == 2
+
+
+def test_reply_notify_and_outbox_from_the_terminal(env):
+    """ticket reply queues the customer's mail; outbox lists it; notify changes where it goes."""
+    assert (
+        cli(env, "ingest", "--sender", "ivan@example.ru", stdin=mail().as_bytes()).returncode == 0
+    )
+    assert cli(env, "operators", "add", "anna", "anna@example.com").returncode == 0
+    empty = cli(env, "ticket", "reply", "1", "--as", "anna", "--text", " ")
+    assert empty.returncode == 1 and b"needs text" in empty.stderr
+    done = _json(
+        cli(env, "ticket", "reply", "1", "--as", "anna", "--json", stdin="Готово".encode())
+    )
+    assert done["status"] == "awaiting_customer" and len(done["notifications"]) == 1
+    rows = _json(cli(env, "outbox", "--json"))
+    assert [(r["kind"], r["state"], r["to"]) for r in rows] == [
+        ("operator_reply", "pending", "ivan@example.ru"),
+        ("created", "pending", "ivan@example.ru"),
+    ]
+    assert _json(cli(env, "outbox", "--failed", "--json")) == []
+    missing = cli(env, "outbox", "retry", "99")
+    assert missing.returncode == 1 and b"no notification 99" in missing.stderr
+    changed = _json(cli(env, "ticket", "notify", "1", "--to", "boss@example.ru", "--json"))
+    assert changed["notify_address"] == "boss@example.ru" and changed["notify"] is True
+    off = _json(cli(env, "ticket", "notify", "1", "off", "--json"))
+    assert off["notify"] is False
+    bad = cli(env, "ticket", "notify", "1", "--to", "not an address")
+    assert bad.returncode == 1 and b"not an e-mail address" in bad.stderr

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from gateway import app
 from gateway.mail import reply_address
-from gateway.notify.dispatch import build
+from gateway.notify.build import Letter, build
 from gateway.store import outbox
 from gateway.store.tables import Outbox
 from gateway.testing import Captured, RecordingSMTP, RunningGateway, running_gateway
@@ -155,7 +155,8 @@ def test_crash_between_send_and_mark_resends_with_the_same_message_id(gw, smarth
     with gw.gateway.sessions() as s, s.begin():
         (claimed,) = outbox.claim(s, clock(), timedelta(minutes=5))
     restarted = gw.gateway.make_dispatcher()  # what the next process would build
-    envelope, data = build(claimed, restarted._templates, restarted._rules)
+    builder = restarted._builder
+    envelope, data = build(Letter.of(claimed), builder.templates, builder.rules)
     with smtplib.SMTP("127.0.0.1", int(smarthost.url.rsplit(":", 1)[1])) as c:
         c.sendmail(envelope, [claimed.to_address], data)
     # …and the process dies before marking the row sent. The next process:
@@ -172,7 +173,7 @@ async def _once_and_close(dispatcher) -> int:
     try:
         return await dispatcher.run_once()
     finally:
-        await dispatcher._sender.close()
+        await dispatcher.close()
 
 
 def _wait_until(done, timeout: float = 10) -> None:
@@ -320,3 +321,26 @@ def test_without_a_smarthost_mail_lands_in_a_maildir(gateway):
     msg = email.message_from_bytes(path.read_bytes(), policy=default_policy)
     assert msg["Subject"] == "[#1] Не работает сайт"
     assert msg["Delivered-To"] == "ivan@example.ru"
+
+
+def test_a_backlog_is_built_in_a_worker_process_and_all_of_it_sent(gw, smarthost):
+    """Twelve due rows at once: built off the loop in a worker, sent, each marked sent."""
+    gw.gateway._dispatch_stop.set()
+    _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
+    for n in range(12):
+        assert send(gw, mail(subject=f"Заявка {n}", sender=f"c{n}@example.ru"))[0] == 250
+    dispatcher = gw.gateway.make_dispatcher()
+    assert asyncio.run(_once_and_close_keep_pool(dispatcher)) == 12
+    got = smarthost.wait_for(12)
+    assert sorted(g.rcpt_tos[0] for g in got) == sorted(f"c{n}@example.ru" for n in range(12))
+    assert len({g.message["Message-ID"] for g in got}) == 12
+    assert {r.state for r in _rows(gw)} == {"sent"}
+
+
+async def _once_and_close_keep_pool(dispatcher) -> int:
+    try:
+        claimed = await dispatcher.run_once()
+        assert dispatcher._builder._pool is not None  # the worker process did the building
+        return claimed
+    finally:
+        await dispatcher.close()

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import mailbox
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -26,16 +24,14 @@ import aiosmtplib
 from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.mail import reply_address
-from gateway.mail.compose import Outgoing, compose
-from gateway.notify.faq import FaqEntry, match_faq
+from gateway.notify.build import Builder, Built, DispatchRules, Letter
 from gateway.notify.render import Templates
 from gateway.store import outbox
 
 log = logging.getLogger("gateway.notify")
 
-SENDER_NAMES = {"ru": "Техподдержка", "en": "Support"}
 MAX_BACKOFF = timedelta(hours=6)
+_CHUNK = 25
 
 
 class TemporaryFailure(Exception):
@@ -50,17 +46,6 @@ class Sender(Protocol):
     async def send(self, envelope_from: str, to: str, data: bytes) -> None: ...
 
     async def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class DispatchRules:
-    support: str
-    secret: bytes = field(repr=False)
-    max_attempts: int = 8
-    backoff: timedelta = timedelta(seconds=30)
-    lease: timedelta = timedelta(minutes=5)
-    batch: int = 100
-    faq: tuple[FaqEntry, ...] = ()
 
 
 class SmtpSender:
@@ -138,83 +123,73 @@ class MaildirSender:
         return None
 
 
-def build(row: Row, templates: Templates, rules: DispatchRules) -> tuple[str, bytes]:
-    """(envelope sender, message bytes) of one outbox row; the same every time."""
-    context = json.loads(row.context)
-    ticket = context["ticket"]
-    if row.kind == "created":  # the seed asks customers to check the FAQ first
-        found = match_faq(rules.faq, f"{ticket['subject']}\n{context['text']}", row.locale)
-        context["faq"] = [{"question": e.question, "answer": e.answer, "url": e.url} for e in found]
-    text, html = templates.render(row.kind, row.locale, context)
-    support_name = SENDER_NAMES.get(row.locale, SENDER_NAMES["en"])
-    from_name = support_name
-    if row.kind == "operator_reply" and context.get("operator_name"):
-        from_name = f"{context['operator_name']} ({support_name})"
-    if row.kind == "confirm_address":
-        reply_to = reply_address.make(
-            rules.support, rules.secret, "c", ticket["number"], bound=row.to_address
-        )
-    else:
-        reply_to = reply_address.make(rules.support, rules.secret, "t", ticket["number"])
-    message = compose(
-        Outgoing(
-            from_name=from_name,
-            from_address=rules.support,
-            to=row.to_address,
-            subject=f"{ticket['token']} {ticket['subject']}",
-            message_id=row.message_id,
-            reply_to=reply_to,
-            date=row.created_at,
-            text=text,
-            html=html,
-            in_reply_to=row.in_reply_to,
-            references=row.references.split(),
-            auto_submitted=row.auto_submitted,
-            headers={"X-Helpdesk-Ticket": str(ticket["number"])},
-        )
-    )
-    bounce = reply_address.make(rules.support, rules.secret, "b", row.id)
-    return bounce, message.as_bytes()
-
-
 class Dispatcher:
-    """Claims due outbox rows in batches and delivers them through a Sender."""
+    """Claims due outbox rows in batches and delivers them through its senders."""
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
         templates: Templates,
         rules: DispatchRules,
-        sender: Sender,
+        senders: Callable[[], Sender],
         clock: Callable[[], datetime],
     ) -> None:
         self._sessions = sessions
-        self._templates = templates
         self._rules = rules
-        self._sender = sender
+        self._builder = Builder(templates, rules)
+        self._senders = [senders() for _ in range(max(1, rules.connections))]
         self._clock = clock
         self.wake = asyncio.Event()
 
     async def run_once(self) -> int:
-        """One batch: how many rows were claimed."""
-        now = self._clock()
-        rows = await asyncio.to_thread(self._claim, now)
+        """One batch: how many rows were claimed.
+
+        The batch is built in chunks, all started at once, and each chunk is
+        sent as soon as it is ready, so building the next overlaps sending this.
+        """
+        rows = await asyncio.to_thread(self._claim, self._clock())
+        chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
+        builds = [
+            asyncio.ensure_future(self._builder.build([Letter.of(r) for r in chunk]))
+            for chunk in chunks
+        ]
         results: list[tuple[Row, str | None, bool]] = []
-        for row in rows:
+        for chunk, pending in zip(chunks, builds, strict=True):
+            ready = list(zip(chunk, await pending, strict=True))
+            shares = [ready[i :: len(self._senders)] for i in range(len(self._senders))]
+            await asyncio.gather(
+                *(
+                    self._deliver(s, share, results)
+                    for s, share in zip(self._senders, shares, strict=True)
+                )
+            )
+        if results:
+            await asyncio.to_thread(self._mark, results)
+        return len(rows)
+
+    async def _deliver(
+        self,
+        sender: Sender,
+        ready: list[tuple[Row, Built]],
+        results: list[tuple[Row, str | None, bool]],
+    ) -> None:
+        for row, built in ready:
+            if isinstance(built, str):  # could not be built: a fault of ours, not the network's
+                log.error("notification %s: %s", row.id, built)
+                results.append((row, built, True))
+                continue
             try:
-                envelope, data = build(row, self._templates, self._rules)
-                await self._sender.send(envelope, row.to_address, data)
+                await sender.send(built[0], row.to_address, built[1])
                 results.append((row, None, False))
             except TemporaryFailure as exc:
                 results.append((row, str(exc), False))
             except PermanentFailure as exc:
                 results.append((row, str(exc), True))
-            except Exception as exc:  # a template or data fault: keep the row, say why
-                log.exception("cannot build notification %s", row.id)
-                results.append((row, f"cannot build: {exc.__class__.__name__}: {exc}", True))
-        if results:
-            await asyncio.to_thread(self._mark, results)
-        return len(rows)
+
+    async def close(self) -> None:
+        for sender in self._senders:
+            await sender.close()
+        self._builder.close()
 
     def _claim(self, now: datetime) -> list[Row]:
         with self._sessions() as session, session.begin():
@@ -250,7 +225,7 @@ class Dispatcher:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_either(stop, self.wake), poll)
-        await self._sender.close()
+        await self.close()
 
 
 async def _either(a: asyncio.Event, b: asyncio.Event) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,7 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=4096)  # the keywords are few and fixed: stem each once, not per mail
 def _pattern(keyword: str) -> tuple[tuple[str, bool], ...]:
     """A keyword as a sequence of (stem, whole-word-only) to find in consecutive words."""
     parts = []
@@ -79,9 +82,19 @@ def _pattern(keyword: str) -> tuple[tuple[str, bool], ...]:
     return tuple(parts)
 
 
-def _occurs(pattern: Sequence[tuple[str, bool]], words: Sequence[str]) -> bool:
+def _occurs(
+    pattern: Sequence[tuple[str, bool]], words: Sequence[str], vocabulary: Sequence[str]
+) -> bool:
+    """Does the keyword occur? ``vocabulary`` is the sorted distinct words, so a one-word
+    keyword — nearly all of them — is a binary search, not a scan of the whole text."""
     if not pattern:
         return False
+    if len(pattern) == 1:
+        stem, exact = pattern[0]
+        at = bisect_left(vocabulary, stem)
+        if at == len(vocabulary):
+            return False
+        return vocabulary[at] == stem if exact else vocabulary[at].startswith(stem)
     span = len(pattern)
     for start in range(len(words) - span + 1):
         if all(
@@ -103,11 +116,14 @@ def match_faq(
     words = _words(text)
     if not words or limit <= 0:
         return []
+    vocabulary = sorted(set(words))
     scored: list[tuple[int, int, FaqEntry]] = []
     for index, entry in enumerate(entries):
         if entry.locale != locale:
             continue
-        score = sum(1 for keyword in set(entry.keywords) if _occurs(_pattern(keyword), words))
+        score = sum(
+            1 for keyword in set(entry.keywords) if _occurs(_pattern(keyword), words, vocabulary)
+        )
         if score:
             scored.append((-score, index, entry))
     scored.sort(key=lambda item: (item[0], item[1]))

@@ -117,6 +117,8 @@ def notify(
             context[f"{key}_label"] = Status(context[key]).label(locale)
     if kind == "created":
         context.setdefault("text", "")  # the dispatcher adds matching FAQ entries
+    if kind == "status":
+        context.setdefault("reason", "")
     root, previous = _thread_of(session, number)
     in_reply_to = trigger_id or previous or root
     references = list(dict.fromkeys(r for r in (root, previous, trigger_id) if r))
