@@ -27,6 +27,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/notify.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .import_linter_cache

@@ -173,8 +173,6 @@ class Gateway:
             return Outcome(OutcomeKind.DEFERRED, "the database is not available")
         finally:
             self._pending -= 1
-            if self.dispatcher is not None:
-                self.dispatcher.wake.set()
 
     async def check_sender(self, address: str) -> Outcome | None:
         if self.rules.unknown_senders != "refuse":

@@ -53,6 +53,7 @@ from gateway.store import outbox, repo
 from gateway.store.notices import NoticeRules, enqueue_notices, notify
 
 MAX_KEY = 380
+ECHO_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +295,9 @@ def process(
     if rules.notices is not None:
         _notify_settings(session, number, settings, rules.notices, now)
         extra: dict[str, object] = {}
-        if "created" in decision.notices:
-            extra["text"] = new_text(mail.text)
+        if "created" in decision.notices:  # the request, echoed: enough to recognise it
+            request = mail.text.strip()
+            extra["text"] = request[:ECHO_CHARS] + ("…" if len(request) > ECHO_CHARS else "")
         if state is not None and state.number != number:  # a follow-up of a closed ticket
             extra["old_number"] = state.number
             extra["days"] = (now - state.closed_at).days if state.closed_at else 0

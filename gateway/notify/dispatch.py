@@ -213,7 +213,13 @@ class Dispatcher:
                     outbox.mark_retry(session, row.id, now + delay, error)
 
     async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:
-        """Until ``stop``: drain whatever is due, then sleep until woken or ``poll`` passes."""
+        """Until ``stop``: drain whatever is due, then sleep until woken or ``poll`` passes.
+
+        Intake does not wake it per mail: under load a second's mail then goes
+        out as one batch (built off the loop, two transactions) instead of a
+        transaction and an in-process build for every single mail, which took
+        the SQLite write lock and the event loop's core away from intake.
+        """
         while not stop.is_set():
             try:
                 claimed = await self.run_once()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Decision, Status
@@ -85,14 +85,11 @@ def notify(
     to_address: str | None = None,
 ) -> int | None:
     """One notification of ``kind`` about ticket ``number``; None when notify is off."""
-    found = session.execute(
-        select(Ticket, Customer.name)
-        .join(Customer, Customer.id == Ticket.customer_id)
-        .where(Ticket.id == number)
-    ).first()
-    if found is None:
+    conn = session.connection()
+    ticket = conn.execute(_TICKET, {"number": number}).first()
+    if ticket is None:
         return None
-    ticket, customer_name = found
+    customer_name = ticket.customer_name
     address = to_address or ticket.notify_address
     if not address or (to_address is None and not ticket.notify):
         return None
@@ -149,18 +146,37 @@ def notify(
     return row_id
 
 
+_TICKET = (
+    select(
+        Ticket.id,
+        Ticket.subject,
+        Ticket.status,
+        Ticket.locale,
+        Ticket.notify,
+        Ticket.notify_address,
+        Ticket.notify_bounced,
+        Customer.name.label("customer_name"),
+    )
+    .join(Customer, Customer.id == Ticket.customer_id)
+    .where(Ticket.id == bindparam("number"))
+)
+_ROOT = (
+    select(Message.message_id)
+    .where(Message.ticket_id == bindparam("number"), Message.message_id.is_not(None))
+    .order_by(Message.id)
+    .limit(1)
+)
+_PREVIOUS = (
+    select(Outbox.message_id)
+    .where(Outbox.ticket_id == bindparam("number"))
+    .order_by(Outbox.id.desc())
+    .limit(1)
+)
+
+
 def _thread_of(session: Session, number: int) -> tuple[str | None, str | None]:
     """(the first Message-ID of the ticket, our latest notification's Message-ID)."""
-    root = session.scalar(
-        select(Message.message_id)
-        .where(Message.ticket_id == number, Message.message_id.is_not(None))
-        .order_by(Message.id)
-        .limit(1)
-    )
-    previous = session.scalar(
-        select(Outbox.message_id)
-        .where(Outbox.ticket_id == number)
-        .order_by(Outbox.id.desc())
-        .limit(1)
-    )
+    conn = session.connection()
+    root = conn.execute(_ROOT, {"number": number}).scalar()
+    previous = conn.execute(_PREVIOUS, {"number": number}).scalar()
     return root, previous
