@@ -143,12 +143,18 @@ class RecordingSMTP:
     auto-responder in a loop test.
     """
 
-    def __init__(self, on_mail: Callable[[Captured], None] | None = None) -> None:
+    def __init__(
+        self, on_mail: Callable[[Captured], None] | None = None, **server_options: Any
+    ) -> None:
+        """``server_options`` go to aiosmtpd's SMTP: ``tls_context``, ``require_starttls``,
+        ``authenticator`` … — a smarthost that insists on STARTTLS and AUTH."""
         self.mails: list[Captured] = []
         self.refuse: list[str] = []
         self._on_mail = on_mail
         self._lock = threading.Lock()
-        self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=free_port(), **server_options
+        )
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
         with self._lock:

@@ -344,3 +344,46 @@ async def _once_and_close_keep_pool(dispatcher) -> int:
         return claimed
     finally:
         await dispatcher.close()
+
+
+def test_smarthost_with_starttls_and_auth(settings, clock, tmp_path, monkeypatch):
+    """A smarthost that requires STARTTLS and AUTH gets the mail with the configured login."""
+    import ssl
+    import subprocess
+
+    from aiosmtpd.smtp import AuthResult
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    make_cert = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    make_cert += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+    make_cert += ["-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(make_cert, check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the gateway trusts this test's CA only
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    with (
+        RecordingSMTP(
+            tls_context=server_tls,
+            require_starttls=True,
+            authenticator=authenticator,
+            auth_require_tls=True,
+        ) as smarthost,
+        running_gateway(
+            settings,
+            clock,
+            smarthost=smarthost.url,
+            smarthost_starttls="yes",
+            smarthost_user="helpdesk",
+            smarthost_password="s3cret",
+        ) as gw,
+    ):
+        assert send(gw, mail())[0] == 250
+        (got,) = smarthost.wait_for(1)
+    assert got.rcpt_tos == ["ivan@example.ru"]
+    assert logins == [(b"helpdesk", b"s3cret")]

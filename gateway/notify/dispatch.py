@@ -96,10 +96,13 @@ class SmtpSender:
             raise TemporaryFailure(f"connection to the smarthost lost: {exc}") from None
 
     async def close(self) -> None:
-        if self._client is not None and self._client.is_connected:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await self._client.quit()
-        self._client = None
+                await client.quit()
+            # After STARTTLS the socket closes only once close_notify is exchanged, on
+            # later turns of the loop: give it them, or it outlives a stopping loop.
+            await asyncio.sleep(0.05)
 
 
 def _raise_for(code: int, message: str) -> None:
