@@ -30,7 +30,7 @@ from gateway.notify.build import DispatchRules
 from gateway.notify.dispatch import Dispatcher, MaildirSender, Sender, SmtpSender
 from gateway.notify.faq import FaqError, load_faq
 from gateway.notify.render import Templates, default_root
-from gateway.outcome import Delivery, Outcome, OutcomeKind
+from gateway.outcome import DATABASE_AWAY, Delivery, Outcome, OutcomeKind
 from gateway.smtp.handler import Handler
 from gateway.smtp.server import start_listener
 from gateway.store import db
@@ -138,9 +138,8 @@ class Gateway:
         return ingest.ingest(session, prep, self.rules, self.clock())
 
     def _shunt(self, session: Session, item: ingest.Prepared | Delivery, exc: Exception) -> Outcome:
-        reason = f"intake failed: {exc.__class__.__name__}: {exc}"
         delivery = item if isinstance(item, Delivery) else item.delivery
-        return ingest.quarantine(session, delivery, reason, self.clock())
+        return ingest.shunt(session, delivery, exc, self.clock())
 
     def ingest_now(self, delivery: Delivery) -> Outcome:
         """One mail in its own transaction (the pipe transport and tests)."""
@@ -151,7 +150,7 @@ class Gateway:
         except SQLAlchemyError as exc:
             if not isinstance(exc, IntegrityError | DataError):
                 log.warning("could not store: %s", exc)
-                return Outcome(OutcomeKind.DEFERRED, "the database is not available")
+                return DATABASE_AWAY
             log.exception("the database refused this mail's rows; shunting to quarantine")
             with db.transaction(self.sessions) as session:
                 return self._shunt(session, prep, exc)
@@ -170,7 +169,7 @@ class Gateway:
             return await self._writer.run(delivery)
         except Exception as exc:
             log.warning("deferring a mail: %s", exc)
-            return Outcome(OutcomeKind.DEFERRED, "the database is not available")
+            return DATABASE_AWAY
         finally:
             self._pending -= 1
 

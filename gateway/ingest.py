@@ -431,7 +431,7 @@ def _bounce(
         else "temporary or stale bounce: nothing changes"
     )
     assert prep.parsed is not None
-    sender = (prep.delivery.mail_from or "mailer-daemon").lower() or "mailer-daemon"
+    sender = (prep.delivery.mail_from or "mailer-daemon").lower()
     _add_message(
         session,
         prep.parsed,
@@ -532,6 +532,11 @@ def retry_quarantined(session: Session, raw_id: int, rules: IntakeRules, now: da
         return Outcome(OutcomeKind.DUPLICATE, row.error)
     row.state, row.error = "processed", None
     return process(session, prep, raw_id, rules, now)
+
+
+def shunt(session: Session, delivery: Delivery, exc: Exception, now: datetime) -> Outcome:
+    """Quarantine a mail because a step raised ``exc`` (Mailman's shunt queue)."""
+    return quarantine(session, delivery, f"intake failed: {exc.__class__.__name__}: {exc}", now)
 
 
 def quarantine(session: Session, delivery: Delivery, reason: str, now: datetime) -> Outcome:

@@ -32,12 +32,11 @@ from datetime import datetime
 from typing import BinaryIO
 
 from gateway import ingest
-from gateway.outcome import Delivery, Outcome, OutcomeKind
+from gateway.outcome import DATABASE_AWAY, Delivery, Outcome
 
 log = logging.getLogger("gateway.writer")
 
 _LENGTH = struct.Struct("!I")
-_DEFERRED = "the database is not available"
 _START_TIMEOUT = 60.0
 
 
@@ -111,7 +110,7 @@ class WriterProcess:
         try:
             await asyncio.wait_for(self._ready.wait(), 30)
         except TimeoutError:
-            return Outcome(OutcomeKind.DEFERRED, _DEFERRED)
+            return DATABASE_AWAY
         proc = self._proc
         assert proc is not None and proc.stdin is not None
         self._seq += 1
@@ -123,7 +122,7 @@ class WriterProcess:
             await proc.stdin.drain()
             return await answer
         except (ConnectionError, BrokenPipeError):
-            return Outcome(OutcomeKind.DEFERRED, _DEFERRED)
+            return DATABASE_AWAY
         finally:
             self._pending.pop(seq, None)
 
@@ -140,7 +139,7 @@ class WriterProcess:
         self._ready.clear()
         for answer in self._pending.values():  # the child died: the senders retry
             if not answer.done():
-                answer.set_result(Outcome(OutcomeKind.DEFERRED, _DEFERRED))
+                answer.set_result(DATABASE_AWAY)
         if not self._stopping:
             code = await proc.wait()
             log.error("the intake writer exited with %s; starting a new one", code)
@@ -209,8 +208,7 @@ def _child() -> int:
 
     def shunt(session: object, item: tuple[int, Delivery, datetime], exc: Exception) -> Outcome:
         _, delivery, now = item
-        reason = f"intake failed: {exc.__class__.__name__}: {exc}"
-        return ingest.quarantine(session, delivery, reason, now)  # type: ignore[arg-type]
+        return ingest.shunt(session, delivery, exc, now)  # type: ignore[arg-type]
 
     # Intake allocates many short-lived objects and few cycles: a full collection
     # every few hundred mails is plenty, and the start-up heap need not be scanned.
@@ -222,11 +220,11 @@ def _child() -> int:
         try:
             results: list[Outcome | BaseException] = commit_group(sessions, group, work, shunt)
         except Exception:
-            results = [Outcome(OutcomeKind.DEFERRED, _DEFERRED)] * len(group)
+            results = [DATABASE_AWAY] * len(group)
         for (seq, _, _), result in zip(group, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("deferring a mail: %s", result)
-                result = Outcome(OutcomeKind.DEFERRED, _DEFERRED)
+                result = DATABASE_AWAY
             replies.write(_frame((seq, result)))
         replies.flush()
     engine.dispose()

@@ -38,6 +38,9 @@ class Outcome:
         return self.kind in ACCEPTED
 
 
+DATABASE_AWAY = Outcome(OutcomeKind.DEFERRED, "the database is not available")
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One mail as the edge received it: envelope and the bytes, untouched."""

@@ -282,11 +282,7 @@ def _codec(charset: str) -> str:
 
 def _looks_swapped(text: str) -> bool:
     """Russian decoded with the wrong single-byte table comes out MOSTLY UPPER CASE."""
-    letters = _CYRILLIC.findall(text)
-    if len(letters) < 8:
-        return False
-    upper = len(_CYRILLIC_UPPER.findall(text))
-    return upper / len(letters) > 0.6
+    return len(_CYRILLIC.findall(text)) >= 8 and _upper_ratio(text) > 0.6
 
 
 def _upper_ratio(text: str) -> float:
@@ -321,9 +317,12 @@ def _decode_guess(data: bytes, prefer: tuple[str, ...] = ()) -> str:
             readings.append((_upper_ratio(text), text))
     if readings:
         ratio, best = min(readings, key=lambda r: r[0])
-        if prefer or (ratio <= _RUSSIAN_MAX_UPPER and not _mixes_scripts(best)):
+        if prefer:
             return best
-        if _mixes_scripts(best):  # Western European 8-bit, the commonest non-Russian case
+        mixed = _mixes_scripts(best)
+        if ratio <= _RUSSIAN_MAX_UPPER and not mixed:
+            return best
+        if mixed:  # Western European 8-bit, the commonest non-Russian case
             return data.decode("cp1252", "replace")
     guess = from_bytes(data).best()
     if guess is not None:

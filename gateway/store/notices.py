@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Decision, Status
+from gateway.mail.subject import format_token
 from gateway.store import outbox, repo
 from gateway.store.tables import Customer, Message, Outbox, Ticket
 
@@ -99,7 +100,7 @@ def notify(
         "ticket": {
             "number": ticket.id,
             "subject": ticket.subject,
-            "token": rules.token_format.format(number=ticket.id),
+            "token": format_token(ticket.id, rules.token_format),
             "status": status.value,
             "status_label": status.label(locale),
         },
@@ -120,7 +121,13 @@ def notify(
     in_reply_to = trigger_id or previous or root
     references = list(dict.fromkeys(r for r in (root, previous, trigger_id) if r))
     message_id = outbox.new_message_id(rules.domain)
-    row_id, state = outbox.enqueue(
+    hold = None
+    if ticket.notify_bounced and to_address is None:
+        hold = (
+            f"not sent: {address} bounced ({ticket.notify_bounced}); "
+            "change the ticket's notify address to resume"
+        )
+    row_id, _ = outbox.enqueue(
         session,
         ticket_id=number,
         kind=kind,
@@ -133,15 +140,8 @@ def notify(
         in_reply_to=in_reply_to,
         references=references,
         limit=rules.limit,
+        hold=hold,
     )
-    if ticket.notify_bounced and to_address is None and state == outbox.PENDING:
-        outbox.mark_failed(
-            session,
-            row_id,
-            f"not sent: {address} bounced ({ticket.notify_bounced}); "
-            "change the ticket's notify address to resume",
-            state=outbox.SUPPRESSED,
-        )
     repo.remember_thread_id(session, message_id, number)
     return row_id
 

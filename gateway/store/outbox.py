@@ -68,12 +68,14 @@ def enqueue(
     in_reply_to: str | None = None,
     references: Sequence[str] = (),
     limit: RateLimit | None = None,
+    hold: str | None = None,
 ) -> tuple[int, str]:
-    """Write one notification; (row id, state). Automatic ones over the limit are
-    kept as ``suppressed`` with the reason, so an operator can see what was held back."""
-    state, error = PENDING, None
+    """Write one notification; (row id, state). One held back — ``hold`` says why, or it
+    is automatic and over the limit — is kept as ``suppressed`` with the reason, so an
+    operator can see what was not sent."""
+    state, error = (SUPPRESSED, hold) if hold else (PENDING, None)
     conn = session.connection()
-    if auto_submitted != "no" and limit is not None:
+    if hold is None and auto_submitted != "no" and limit is not None:
         recent = conn.execute(
             _RECENT_AUTOMATIC,
             {"address": to_address.lower(), "since": now - limit.window, "cap": limit.count},
@@ -148,9 +150,9 @@ def mark_retry(session: Session, row_id: int, at: datetime, error: str) -> None:
     )
 
 
-def mark_failed(session: Session, row_id: int, error: str, state: str = FAILED) -> None:
+def mark_failed(session: Session, row_id: int, error: str) -> None:
     session.execute(
-        update(OUTBOX).where(OUTBOX.c.id == row_id).values(state=state, last_error=error)
+        update(OUTBOX).where(OUTBOX.c.id == row_id).values(state=FAILED, last_error=error)
     )
 
 
