@@ -178,5 +178,7 @@ def test_reply_notify_and_outbox_from_the_terminal(env):
     assert changed["notify_address"] == "boss@example.ru" and changed["notify"] is True
     off = _json(cli(env, "ticket", "notify", "1", "off", "--json"))
     assert off["notify"] is False
+    moved_off = _json(cli(env, "ticket", "notify", "1", "off", "--to", "it@example.ru", "--json"))
+    assert moved_off["notify"] is False and moved_off["notify_address"] == "it@example.ru"
     bad = cli(env, "ticket", "notify", "1", "--to", "not an address")
     assert bad.returncode == 1 and b"not an e-mail address" in bad.stderr

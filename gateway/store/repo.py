@@ -371,11 +371,11 @@ def set_notify(
 ) -> None:
     """Change a ticket's notification settings; a new address clears its bounce mark."""
     values: dict[str, object] = {}
-    if notify is not None:
-        values["notify"] = notify
-    if address is not None:
+    if address is not None:  # a new address turns notices on, unless asked otherwise below
         values.update(notify_address=address.lower(), notify_bounced=None, notify=True)
         values["notify_pending_address"] = None
+    if notify is not None:
+        values["notify"] = notify
     if pending_address is not None:
         values["notify_pending_address"] = pending_address.lower()
     if values:
