@@ -14,7 +14,7 @@ import os
 import secrets
 import signal
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Row
@@ -31,12 +31,14 @@ from gateway.notify.dispatch import Dispatcher, MaildirSender, Sender, SmtpSende
 from gateway.notify.faq import FaqError, load_faq
 from gateway.notify.render import Templates, default_root
 from gateway.outcome import DATABASE_AWAY, Delivery, Outcome, OutcomeKind
+from gateway.schedule import Intervals, Scheduler
 from gateway.smtp.handler import Handler
 from gateway.smtp.server import start_listener
 from gateway.store import db
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.notices import NoticeRules
 from gateway.store.outbox import RateLimit
+from gateway.sweep import SweepRules, sweep
 
 log = logging.getLogger("gateway")
 
@@ -68,6 +70,28 @@ def notice_rules(settings: Settings, secret: bytes) -> NoticeRules:
         limit=RateLimit(
             settings.auto_reply_limit, timedelta(minutes=settings.auto_reply_window_minutes)
         ),
+        team_address=settings.team_address.lower(),
+        team_locale=settings.locale,
+    )
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy(
+        reopen_days=settings.reopen_days,
+        auto_close_days=settings.auto_close_days,
+        remind_days_before=settings.remind_days_before,
+        escalate_after=timedelta(hours=settings.escalate_after_hours),
+        escalate_every=timedelta(hours=settings.escalate_every_hours),
+        duplicate_similarity=settings.duplicate_similarity,
+    )
+
+
+def sweep_rules(settings: Settings, secret: bytes) -> SweepRules:
+    return SweepRules(
+        policy=policy(settings),
+        notices=notice_rules(settings, secret),
+        token_format=settings.token_format,
+        dedup_window=timedelta(minutes=settings.dedup_window_minutes),
     )
 
 
@@ -76,7 +100,7 @@ def intake_rules(settings: Settings, secret: bytes | None = None) -> ingest.Inta
         support=settings.support,
         domain=settings.domain,
         token_format=settings.token_format,
-        policy=Policy(reopen_days=settings.reopen_days, auto_close_days=settings.auto_close_days),
+        policy=policy(settings),
         unknown_senders=settings.unknown_senders,
         register_hint=settings.register_hint,
         locale=settings.locale,
@@ -103,6 +127,7 @@ class Gateway:
         self._writer: GroupCommitter[ingest.Prepared | Delivery, Outcome] | None = None
         self._child: WriterProcess | None = None
         self.dispatcher: Dispatcher | None = None
+        self.scheduler: Scheduler | None = None
         self._dispatch_stop = asyncio.Event()
         self._dispatch_task: asyncio.Task[None] | None = None
         self._pending = 0
@@ -229,6 +254,17 @@ class Gateway:
         )
         return Dispatcher(self.sessions, Templates(default_root()), rules, sender, self.clock)
 
+    def make_scheduler(self) -> Scheduler:
+        s = self.settings
+        intervals = Intervals(
+            auto_close=timedelta(seconds=s.auto_close_interval_seconds),
+            remind=timedelta(seconds=s.remind_interval_seconds),
+            reopen_lapse=timedelta(seconds=s.reopen_interval_seconds),
+            escalate=timedelta(seconds=s.escalate_interval_seconds),
+            dedup=timedelta(seconds=s.dedup_interval_seconds),
+        )
+        return Scheduler(self.sessions, sweep_rules(s, self.secret), self.clock, intervals)
+
     async def start(self) -> asyncio.Server:
         self.require_database()
         self.dispatcher = self.make_dispatcher()
@@ -248,6 +284,8 @@ class Gateway:
             self._writer.start()
         self._dispatch_stop.clear()
         self._dispatch_task = asyncio.ensure_future(self.dispatcher.run(self._dispatch_stop))
+        self.scheduler = self.make_scheduler()
+        self.scheduler.start()
         host, port = self.settings.listen_host_port
         server = await start_listener(self.handler(), host, port, hostname=self.settings.domain)
         self.bound = server.sockets[0].getsockname()[:2]
@@ -261,6 +299,8 @@ class Gateway:
         deadline = loop.time() + grace
         while self._pending and loop.time() < deadline:
             await asyncio.sleep(0.02)
+        if self.scheduler is not None:
+            await self.scheduler.stop(grace)
         if self._writer is not None:
             await asyncio.to_thread(self._writer.stop)
         if self._child is not None:
@@ -434,6 +474,38 @@ def set_ticket_notify(gw: Gateway, number: int, *, on: bool | None, address: str
         repo.set_notify(session, number, notify=on, address=address)
         row = repo.ticket_notify(session, number)
     return {"number": number, **row}
+
+
+def run_sweep(gw: Gateway, *, as_of: datetime | None, dry_run: bool) -> dict:
+    """Every rule once (``helpdesk sweep``), then send what is due unless dry.
+
+    With no ``serve`` running (mail piped in by ``helpdesk ingest``, the sweep
+    from cron), this is also what sends notifications.
+    """
+    from gateway.store import outbox
+
+    now = as_of or gw.clock()
+    report = sweep(gw.sessions, sweep_rules(gw.settings, gw.secret), now, dry_run=dry_run)
+    result = report.as_dict()
+    if dry_run:
+        with gw.sessions() as session:
+            result["notifications_due"] = outbox.count_due(session, now)
+        return result
+
+    async def drain() -> int:
+        dispatcher = gw.make_dispatcher()
+        sent = 0
+        try:
+            while True:
+                claimed = await dispatcher.run_once()
+                sent += claimed
+                if claimed == 0:
+                    return sent
+        finally:
+            await dispatcher.close()
+
+    result["notifications_tried"] = asyncio.run(drain())
+    return result
 
 
 def _outbox_view(r: Row) -> dict:

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +278,45 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def _as_of(value: str) -> datetime:
+    """An ISO date-time for --as-of; without a zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--as-of {value!r} is not an ISO date-time, e.g. 2026-12-31T12:00:00+03:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _sweep_text(r: dict) -> str:
+    head = f"sweep as of {r['as_of']}" + (" (dry run: nothing was changed)" if r["dry_run"] else "")
+    lines = [head]
+    for key, label in (
+        ("auto_closed", "closed without reply"),
+        ("reminded", "reminded"),
+        ("reopen_lapsed", "reopen window lapsed"),
+        ("escalated", "escalated to operators"),
+    ):
+        numbers = r[key]
+        shown = ", ".join(f"#{n}" for n in numbers[:20]) + (" …" if len(numbers) > 20 else "")
+        lines.append(f"  {label}: {len(numbers)}" + (f" ({shown})" if numbers else ""))
+    merged = ", ".join(f"#{m['ticket']} → #{m['into']}" for m in r["merged"][:20])
+    lines.append(f"  duplicates merged: {len(r['merged'])}" + (f" ({merged})" if merged else ""))
+    if "notifications_due" in r:
+        lines.append(f"  notifications due to send: {r['notifications_due']}")
+    else:
+        lines.append(f"  notifications tried: {r['notifications_tried']}")
+    return "\n".join(lines)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    result = app.run_sweep(gw, as_of=args.as_of, dry_run=args.dry_run)
+    _print(result, args.json, _sweep_text)
+    return EX_OK
+
+
 # --- the parser -----------------------------------------------------------------
 
 
@@ -338,6 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("number", type=int)
     sp.add_argument("switch", nargs="?", choices=("on", "off"), help="notifications on or off")
     sp.add_argument("--to", metavar="ADDRESS", help="send notifications to this address")
+
+    sp = with_json(verb("sweep", cmd_sweep, "run the 30-day rules and the dedup sweep once"))
+    sp.add_argument(
+        "--as-of", type=_as_of, metavar="ISO", help="evaluate the rules as of this moment"
+    )
+    sp.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
 
     outbox = with_json(verb("outbox", cmd_outbox_list, "notifications: queued, sent, failed"))
     outbox.add_argument("--failed", action="store_true", help="only failed and suppressed")

@@ -72,6 +72,27 @@ class Settings:
     )
     auto_reply_window_minutes: int = _setting(180, "the window of auto_reply_limit")
     faq_path: Path = _setting(Path("config/faq.toml"), "FAQ entries offered in 'ticket created'")
+    remind_days_before: int = _setting(
+        7, "one 'your reply is needed' reminder this many days before auto-close; 0 = none"
+    )
+    escalate_after_hours: int = _setting(
+        24, "awaiting an operator longer than this goes into the operators' digest"
+    )
+    escalate_every_hours: int = _setting(24, "a ticket is listed in the digest at most this often")
+    team_address: str = _setting(
+        "", "operators' shared address for digests and hints; empty = every operator"
+    )
+    duplicate_similarity: float = _setting(
+        0.75, "a new request this similar (0..1, shingle Jaccard) to an open one is a duplicate"
+    )
+    dedup_window_minutes: int = _setting(
+        60, "the dedup sweep re-checks tickets made this recently (two instances racing)"
+    )
+    auto_close_interval_seconds: int = _setting(300, "how often serve runs the auto-close job")
+    remind_interval_seconds: int = _setting(900, "how often serve runs the reminder job")
+    reopen_interval_seconds: int = _setting(3600, "how often serve marks lapsed reopen windows")
+    escalate_interval_seconds: int = _setting(900, "how often serve looks for unanswered tickets")
+    dedup_interval_seconds: int = _setting(60, "how often serve runs the dedup sweep")
 
     @property
     def support(self) -> str:
@@ -107,7 +128,16 @@ def _host_port(url: str, name: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-_CONVERTERS = {Path: Path, int: int, str: str, "Path": Path, "int": int, "str": str}
+_CONVERTERS = {
+    Path: Path,
+    int: int,
+    str: str,
+    float: float,
+    "Path": Path,
+    "int": int,
+    "str": str,
+    "float": float,
+}
 
 
 def _coerce(name: str, kind: Any, value: Any, source: str) -> Any:
@@ -186,6 +216,24 @@ def validate(settings: Settings) -> None:
         raise ConfigError("auto_reply_limit and auto_reply_window_minutes must be at least 1")
     if settings.notify_max_attempts < 1 or settings.notify_backoff_seconds < 1:
         raise ConfigError("notify_max_attempts and notify_backoff_seconds must be at least 1")
+    if not 0.5 <= settings.duplicate_similarity <= 1.0:
+        raise ConfigError(f"duplicate_similarity={settings.duplicate_similarity}: use 0.5 … 1.0")
+    if settings.remind_days_before < 0 or settings.remind_days_before >= settings.auto_close_days:
+        raise ConfigError("remind_days_before must be 0 (off) or less than auto_close_days")
+    for name in (
+        "escalate_after_hours",
+        "escalate_every_hours",
+        "dedup_window_minutes",
+        "auto_close_interval_seconds",
+        "remind_interval_seconds",
+        "reopen_interval_seconds",
+        "escalate_interval_seconds",
+        "dedup_interval_seconds",
+        "auto_close_days",
+        "reopen_days",
+    ):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{name} must be at least 1")
     if settings.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
 

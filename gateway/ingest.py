@@ -26,18 +26,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from gateway.desk import dedup
+from gateway.desk.dedup import Match
 from gateway.desk.machine import decide
 from gateway.desk.model import (
+    OPEN_STATUSES,
     AuthorKind,
     CustomerWrote,
     Disposition,
     Flag,
     Policy,
+    TicketState,
 )
 from gateway.desk.thread import ThreadClues, author_kind, choose_ticket
 from gateway.mail import reply_address
@@ -50,8 +54,9 @@ from gateway.mail.parsed import ParsedMail, UnparseableMail
 from gateway.mail.subject import find_token, format_token, thread_subject
 from gateway.outcome import Delivery, Outcome, OutcomeKind
 from gateway.store import outbox, repo
-from gateway.store.notices import NoticeRules, enqueue_notices, notify
+from gateway.store.notices import NoticeRules, enqueue_notices, notify, notify_team
 
+OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 MAX_KEY = 380
 ECHO_CHARS = 2000
 
@@ -222,6 +227,9 @@ def process(
         return Outcome(OutcomeKind.STORED, "automatic mail kept, no ticket")
 
     state = repo.ticket_state(session, choice.number, for_update=True) if choice.number else None
+    if state is not None and state.merged_into is not None:  # follow a merge, once
+        trace.append(f"#{state.number} was merged into #{state.merged_into}")
+        state = repo.ticket_state(session, state.merged_into, for_update=True)
     kind = author_kind(
         sender_is_operator=False,  # operators authenticate by submission or DKIM (issue 4)
         sender_customer_id=customer.id if customer else None,
@@ -254,9 +262,15 @@ def process(
 
     event = CustomerWrote(at=now, auto=verdict.automatic)
     settings: dict[str, object] = {}
+    fresh = "" if verdict.automatic else new_text(mail.text)
+    seen = _seen_before(session, mail, fresh, customer.id, state, rules, now)
+    trace.extend(seen.trace)
+    if seen.duplicate_of is not None:  # a new request that an open ticket already holds
+        state = repo.ticket_state(session, seen.duplicate_of, for_update=True)
     if not verdict.automatic and state is not None:  # commands and nudges act on a ticket
-        event, intent_trace, settings = _intent(mail, now)
+        event, intent_trace, settings = _intent(fresh, now)
         trace.extend(intent_trace)
+        event = replace(event, repeat=seen.repeat, duplicate=seen.duplicate_of is not None)
     decision = decide(state, event, rules.policy, now)
     trace.extend(decision.trace)
 
@@ -266,6 +280,7 @@ def process(
         if decision.changed or decision.awaiting_since != state.awaiting_since:
             repo.update_ticket(session, number, decision, now)
     else:
+        linked = state.number if state is not None else seen.related_to
         number = repo.create_ticket(
             session,
             subject=thread_subject(mail.subject) or mail.subject.strip() or "(no subject)",
@@ -274,10 +289,13 @@ def process(
             notify_address=None if verdict.automatic else address,
             locale=rules.locale,
             now=now,
-            follow_up_of=state.number if state is not None else None,
+            follow_up_of=linked,
+            request=seen.request,
         )
         if state is not None:
             trace.append(f"new ticket #{number}: follow-up of #{state.number}")
+        elif seen.related_to is not None:
+            trace.append(f"new ticket #{number}: linked to #{seen.related_to}")
     message_pk = _add_message(
         session,
         mail,
@@ -289,6 +307,7 @@ def process(
         set(decision.flags),
         trace,
         now,
+        digest=seen.digest,
     )
     actor = "system" if verdict.automatic else f"customer:{address}"
     repo.add_events(session, number, decision.changes, actor=actor, at=now, message_pk=message_pk)
@@ -301,10 +320,90 @@ def process(
         if state is not None and state.number != number:  # a follow-up of a closed ticket
             extra["old_number"] = state.number
             extra["days"] = (now - state.closed_at).days if state.closed_at else 0
+        if "duplicate" in decision.notices:
+            extra["original_number"] = number
         enqueue_notices(
             session, number, decision, rules.notices, now, trigger_id=mail.message_id, extra=extra
         )
+        if seen.related_to is not None and seen.match is not None:
+            notify_team(
+                session,
+                number,
+                "possible_repeat",
+                rules.notices,
+                now,
+                extra={
+                    "old_number": seen.related_to,
+                    "old_subject": repo.ticket_subject(session, seen.related_to),
+                    "similarity_percent": round(seen.match.score * 100),
+                    "customer": address,
+                    "text": fresh[:ECHO_CHARS],
+                },
+            )
     return Outcome(OutcomeKind.STORED, f"ticket #{number}", number)
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What the duplicate catcher found (DESIGN §4)."""
+
+    digest: str | None = None  # of this message's normalized new text
+    request: tuple[str, str] | None = None  # (digest, normalized) when it opens a ticket
+    repeat: bool = False  # the same content is already in the ticket it threads into
+    duplicate_of: int | None = None  # an open ticket that already holds this request
+    related_to: int | None = None  # a recently closed ticket much like it
+    match: Match | None = None
+    trace: tuple[str, ...] = ()
+
+
+def _seen_before(
+    session: Session,
+    mail: ParsedMail,
+    fresh: str,
+    customer_id: int,
+    state: TicketState | None,
+    rules: IntakeRules,
+    now: datetime,
+) -> _Seen:
+    """Same content in this ticket, or the same request as another of the customer's tickets?"""
+    normalized = dedup.normalize(fresh)
+    if not normalized:
+        return _Seen()
+    digest = dedup.digest(normalized)
+    if state is not None:
+        earlier = repo.repeated_message(session, state.number, digest)
+        if earlier is None:
+            return _Seen(digest=digest)
+        return _Seen(digest=digest, repeat=True, trace=(f"same content as message {earlier}",))
+    request = dedup.request_text(thread_subject(mail.subject), fresh)
+    kept = (dedup.digest(request), request[: dedup.KEEP_CHARS])
+    policy = rules.policy
+    since = now - timedelta(days=policy.reopen_days)
+    candidates = [
+        dedup.Candidate(r.id, r.status in OPEN_VALUES, r.request_digest, r.request_norm)
+        for r in repo.dedup_candidates(session, customer_id, since)
+    ]
+    match = dedup.best_match(request, candidates, policy.duplicate_similarity)
+    if match is None:
+        return _Seen(digest=digest, request=kept)
+    how = "the same request" if match.exact else f"{match.score:.0%} like the request"
+    if match.open:
+        return _Seen(
+            digest=digest,
+            duplicate_of=match.number,
+            match=match,
+            trace=(f"duplicate: {how} of open ticket #{match.number}",),
+        )
+    return _Seen(
+        digest=digest,
+        request=kept,
+        related_to=match.number,
+        match=match,
+        trace=(
+            f"possible repeat: {how} of #{match.number}, closed in the last "
+            f"{policy.reopen_days} days; operators are told",
+        ),
+    )
 
 
 def _clues(
@@ -326,13 +425,12 @@ def _clues(
     )
 
 
-def _intent(mail: ParsedMail, now: datetime) -> tuple[CustomerWrote, list[str], dict[str, object]]:
+def _intent(fresh: str, now: datetime) -> tuple[CustomerWrote, list[str], dict[str, object]]:
     """Read commands and nudges from the customer's new words, never from quoted history.
 
     Returns the event for the state machine, trace lines, and notification
     settings the customer asked for (``#notify on|off``, ``#notify-to ADDR``).
     """
-    fresh = new_text(mail.text)
     commands, errors = parse_commands(fresh)
     trace = [f"command #{c.name} on line {c.line}" for c in commands]
     trace += [f"ignored line {e.line} {e.raw!r}: {e.reason}" for e in errors]
@@ -488,6 +586,8 @@ def _add_message(
     flags: set[Flag],
     trace: list[str],
     now: datetime,
+    *,
+    digest: str | None = None,
 ) -> int:
     pk = repo.add_message(
         session,
@@ -505,6 +605,7 @@ def _add_message(
         defects=json.dumps(list(mail.defects), ensure_ascii=False),
         sent_at=mail.date,
         created_at=now,
+        digest=digest,
     )
     repo.add_attachments(
         session, pk, ((a.filename, a.content_type, a.data) for a in mail.attachments)

@@ -8,7 +8,7 @@ function is total over (state, event): an impossible request raises
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from gateway.desk.model import (
@@ -51,7 +51,12 @@ def decide(state: TicketState | None, event: Event, policy: Policy, now: datetim
 # --- helpers ---------------------------------------------------------------------
 
 
-def _keep(state: TicketState, *trace: str, flags: frozenset[Flag] = frozenset()) -> Decision:
+def _keep(
+    state: TicketState,
+    *trace: str,
+    flags: frozenset[Flag] = frozenset(),
+    notices: tuple[str, ...] = (),
+) -> Decision:
     """Nothing moves: status and both clocks stay as they were."""
     return Decision(
         disposition=Disposition.APPEND,
@@ -61,6 +66,7 @@ def _keep(state: TicketState, *trace: str, flags: frozenset[Flag] = frozenset())
         locked=state.locked,
         flags=flags,
         trace=trace,
+        notices=notices,
     )
 
 
@@ -126,6 +132,23 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
             flags=frozenset({Flag.AUTO}),
         )
     nudge = frozenset({Flag.NUDGE}) if event.nudge else frozenset()
+    if event.duplicate and not state.status.is_closed:
+        return _keep(
+            state,
+            f"the same request as open ticket #{state.number}: appended as a duplicate, "
+            "no new ticket; the queue does not change",
+            flags=frozenset({Flag.DUPLICATE}) | nudge,
+            notices=("duplicate",),
+        )
+    waiting_on_us = state.status in (Status.AWAITING_OPERATOR, Status.IN_PROGRESS)
+    if event.repeat and waiting_on_us:
+        return _keep(
+            state,
+            "content already in this ticket: collapsed, not new work for operators",
+            flags=frozenset({Flag.DUPLICATE}) | nudge,
+        )
+    if event.repeat:  # sent again while we wait for the customer: still their answer
+        nudge = nudge | {Flag.DUPLICATE}
     if event.close and state.status.is_closed:
         return _keep(
             state,
@@ -145,7 +168,6 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
         return _closed(state, event, policy, now, nudge)
     if event.close:
         return _move(state, Status.CLOSED, now, "closed by customer", flags=frozenset({Flag.CLOSE}))
-    waiting_on_us = state.status in (Status.AWAITING_OPERATOR, Status.IN_PROGRESS)
     if event.nudge and waiting_on_us:
         return _keep(
             state,
@@ -244,11 +266,40 @@ def _operator(state: TicketState, event: OperatorActed, now: datetime) -> Decisi
 # --- the scheduler ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """The moments that make a ticket due, as of ``now``.
+
+    The store selects candidates with these in SQL (through the
+    ``status, awaiting_since`` and ``reopenable, closed_at`` indexes, so a
+    sweep reads the due tickets, not the table); ``decide`` then judges each
+    one with the same numbers.
+    """
+
+    close_waiting_before: datetime  # awaiting_customer since before this → auto-close
+    remind_waiting_before: datetime | None  # … since before this → the reminder
+    reopen_closed_before: datetime  # closed before this → no longer reopenable
+    escalate_waiting_before: datetime  # awaiting_operator since before this → digest
+    escalated_before: datetime  # … unless listed in a digest after this
+
+
+def cutoffs(policy: Policy, now: datetime) -> Cutoffs:
+    remind = policy.remind_after
+    return Cutoffs(
+        close_waiting_before=now - timedelta(days=policy.auto_close_days),
+        remind_waiting_before=None if remind is None else now - remind,
+        reopen_closed_before=now - timedelta(days=policy.reopen_days),
+        escalate_waiting_before=now - policy.escalate_after,
+        escalated_before=now - policy.escalate_every,
+    )
+
+
 def _timer(state: TicketState, policy: Policy, now: datetime) -> Decision:
     if state.status is not Status.AWAITING_CUSTOMER or state.awaiting_since is None:
         return _keep(state, "timer: nothing due")
     waited = now - state.awaiting_since
-    if waited > timedelta(days=policy.auto_close_days):
+    due = cutoffs(policy, now)
+    if state.awaiting_since < due.close_waiting_before:
         return _move(
             state,
             Status.CLOSED_NO_REPLY,
@@ -256,4 +307,35 @@ def _timer(state: TicketState, policy: Policy, now: datetime) -> Decision:
             f"no reply for {_days(waited)} days",
             notices=("auto_closed",),
         )
+    if (
+        due.remind_waiting_before is not None
+        and state.awaiting_since <= due.remind_waiting_before
+        and state.reminded_for != state.awaiting_since
+    ):
+        return _keep(
+            state,
+            f"reminder: waiting {_days(waited)} of {policy.auto_close_days} days",
+            notices=("reminder",),
+        )
     return _keep(state, f"timer: waiting {_days(waited)} of {policy.auto_close_days} days")
+
+
+def escalation_due(
+    status: Status,
+    awaiting_since: datetime | None,
+    escalated_at: datetime | None,
+    policy: Policy,
+    now: datetime,
+) -> bool:
+    """Has the ticket waited for an operator too long, and not been listed lately?
+
+    Nudges leave ``awaiting_since`` alone, so "any update?" neither delays nor
+    hastens this; the repeat interval keeps one forgotten ticket from filling
+    the operators' mailbox.
+    """
+    if status is not Status.AWAITING_OPERATOR or awaiting_since is None:
+        return False
+    due = cutoffs(policy, now)
+    if awaiting_since >= due.escalate_waiting_before:
+        return False
+    return escalated_at is None or escalated_at <= due.escalated_before

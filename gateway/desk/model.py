@@ -8,7 +8,7 @@ page all read them from :data:`STATUS_LABELS` (DESIGN §1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -74,6 +74,17 @@ class Policy:
 
     reopen_days: int = 30
     auto_close_days: int = 30
+    remind_days_before: int = 7  # one reminder this long before auto-close; 0 = none
+    escalate_after: timedelta = timedelta(hours=24)  # awaiting an operator longer → digest
+    escalate_every: timedelta = timedelta(hours=24)  # a ticket is listed at most this often
+    duplicate_similarity: float = 0.75  # near-duplicate threshold (desk.dedup.similarity)
+
+    @property
+    def remind_after(self) -> timedelta | None:
+        """How long a ticket waits for the customer before the reminder; None = never."""
+        if self.remind_days_before <= 0 or self.remind_days_before >= self.auto_close_days:
+            return None
+        return timedelta(days=self.auto_close_days - self.remind_days_before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,8 @@ class TicketState:
     awaiting_since: datetime | None
     closed_at: datetime | None
     locked: bool = False  # administratively closed (contract §9.5): never reopens
+    reminded_for: datetime | None = None  # the awaiting_since the last reminder was about
+    merged_into: int | None = None  # closed as a duplicate of this ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +109,8 @@ class CustomerWrote:
     auto: bool = False
     nudge: bool = False
     close: bool = False
+    repeat: bool = False  # the same content is already in this ticket
+    duplicate: bool = False  # a new request that repeats this (open) ticket's request
 
 
 @dataclass(frozen=True, slots=True)

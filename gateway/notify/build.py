@@ -75,7 +75,9 @@ class Letter:
 def build(letter: Letter, templates: Templates, rules: DispatchRules) -> tuple[str, bytes]:
     """(envelope sender, message bytes) of one outbox row; the same every time."""
     context = json.loads(letter.context)
-    ticket = context["ticket"]
+    ticket = context.get("ticket")
+    if ticket is None:  # the operators' digest is about many tickets, not one
+        return _build_digest(letter, context, templates, rules)
     if letter.kind == "created":  # the seed asks customers to check the FAQ first
         found = match_faq(rules.faq, f"{ticket['subject']}\n{context['text']}", letter.locale)
         context["faq"] = [{"question": e.question, "answer": e.answer, "url": e.url} for e in found]
@@ -105,6 +107,28 @@ def build(letter: Letter, templates: Templates, rules: DispatchRules) -> tuple[s
             references=letter.references.split(),
             auto_submitted=letter.auto_submitted,
             headers={"X-Helpdesk-Ticket": str(ticket["number"])},
+        )
+    )
+    bounce = reply_address.make(rules.support, rules.secret, "b", letter.id)
+    return bounce, to_bytes(message)
+
+
+def _build_digest(
+    letter: Letter, context: dict, templates: Templates, rules: DispatchRules
+) -> tuple[str, bytes]:
+    text, html = templates.render(letter.kind, letter.locale, context)
+    message = compose(
+        Outgoing(
+            from_name=SENDER_NAMES.get(letter.locale, SENDER_NAMES["en"]),
+            from_address=rules.support,
+            to=letter.to_address,
+            subject=context["subject"],
+            message_id=letter.message_id,
+            reply_to=rules.support,
+            date=letter.created_at,
+            text=text,
+            html=html,
+            auto_submitted=letter.auto_submitted,
         )
     )
     bounce = reply_address.make(rules.support, rules.secret, "b", letter.id)

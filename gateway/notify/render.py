@@ -33,6 +33,8 @@ KINDS: tuple[str, ...] = (
     "duplicate",
     "reminder",
     "confirm_address",
+    "escalation",
+    "possible_repeat",
 )
 
 LOCALES: tuple[str, ...] = ("ru", "en")

@@ -10,16 +10,17 @@ customer's mail client must show the notification in the ticket's thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Decision, Status
 from gateway.mail.subject import format_token
 from gateway.store import outbox, repo
-from gateway.store.tables import Customer, Message, Outbox, Ticket
+from gateway.store.tables import Customer, Message, Operator, Outbox, Ticket
 
 # RFC 3834: an answer to a customer's mail is "auto-replied"; what a timer or
 # an operator's action causes is "auto-generated"; an operator's own words are not automatic.
@@ -34,6 +35,8 @@ AUTO_SUBMITTED = {
     "auto_closed": "auto-generated",
     "reminder": "auto-generated",
     "operator_reply": "no",
+    "possible_repeat": "auto-generated",
+    "escalation": "auto-generated",
 }
 
 
@@ -47,6 +50,8 @@ class NoticeRules:
     token_format: str = "[#{number}]"
     reopen_days: int = 30
     limit: outbox.RateLimit = field(default_factory=outbox.RateLimit)
+    team_address: str = ""  # operators' shared address; empty = every operator's own
+    team_locale: str = "ru"
 
 
 def enqueue_notices(
@@ -74,6 +79,17 @@ def enqueue_notices(
     return written
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One notification to write about a ticket."""
+
+    number: int
+    kind: str
+    extra: dict | None = None
+    trigger_id: str | None = None
+    to_address: str | None = None  # instead of the ticket's notify address
+
+
 def notify(
     session: Session,
     number: int,
@@ -86,15 +102,68 @@ def notify(
     to_address: str | None = None,
 ) -> int | None:
     """One notification of ``kind`` about ticket ``number``; None when notify is off."""
+    notice = Notice(number, kind, extra, trigger_id, to_address)
+    return notify_many(session, [notice], rules, now)[0]
+
+
+def notify_many(
+    session: Session, notices: Sequence[Notice], rules: NoticeRules, now: datetime
+) -> list[int | None]:
+    """Outbox rows for many notices in a few statements (the scheduler closes thousands).
+
+    Returns each notice's row id, or None where the ticket's notifications are off.
+    """
+    if not notices:
+        return []
     conn = session.connection()
-    ticket = conn.execute(_TICKET, {"number": number}).first()
-    if ticket is None:
-        return None
-    customer_name = ticket.customer_name
-    address = to_address or ticket.notify_address
-    if not address or (to_address is None and not ticket.notify):
-        return None
-    locale = ticket.locale or "ru"
+    numbers = sorted({n.number for n in notices})
+    tickets = {t.id: t for t in conn.execute(_TICKETS, {"numbers": numbers})}
+    roots = dict(conn.execute(_ROOTS, {"numbers": numbers}).tuples().all())
+    previous = dict(conn.execute(_PREVIOUS, {"numbers": numbers}).tuples().all())
+    letters: list[outbox.Letter] = []
+    placed: list[int] = []
+    for i, n in enumerate(notices):
+        ticket = tickets.get(n.number)
+        if ticket is None:
+            continue
+        address = n.to_address or ticket.notify_address
+        if not address or (n.to_address is None and not ticket.notify):
+            continue
+        locale = ticket.locale or "ru"
+        root, prev = roots.get(n.number), previous.get(n.number)
+        hold = None
+        if ticket.notify_bounced and n.to_address is None:
+            hold = (
+                f"not sent: {address} bounced ({ticket.notify_bounced}); "
+                "change the ticket's notify address to resume"
+            )
+        letters.append(
+            outbox.Letter(
+                ticket_id=n.number,
+                kind=n.kind,
+                to_address=address,
+                locale=locale,
+                context=_context(ticket, n.kind, rules, locale, n.extra),
+                auto_submitted=AUTO_SUBMITTED.get(n.kind, "auto-generated"),
+                message_id=outbox.new_message_id(rules.domain),
+                in_reply_to=n.trigger_id or prev or root,
+                references=list(dict.fromkeys(r for r in (root, prev, n.trigger_id) if r)),
+                hold=hold,
+            )
+        )
+        placed.append(i)
+    written = outbox.enqueue_many(session, letters, now, rules.limit)
+    repo.remember_thread_ids(
+        session, [(x.message_id, x.ticket_id) for x in letters if x.ticket_id is not None]
+    )
+    out: list[int | None] = [None] * len(notices)
+    for i, (row_id, _) in zip(placed, written, strict=True):
+        out[i] = row_id
+    return out
+
+
+def _context(ticket: Row, kind: str, rules: NoticeRules, locale: str, extra: dict | None) -> dict:
+    """What a template needs about the ticket, frozen now and localized."""
     status = Status(ticket.status)
     context = {
         "ticket": {
@@ -104,7 +173,7 @@ def notify(
             "status": status.value,
             "status_label": status.label(locale),
         },
-        "customer_name": customer_name or "",
+        "customer_name": ticket.customer_name or "",
         "support_address": rules.support,
         "locale": locale,
         "window_days": rules.reopen_days,
@@ -117,66 +186,108 @@ def notify(
         context.setdefault("text", "")  # the dispatcher adds matching FAQ entries
     if kind == "status":
         context.setdefault("reason", "")
-    root, previous = _thread_of(session, number)
-    in_reply_to = trigger_id or previous or root
-    references = list(dict.fromkeys(r for r in (root, previous, trigger_id) if r))
+    return context
+
+
+def team_addresses(session: Session, rules: NoticeRules) -> list[str]:
+    """Where mail for operators goes: the team address, else every operator."""
+    if rules.team_address:
+        return [rules.team_address]
+    return list(session.scalars(select(Operator.email).order_by(Operator.id)))
+
+
+def notify_team(
+    session: Session,
+    number: int,
+    kind: str,
+    rules: NoticeRules,
+    now: datetime,
+    *,
+    extra: dict | None = None,
+) -> list[int]:
+    """A mail to the operators about ticket ``number``; never rate-limited (they are ours)."""
+    ticket = session.connection().execute(_TICKET, {"number": number}).first()
+    if ticket is None:
+        return []
+    context = _context(ticket, kind, rules, rules.team_locale, extra)
+    return [
+        _enqueue_plain(session, number, kind, address, rules, now, context)
+        for address in team_addresses(session, rules)
+    ]
+
+
+def notify_team_digest(
+    session: Session, kind: str, rules: NoticeRules, now: datetime, context: dict
+) -> list[int]:
+    """A mail to the operators about no one ticket (the unanswered digest)."""
+    context = {"locale": rules.team_locale, "support_address": rules.support, **context}
+    return [
+        _enqueue_plain(session, None, kind, address, rules, now, context)
+        for address in team_addresses(session, rules)
+    ]
+
+
+def _enqueue_plain(
+    session: Session,
+    number: int | None,
+    kind: str,
+    address: str,
+    rules: NoticeRules,
+    now: datetime,
+    context: dict,
+) -> int:
     message_id = outbox.new_message_id(rules.domain)
-    hold = None
-    if ticket.notify_bounced and to_address is None:
-        hold = (
-            f"not sent: {address} bounced ({ticket.notify_bounced}); "
-            "change the ticket's notify address to resume"
-        )
     row_id, _ = outbox.enqueue(
         session,
         ticket_id=number,
         kind=kind,
         to_address=address,
-        locale=locale,
+        locale=rules.team_locale,
         context=context,
         auto_submitted=AUTO_SUBMITTED.get(kind, "auto-generated"),
         message_id=message_id,
         now=now,
-        in_reply_to=in_reply_to,
-        references=references,
-        limit=rules.limit,
-        hold=hold,
     )
-    repo.remember_thread_id(session, message_id, number)
+    if number is not None:
+        repo.remember_thread_id(session, message_id, number)
     return row_id
 
 
+_COLUMNS = (
+    Ticket.id,
+    Ticket.subject,
+    Ticket.status,
+    Ticket.locale,
+    Ticket.notify,
+    Ticket.notify_address,
+    Ticket.notify_bounced,
+    Customer.name.label("customer_name"),
+)
 _TICKET = (
-    select(
-        Ticket.id,
-        Ticket.subject,
-        Ticket.status,
-        Ticket.locale,
-        Ticket.notify,
-        Ticket.notify_address,
-        Ticket.notify_bounced,
-        Customer.name.label("customer_name"),
-    )
+    select(*_COLUMNS)
     .join(Customer, Customer.id == Ticket.customer_id)
     .where(Ticket.id == bindparam("number"))
 )
-_ROOT = (
-    select(Message.message_id)
-    .where(Message.ticket_id == bindparam("number"), Message.message_id.is_not(None))
-    .order_by(Message.id)
-    .limit(1)
+_TICKETS = (
+    select(*_COLUMNS)
+    .join(Customer, Customer.id == Ticket.customer_id)
+    .where(Ticket.id.in_(bindparam("numbers", expanding=True)))
 )
-_PREVIOUS = (
-    select(Outbox.message_id)
-    .where(Outbox.ticket_id == bindparam("number"))
-    .order_by(Outbox.id.desc())
-    .limit(1)
+# The first Message-ID of each ticket, and our latest notification's: the thread.
+_ROOTS = select(Message.ticket_id, Message.message_id).where(
+    Message.id.in_(
+        select(func.min(Message.id))
+        .where(
+            Message.ticket_id.in_(bindparam("numbers", expanding=True)),
+            Message.message_id.is_not(None),
+        )
+        .group_by(Message.ticket_id)
+    )
 )
-
-
-def _thread_of(session: Session, number: int) -> tuple[str | None, str | None]:
-    """(the first Message-ID of the ticket, our latest notification's Message-ID)."""
-    conn = session.connection()
-    root = conn.execute(_ROOT, {"number": number}).scalar()
-    previous = conn.execute(_PREVIOUS, {"number": number}).scalar()
-    return root, previous
+_PREVIOUS = select(Outbox.ticket_id, Outbox.message_id).where(
+    Outbox.id.in_(
+        select(func.max(Outbox.id))
+        .where(Outbox.ticket_id.in_(bindparam("numbers", expanding=True)))
+        .group_by(Outbox.ticket_id)
+    )
+)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -35,79 +36,105 @@ class RateLimit:
 
 
 # Held-back mails count too: a flood stays held until it pauses for a whole window.
-# LIMIT keeps the work bounded however long the flood has run. Statements are
-# built once: intake writes a row for nearly every mail.
-_RECENT_AUTOMATIC = select(func.count()).select_from(
-    select(OUTBOX.c.id)
+# One grouped count per batch: the scheduler writes thousands of rows at once.
+_RECENT_AUTOMATIC = (
+    select(OUTBOX.c.to_address, func.count())
     .where(
-        OUTBOX.c.to_address == bindparam("address"),
+        OUTBOX.c.to_address.in_(bindparam("addresses", expanding=True)),
         OUTBOX.c.created_at > bindparam("since"),
         OUTBOX.c.auto_submitted != "no",
     )
-    .limit(bindparam("cap"))
-    .subquery()
+    .group_by(OUTBOX.c.to_address)
 )
-_INSERT = OUTBOX.insert().returning(OUTBOX.c.id)
+_INSERT = OUTBOX.insert().returning(OUTBOX.c.id, sort_by_parameter_order=True)
 
 
 def new_message_id(domain: str) -> str:
     return make_msgid(domain=domain)
 
 
+@dataclass(frozen=True)
+class Letter:
+    """One notification to write; ``hold`` (a reason) keeps it from being sent."""
+
+    ticket_id: int | None
+    kind: str
+    to_address: str
+    locale: str
+    context: dict
+    auto_submitted: str
+    message_id: str
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+    hold: str | None = None
+
+
 def enqueue(
-    session: Session,
-    *,
-    ticket_id: int | None,
-    kind: str,
-    to_address: str,
-    locale: str,
-    context: dict,
-    auto_submitted: str,
-    message_id: str,
-    now: datetime,
-    in_reply_to: str | None = None,
-    references: Sequence[str] = (),
-    limit: RateLimit | None = None,
-    hold: str | None = None,
+    session: Session, *, now: datetime, limit: RateLimit | None = None, **fields: Any
 ) -> tuple[int, str]:
-    """Write one notification; (row id, state). One held back — ``hold`` says why, or it
-    is automatic and over the limit — is kept as ``suppressed`` with the reason, so an
-    operator can see what was not sent."""
-    state, error = (SUPPRESSED, hold) if hold else (PENDING, None)
+    """Write one notification; (row id, state). See :func:`enqueue_many`."""
+    return enqueue_many(session, [Letter(**fields)], now, limit)[0]
+
+
+def enqueue_many(
+    session: Session, letters: Sequence[Letter], now: datetime, limit: RateLimit | None = None
+) -> list[tuple[int, str]]:
+    """Write notifications; (row id, state) of each, in order.
+
+    One held back — ``hold`` says why, or it is automatic and its address is
+    over the limit — is kept as ``suppressed`` with the reason, so an operator
+    can see what was not sent. Letters in the same batch count against each
+    other as if written one by one.
+    """
+    if not letters:
+        return []
     conn = session.connection()
-    if hold is None and auto_submitted != "no" and limit is not None:
-        recent = conn.execute(
-            _RECENT_AUTOMATIC,
-            {"address": to_address.lower(), "since": now - limit.window, "cap": limit.count},
-        ).scalar()
-        if (recent or 0) >= limit.count:
-            state = SUPPRESSED
-            minutes = int(limit.window.total_seconds() // 60)
-            error = (
-                f"rate limit: {limit.count} automatic mails to {to_address} "
-                f"in the last {minutes} minutes already"
-            )
-    row_id = conn.execute(
-        _INSERT,
-        {
-            "ticket_id": ticket_id,
-            "kind": kind,
-            "to_address": to_address.lower(),
-            "locale": locale,
-            "message_id": message_id,
-            "in_reply_to": in_reply_to,
-            "references": " ".join(references),
-            "context": json.dumps(context, ensure_ascii=False),
-            "auto_submitted": auto_submitted,
-            "state": state,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_error": error,
-            "created_at": now,
-            "sent_at": None,
-        },
-    ).scalar_one()
-    return row_id, state
+    recent: dict[str, int] = {}
+    if limit is not None:
+        addresses = sorted({x.to_address.lower() for x in letters if x.auto_submitted != "no"})
+        if addresses:
+            since = now - limit.window
+            params = {"addresses": addresses, "since": since}
+            recent = {a: n for a, n in conn.execute(_RECENT_AUTOMATIC, params)}
+    rows = []
+    for x in letters:
+        address = x.to_address.lower()
+        state, error = (SUPPRESSED, x.hold) if x.hold else (PENDING, None)
+        if x.hold is None and x.auto_submitted != "no" and limit is not None:
+            if recent.get(address, 0) >= limit.count:
+                minutes = int(limit.window.total_seconds() // 60)
+                state, error = (
+                    SUPPRESSED,
+                    (
+                        f"rate limit: {limit.count} automatic mails to {x.to_address} "
+                        f"in the last {minutes} minutes already"
+                    ),
+                )
+            recent[address] = recent.get(address, 0) + 1
+        rows.append(
+            {
+                "ticket_id": x.ticket_id,
+                "kind": x.kind,
+                "to_address": address,
+                "locale": x.locale,
+                "message_id": x.message_id,
+                "in_reply_to": x.in_reply_to,
+                "references": " ".join(x.references),
+                "context": json.dumps(x.context, ensure_ascii=False),
+                "auto_submitted": x.auto_submitted,
+                "state": state,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": error,
+                "created_at": now,
+                "sent_at": None,
+            }
+        )
+    if len(rows) == 1:
+        ids = [conn.execute(_INSERT, rows[0]).scalar_one()]
+    else:
+        ids = list(conn.execute(_INSERT, rows).scalars())
+    return [(i, r["state"]) for i, r in zip(ids, rows, strict=True)]
 
 
 def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[Row]:
@@ -134,6 +161,15 @@ def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -
         .order_by(OUTBOX.c.id)
     ).all()
     return list(rows)
+
+
+def count_due(session: Session, now: datetime) -> int:
+    """Pending rows whose time has come: what the dispatcher would claim now."""
+    return session.execute(
+        select(func.count())
+        .select_from(OUTBOX)
+        .where(OUTBOX.c.state == PENDING, OUTBOX.c.next_attempt_at <= now)
+    ).scalar_one()
 
 
 def mark_sent(session: Session, row_id: int, now: datetime) -> None:

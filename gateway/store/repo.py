@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     Row,
     Table,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     union_all,
@@ -33,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.desk.model import Decision, Status, StatusChange, TicketState
+from gateway.desk.model import OPEN_STATUSES, Decision, Status, StatusChange, TicketState
 from gateway.store.tables import (
     Attachment,
     Customer,
@@ -271,6 +273,8 @@ _TICKET_STATE = select(
     TICKETS.c.awaiting_since,
     TICKETS.c.closed_at,
     TICKETS.c.locked,
+    TICKETS.c.reminded_for,
+    TICKETS.c.duplicate_of,
 ).where(TICKETS.c.id == bindparam("number"))
 _TICKET_STATE_LOCKED = _TICKET_STATE.with_for_update()
 
@@ -287,7 +291,13 @@ def ticket_state(session: Session, number: int, *, for_update: bool = False) -> 
         awaiting_since=row.awaiting_since,
         closed_at=row.closed_at,
         locked=row.locked,
+        reminded_for=row.reminded_for,
+        merged_into=row.duplicate_of,
     )
+
+
+def ticket_subject(session: Session, number: int) -> str:
+    return session.scalar(select(TICKETS.c.subject).where(TICKETS.c.id == number)) or ""
 
 
 _TICKET_EXISTS = select(TICKETS.c.id).where(TICKETS.c.id == bindparam("number"))
@@ -310,7 +320,10 @@ def create_ticket(
     locale: str,
     now: datetime,
     follow_up_of: int | None = None,
+    request: tuple[str, str] | None = None,
 ) -> int:
+    """A new ticket; ``request`` is its (digest, normalized text) for the duplicate catcher."""
+    digest, normalized = request if request is not None else (None, None)
     return (
         _conn(session)
         .execute(
@@ -328,6 +341,8 @@ def create_ticket(
                 "closed_at": decision.closed_at,
                 "locked": decision.locked,
                 "follow_up_of": follow_up_of,
+                "request_digest": digest,
+                "request_norm": normalized,
             },
         )
         .scalar_one()
@@ -342,6 +357,8 @@ _UPDATE_TICKET = (
         awaiting_since=bindparam("v_awaiting_since"),
         closed_at=bindparam("v_closed_at"),
         locked=bindparam("v_locked"),
+        # a locked ticket never reopens; any other is reopenable until the sweep says not
+        reopenable=~bindparam("v_locked", type_=Boolean),
         updated_at=bindparam("v_now"),
     )
 )
@@ -359,6 +376,55 @@ def update_ticket(session: Session, number: int, decision: Decision, now: dateti
             "v_now": now,
         },
     )
+
+
+_DEDUP_CANDIDATES = (
+    select(
+        TICKETS.c.id,
+        TICKETS.c.status,
+        TICKETS.c.request_digest,
+        TICKETS.c.request_norm,
+    )
+    .where(
+        TICKETS.c.customer_id == bindparam("customer"),
+        TICKETS.c.request_digest.is_not(None),
+        TICKETS.c.duplicate_of.is_(None),
+        or_(
+            TICKETS.c.status.in_([s.value for s in OPEN_STATUSES]),
+            TICKETS.c.closed_at >= bindparam("closed_since"),
+        ),
+    )
+    .order_by(TICKETS.c.id.desc())
+    .limit(bindparam("most"))
+)
+
+
+def dedup_candidates(
+    session: Session, customer_id: int, closed_since: datetime, *, most: int = 50
+) -> list[Row]:
+    """The customer's open tickets and those closed since ``closed_since``, newest first.
+
+    Read through ``ix_tickets_customer_status``: the cost is one customer's
+    tickets, however large the table grows (issue 5).
+    """
+    params = {"customer": customer_id, "closed_since": closed_since, "most": most}
+    return list(_conn(session).execute(_DEDUP_CANDIDATES, params))
+
+
+_REPEAT = (
+    select(MESSAGES.c.id)
+    .where(
+        MESSAGES.c.ticket_id == bindparam("ticket"),
+        MESSAGES.c.digest == bindparam("digest"),
+        MESSAGES.c.author_kind == "customer",
+    )
+    .limit(1)
+)
+
+
+def repeated_message(session: Session, ticket: int, digest: str) -> int | None:
+    """The earlier customer message of the ticket with this content digest, if any."""
+    return _conn(session).execute(_REPEAT, {"ticket": ticket, "digest": digest}).scalar()
 
 
 def set_notify(
@@ -428,6 +494,66 @@ def add_events(
         _conn(session).execute(insert(EVENTS), rows)
 
 
+def add_events_many(
+    session: Session, changes: Sequence[tuple[int, StatusChange]], *, actor: str, at: datetime
+) -> None:
+    """Audit rows for many tickets at once (the scheduler's batches)."""
+    rows = [
+        {
+            "ticket_id": ticket,
+            "at": at,
+            "actor": actor,
+            "from_status": c.from_.value if c.from_ else None,
+            "to_status": c.to.value,
+            "reason": c.reason,
+            "message_pk": None,
+        }
+        for ticket, c in changes
+    ]
+    if rows:
+        _conn(session).execute(insert(EVENTS), rows)
+
+
+def merge_ticket(
+    session: Session, source: int, target: int, *, actor: str, reason: str, now: datetime
+) -> int:
+    """Move ``source``'s messages and thread ids into ``target`` and close ``source``.
+
+    The caller holds both rows locked and has checked both are open. Returns
+    the number of messages moved. ``source`` keeps its history and says where
+    its messages went (``duplicate_of``); replies to its old mails now thread
+    into ``target`` through the moved thread ids.
+    """
+    was = session.scalar(select(TICKETS.c.status).where(TICKETS.c.id == source))
+    moved = session.execute(
+        update(MESSAGES).where(MESSAGES.c.ticket_id == source).values(ticket_id=target)
+    ).rowcount  # type: ignore[attr-defined]
+    session.execute(
+        update(THREAD_IDS).where(THREAD_IDS.c.ticket_id == source).values(ticket_id=target)
+    )
+    session.execute(
+        update(TICKETS)
+        .where(TICKETS.c.id == source)
+        .values(
+            status=Status.CLOSED.value,
+            closed_at=now,
+            awaiting_since=None,
+            duplicate_of=target,
+            reopenable=False,
+            updated_at=now,
+        )
+    )
+    add_events(
+        session,
+        source,
+        [StatusChange(Status(was), Status.CLOSED, reason)],
+        actor=actor,
+        at=now,
+        message_pk=None,
+    )
+    return int(moved or 0)
+
+
 # --- messages and threading -----------------------------------------------
 
 
@@ -463,6 +589,14 @@ def remember_thread_id(session: Session, message_id: str, ticket: int) -> None:
     _insert_ignoring_conflict(
         session, THREAD_IDS, {"message_id": message_id, "ticket_id": ticket}, returning=False
     )
+
+
+def remember_thread_ids(session: Session, pairs: Sequence[tuple[str, int]]) -> None:
+    """Many ``(message_id, ticket)`` at once; existing ids keep their ticket."""
+    if pairs:
+        stmt = _conflict_free(THREAD_IDS, ("message_id", "ticket_id"), False)
+        rows = [{"message_id": m, "ticket_id": t} for m, t in pairs]
+        _conn(session).execute(stmt, rows)
 
 
 _THREAD_LOOKUP = select(THREAD_IDS.c.message_id, THREAD_IDS.c.ticket_id).where(

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,10 +90,25 @@ class Ticket(Base):
     notify_pending_address: Mapped[str | None] = mapped_column(String(320))
     # Set by a hard bounce of a notification to notify_address; mail stops until it changes.
     notify_bounced: Mapped[str | None] = mapped_column(Text)
+    # The request as desk.dedup normalized it (subject + new text), and its SHA-256:
+    # a later request of the same customer is compared with these, never re-parsed.
+    request_digest: Mapped[str | None] = mapped_column(String(64))
+    request_norm: Mapped[str | None] = mapped_column(Text)
+    # The awaiting_since the last reminder was about: one reminder per waiting period.
+    reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the ticket was last listed in the operators' unanswered digest.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # False once closed longer than the reopen window (or locked): cheap listings.
+    reopenable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Set when the dedup sweep (or an operator) merged this ticket into another.
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
 
     __table_args__ = (
         Index("ix_tickets_customer_status", "customer_id", "status"),
         Index("ix_tickets_status_awaiting", "status", "awaiting_since"),
+        Index("ix_tickets_customer_digest", "customer_id", "request_digest"),
+        Index("ix_tickets_reopenable_closed", "reopenable", "closed_at"),
+        Index("ix_tickets_created", "created_at"),
     )
 
 
@@ -137,6 +153,10 @@ class Message(Base):
     defects: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SHA-256 of the normalized new text: the same content again in a ticket is collapsed.
+    digest: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_messages_ticket_digest", "ticket_id", "digest"),)
 
 
 class Attachment(Base):

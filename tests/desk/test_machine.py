@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.desk.machine import RuleViolation, decide
+from gateway.desk.machine import RuleViolation, cutoffs, decide, escalation_due
 from gateway.desk.model import (
     OPEN_STATUSES,
     CustomerWrote,
@@ -40,6 +40,7 @@ SINCE = NOW - timedelta(days=3, hours=5)
 CLOSED_AT = NOW - timedelta(days=2)
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
+HOUR = timedelta(hours=1)
 
 
 def ticket(
@@ -493,7 +494,8 @@ def test_auto_close_after_more_than_30_days_awaiting_customer(
     waited: timedelta, closes: bool
 ) -> None:
     state = TicketState(7, AC, 42, awaiting_since=NOW - waited, closed_at=None)
-    decision = decide(state, TimerFired(at=NOW), POLICY, NOW)
+    no_reminder = Policy(remind_days_before=0)
+    decision = decide(state, TimerFired(at=NOW), no_reminder, NOW)
     if closes:
         assert_moved(decision, state, CNR)
         assert decision.notices == ("auto_closed",)  # the customer is told
@@ -520,3 +522,107 @@ def test_auto_close_period_is_a_setting() -> None:
 )
 def test_timer_auto_closes_nothing_but_awaiting_customer(state: TicketState) -> None:
     assert_unchanged(decide(state, TimerFired(at=NOW), POLICY, NOW), state)
+
+
+# --- the scheduler: the reminder before auto-close -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("waited", "reminds"),
+    [
+        pytest.param(22 * DAY, False, id="day-22"),
+        pytest.param(23 * DAY - SECOND, False, id="just-before-day-23"),
+        pytest.param(23 * DAY, True, id="day-23"),
+        pytest.param(29 * DAY, True, id="day-29"),
+    ],
+)
+def test_reminder_seven_days_before_auto_close(waited: timedelta, reminds: bool) -> None:
+    """The reminder is due from 30 − 7 = 23 days of waiting; nothing else changes."""
+    state = TicketState(7, AC, 42, awaiting_since=NOW - waited, closed_at=None)
+    decision = decide(state, TimerFired(at=NOW), POLICY, NOW)
+    assert decision.status is AC and not decision.changed
+    assert decision.awaiting_since == state.awaiting_since
+    assert decision.notices == (("reminder",) if reminds else ())
+
+
+def test_reminder_fires_once_per_waiting_period() -> None:
+    """Once reminded about this awaiting_since, no second reminder; a new period gets one."""
+    since = NOW - 25 * DAY
+    reminded = TicketState(7, AC, 42, awaiting_since=since, closed_at=None, reminded_for=since)
+    assert decide(reminded, TimerFired(at=NOW), POLICY, NOW).notices == ()
+    older = TicketState(7, AC, 42, awaiting_since=since, closed_at=None, reminded_for=since - DAY)
+    assert decide(older, TimerFired(at=NOW), POLICY, NOW).notices == ("reminder",)
+
+
+def test_reminder_is_a_setting_and_can_be_off() -> None:
+    """remind_days_before=0 sends none; 2 sends it from day 28."""
+    state = TicketState(7, AC, 42, awaiting_since=NOW - 27 * DAY, closed_at=None)
+    assert decide(state, TimerFired(at=NOW), Policy(remind_days_before=0), NOW).notices == ()
+    assert decide(state, TimerFired(at=NOW), Policy(remind_days_before=2), NOW).notices == ()
+    later = TicketState(7, AC, 42, awaiting_since=NOW - 28 * DAY, closed_at=None)
+    assert decide(later, TimerFired(at=NOW), Policy(remind_days_before=2), NOW).notices == (
+        "reminder",
+    )
+
+
+def test_cutoffs_agree_with_the_timer() -> None:
+    """The SQL cut-offs select exactly the tickets the machine closes or reminds."""
+    due = cutoffs(POLICY, NOW)
+    assert due.close_waiting_before == NOW - 30 * DAY
+    assert due.remind_waiting_before == NOW - 23 * DAY
+    assert due.reopen_closed_before == NOW - 30 * DAY
+    assert cutoffs(Policy(remind_days_before=0), NOW).remind_waiting_before is None
+
+
+# --- the unanswered watch ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "waited", "escalated_ago", "due"),
+    [
+        pytest.param(AO, 23 * HOUR, None, False, id="23h-not-yet"),
+        pytest.param(AO, 25 * HOUR, None, True, id="25h-due"),
+        pytest.param(AO, 49 * HOUR, 2 * HOUR, False, id="listed-2h-ago"),
+        pytest.param(AO, 49 * HOUR, 24 * HOUR, True, id="listed-a-day-ago"),
+        pytest.param(IP, 49 * HOUR, None, False, id="in-progress-is-being-worked"),
+        pytest.param(AC, 49 * HOUR, None, False, id="waiting-for-customer"),
+    ],
+)
+def test_escalation_of_tickets_waiting_for_an_operator(
+    status: Status, waited: timedelta, escalated_ago: timedelta | None, due: bool
+) -> None:
+    """Waiting for an operator longer than 24 h is escalated, at most once a day per ticket."""
+    escalated = None if escalated_ago is None else NOW - escalated_ago
+    assert escalation_due(status, NOW - waited, escalated, POLICY, NOW) is due
+
+
+# --- duplicates ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [AO, IP, AC])
+def test_duplicate_request_joins_the_open_ticket_unchanged(status: Status) -> None:
+    """A new request equal to an open ticket's is appended there: no move, one notice."""
+    state = TicketState(7, status, 42, awaiting_since=NOW - DAY, closed_at=None)
+    decision = decide(state, CustomerWrote(at=NOW, duplicate=True), POLICY, NOW)
+    assert decision.disposition is Disposition.APPEND
+    assert decision.status is status and not decision.changed
+    assert decision.awaiting_since == state.awaiting_since
+    assert Flag.DUPLICATE in decision.flags
+    assert decision.notices == ("duplicate",)
+
+
+@pytest.mark.parametrize("status", [AO, IP])
+def test_repeat_inside_the_ticket_is_collapsed(status: Status) -> None:
+    """Content already in the ticket, sent again while it waits for us: no work, no notice."""
+    state = TicketState(7, status, 42, awaiting_since=NOW - DAY, closed_at=None)
+    decision = decide(state, CustomerWrote(at=NOW, repeat=True), POLICY, NOW)
+    assert_unchanged(decision, state)
+    assert decision.flags == frozenset({Flag.DUPLICATE})
+
+
+def test_repeat_while_waiting_for_the_customer_still_answers() -> None:
+    """A repeat is still the customer's answer when we wait for them: never left unanswered."""
+    state = TicketState(7, AC, 42, awaiting_since=NOW - DAY, closed_at=None)
+    decision = decide(state, CustomerWrote(at=NOW, repeat=True), POLICY, NOW)
+    assert_moved(decision, state, AO)
+    assert Flag.DUPLICATE in decision.flags

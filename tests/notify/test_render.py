@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -47,21 +48,78 @@ EXTRA: dict[str, dict[str, Any]] = {
     "duplicate": {"original_number": 12},
     "reminder": {"days_left": 3, "close_on": "14.05.2025"},
     "confirm_address": {"address": "new@example.org"},
+    # Oldest first, as the sweep sends them; status_label is filled in per locale below.
+    "escalation": {
+        "hours": 24,
+        "tickets": [
+            {
+                "number": 12,
+                "token": "[#12]",
+                "subject": "Сайт не открывается",
+                "customer": "anna@example.org",
+                "status_label": "",
+                "waiting_hours": 51,
+                "nudges": 2,
+            },
+            {
+                "number": 15,
+                "token": "[#15]",
+                "subject": "Не приходит почта",
+                "customer": "boris@example.org",
+                "status_label": "",
+                "waiting_hours": 30,
+                "nudges": 0,
+            },
+            {
+                "number": 19,
+                "token": "[#19]",
+                "subject": "Ошибка 502 после обновления",
+                "customer": "anna@example.org",
+                "status_label": "",
+                "waiting_hours": 25,
+                "nudges": 1,
+            },
+        ],
+    },
+    "possible_repeat": {
+        "window_days": 30,
+        "old_number": 7,
+        "old_subject": "Сайт не работает",
+        "similarity_percent": 87,
+        "customer": "anna@example.org",
+        "text": "Сайт снова не открывается.\nОшибка 502 с утра.",
+    },
 }
+# Mails to the operators' team: no greeting, no customer commands.
+OPERATOR_KINDS = frozenset({"escalation", "possible_repeat"})
+# Mails about many tickets: their context has no "ticket" and no "customer_name".
+DIGEST_KINDS = frozenset({"escalation"})
 
 
 def context(kind: str, locale: str = "ru", **overrides: Any) -> dict[str, Any]:
-    ctx: dict[str, Any] = {
+    extra = copy.deepcopy(EXTRA[kind])  # tests change nested values; the table stays as is
+    if kind in DIGEST_KINDS:
+        ctx: dict[str, Any] = {
+            "support_address": "support@example.net",
+            "locale": locale,
+            **extra,
+        }
+        for entry in ctx["tickets"]:
+            entry["status_label"] = Status.AWAITING_OPERATOR.label(locale)
+        ctx.update(overrides)
+        return ctx
+    ctx = {
         "ticket": {
             "number": 12,
             "subject": "Сайт не открывается",
             "token": "[#12]",
+            "status": Status.AWAITING_OPERATOR.value,
             "status_label": Status.AWAITING_OPERATOR.label(locale),
         },
         "customer_name": "Анна",
         "support_address": "support@example.net",
         "locale": locale,
-        **EXTRA[kind],
+        **extra,
     }
     if kind == "status":
         ctx["old_status_label"] = Status.AWAITING_OPERATOR.label(locale)
@@ -104,7 +162,9 @@ def test_every_kind_renders_in_both_locales(templates: Templates, kind: str, loc
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("kind", sorted(set(KINDS) - {"auto_closed", "confirm_address"}))
+@pytest.mark.parametrize(
+    "kind", sorted(set(KINDS) - {"auto_closed", "confirm_address"} - OPERATOR_KINDS)
+)
 def test_mails_about_an_open_ticket_explain_the_commands(
     templates: Templates, kind: str, locale: str
 ) -> None:
@@ -115,9 +175,10 @@ def test_mails_about_an_open_ticket_explain_the_commands(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
-    # confirm_address goes to an address not yet confirmed, so it does not name the customer.
+    # confirm_address goes to an address not yet confirmed, so it does not name the customer;
+    # a digest is about many tickets and many customers.
     common = ["support_address"]
-    if kind != "confirm_address":
+    if kind != "confirm_address" and kind not in DIGEST_KINDS:
         common.append("customer_name")
     for key in [*common, *EXTRA[kind]]:
         ctx = context(kind)
@@ -125,7 +186,7 @@ def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
         with pytest.raises(UndefinedError):
             templates.render(kind, "ru", ctx)
     ctx = context(kind)
-    del ctx["ticket"]["token"]
+    del (ctx["tickets"][0] if kind in DIGEST_KINDS else ctx["ticket"])["token"]
     with pytest.raises(UndefinedError, match=rf"ru/{kind}\.txt"):
         templates.render(kind, "ru", ctx)
 
@@ -339,3 +400,164 @@ def test_day_counts_read_naturally(templates: Templates) -> None:
     assert "31 день" in text and "в течение 30 дней" in text
     text, _ = templates.render("reminder", "en", context("reminder", "en", days_left=1))
     assert "in 1 day," in text
+
+
+def between_tokens(part: str, tokens: list[str]) -> list[str]:
+    """The stretch of a digest from each token to the next, in the order the tokens appear."""
+    starts = sorted(part.index(token) for token in tokens)
+    return [part[a:b] for a, b in zip(starts, [*starts[1:], len(part)], strict=True)]
+
+
+TAG = re.compile(r"<[^>]+>")
+
+
+@pytest.mark.parametrize(
+    ("locale", "lead", "waited", "nudged"),
+    [
+        ("ru", "дольше 24 ч.: 3 заявки", "Ждёт ответа: {} ч.", "спрашивал о новостях:"),
+        ("en", "more than 24 hours: 3 tickets", "Waiting: {} hours", "asked for an update:"),
+    ],
+    ids=["ru", "en"],
+)
+@pytest.mark.parametrize("given", ["oldest_first", "newest_first"])
+def test_escalation_lists_every_ticket_oldest_first(
+    templates: Templates, locale: str, lead: str, waited: str, nudged: str, given: str
+) -> None:
+    """The digest counts the tickets, names the threshold and lists each one, oldest first."""
+    ctx = context("escalation", locale)
+    assert "ticket" not in ctx and "customer_name" not in ctx
+    listed = ctx["tickets"]
+    if given == "newest_first":  # the order holds even if a caller forgets to sort
+        ctx["tickets"] = listed[::-1]
+    text, html = templates.render("escalation", locale, ctx)
+
+    tokens = [t["token"] for t in listed]
+    for part in (text, TAG.sub("", html)):
+        assert lead in part, "how many tickets, and the threshold"
+        assert sorted(tokens, key=part.index) == tokens, "oldest first"
+        for entry, stretch in zip(listed, between_tokens(part, tokens), strict=True):
+            assert entry["subject"] in stretch and entry["customer"] in stretch
+            assert entry["status_label"] in stretch
+            assert waited.format(entry["waiting_hours"]) in stretch
+            # Only a ticket whose customer asked "any update?" gets the line.
+            if entry["nudges"]:
+                assert f"{nudged} {entry['nudges']} " in stretch
+            else:
+                assert nudged not in stretch
+
+
+@pytest.mark.parametrize(
+    ("locale", "n", "says"),
+    [
+        ("ru", 1, ["дольше 1 ч.: 1 заявка.", "Ждёт ответа: 1 ч.\n", "о новостях: 1 раз\n"]),
+        ("ru", 3, ["дольше 3 ч.: 3 заявки.", "Ждёт ответа: 3 ч.\n", "о новостях: 3 раза\n"]),
+        ("ru", 5, ["дольше 5 ч.: 5 заявок.", "Ждёт ответа: 5 ч.\n", "о новостях: 5 раз\n"]),
+        ("ru", 21, ["дольше 21 ч.: 21 заявка.", "о новостях: 21 раз\n"]),
+        ("en", 1, ["more than 1 hour: 1 ticket.", "Waiting: 1 hour\n", "update: 1 time\n"]),
+        ("en", 2, ["more than 2 hours: 2 tickets.", "Waiting: 2 hours\n", "update: 2 times\n"]),
+    ],
+    ids=["ru-1", "ru-3", "ru-5", "ru-21", "en-1", "en-2"],
+)
+def test_escalation_counts_read_naturally(
+    templates: Templates, locale: str, n: int, says: list[str]
+) -> None:
+    """Tickets, hours and nudges take the plural their number asks for."""
+    entry = {**context("escalation", locale)["tickets"][0], "waiting_hours": n, "nudges": n}
+    listed = [{**entry, "number": k, "token": f"[#{k}]"} for k in range(12, 12 + n)]
+    text, _ = templates.render(
+        "escalation", locale, context("escalation", locale, hours=n, tickets=listed)
+    )
+    for phrase in says:
+        assert phrase in text, phrase
+
+
+@pytest.mark.parametrize(
+    "key", ["token", "subject", "customer", "status_label", "waiting_hours", "nudges"]
+)
+def test_escalation_needs_every_field_of_a_listed_ticket(templates: Templates, key: str) -> None:
+    """A listed ticket without a field the digest shows fails loudly, naming the template."""
+    ctx = context("escalation")
+    del ctx["tickets"][-1][key]
+    with pytest.raises(UndefinedError, match=r"ru/escalation\.txt"):
+        templates.render("escalation", "ru", ctx)
+
+
+@pytest.mark.parametrize(
+    ("locale", "says"),
+    [
+        (
+            "ru",
+            [
+                "Новая заявка",
+                "от клиента Анна (anna@example.org)",
+                "за последние 30 дней",
+                "сходство",
+                "связаны",
+            ],
+        ),
+        (
+            "en",
+            [
+                "New ticket",
+                "from Анна (anna@example.org)",
+                "within the last 30 days",
+                "similar",
+                "linked",
+            ],
+        ),
+    ],
+    ids=["ru", "en"],
+)
+def test_possible_repeat_names_both_tickets_and_the_new_text(
+    templates: Templates, locale: str, says: list[str]
+) -> None:
+    """Both numbers and subjects, the customer, the similarity, the window, the link, the text."""
+    text, html = templates.render("possible_repeat", locale, context("possible_repeat", locale))
+    for part in (text, html):
+        assert "[#12]" in part and "#7" in part, "both ticket numbers"
+        assert "Сайт не открывается" in part and "Сайт не работает" in part, "both subjects"
+        assert "87%" in part
+        for phrase in says:
+            assert phrase in part, phrase
+        for line in EXTRA["possible_repeat"]["text"].splitlines():
+            assert line in part
+    assert text.index("[#12]") < text.index("#7"), "the new ticket is named first"
+    # No name on file: the address alone, without empty brackets.
+    text, html = templates.render(
+        "possible_repeat", locale, context("possible_repeat", locale, customer_name="")
+    )
+    for part in (text, html):
+        assert "anna@example.org" in part and "()" not in part and "( " not in part
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", sorted(OPERATOR_KINDS))
+def test_operator_mails_do_not_talk_to_a_customer(
+    templates: Templates, kind: str, locale: str
+) -> None:
+    """Operators get no greeting and no customer commands (#close, #notify off)."""
+    for part in templates.render(kind, locale, context(kind, locale)):
+        assert "Здравствуйте" not in part and "Hello" not in part
+        assert "#close" not in part and "#notify off" not in part
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_operator_mails_escape_what_customers_wrote(templates: Templates, locale: str) -> None:
+    """Subjects, names, addresses and text from customers are escaped in HTML, kept in text."""
+    evil = '<script>alert("x")</script> & Co'
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"
+
+    ctx = context("escalation", locale)
+    ctx["tickets"][1]["subject"] = evil
+    ctx["tickets"][2]["customer"] = evil
+    text, html = templates.render("escalation", locale, ctx)
+    assert "<script" not in html and html.count(escaped) == 2  # the subject, the customer
+    assert text.count(evil) == 2
+
+    ctx = context("possible_repeat", locale, old_subject=evil, text=evil, customer_name=evil)
+    ctx["ticket"]["subject"] = evil
+    text, html = templates.render("possible_repeat", locale, ctx)
+    # The new subject in the title, the header and the body; the old subject; the name; the text.
+    assert "<script" not in html and html.count(escaped) == 6
+    assert text.count(evil) == 4
+    assert "&lt;" not in text and "&amp;" not in text
