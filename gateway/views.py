@@ -16,6 +16,9 @@ from gateway.desk.model import Status
 from gateway.store import repo
 
 
+CLOSED_VALUES = frozenset(s.value for s in Status if s.is_closed)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -37,7 +40,11 @@ def ticket_summary(ticket: Any, customer_email: str, locale: str = "en") -> dict
         "awaiting_since": _iso(ticket.awaiting_since),
         "closed_at": _iso(ticket.closed_at),
         "locked": ticket.locked,
+        "reopenable": ticket.status in CLOSED_VALUES and ticket.reopenable,
         "follow_up_of": ticket.follow_up_of,
+        "duplicate_of": ticket.duplicate_of,
+        "reminded_for": _iso(ticket.reminded_for),
+        "escalated_at": _iso(ticket.escalated_at),
     }
 
 
@@ -121,9 +128,15 @@ def render_ticket_text(t: dict[str, Any]) -> str:
         f"   closed: {t['closed_at'] or '-'}",
     ]
     if t["follow_up_of"]:
-        lines.append(f"  follow-up of #{t['follow_up_of']}")
+        lines.append(f"  linked to #{t['follow_up_of']} (follow-up or a repeat of it)")
+    if t["duplicate_of"]:
+        lines.append(f"  merged into #{t['duplicate_of']}: its messages are there")
     for m in t.get("messages", []):
         flags = f" [{', '.join(m['flags'])}]" if m["flags"] else ""
+        if "duplicate" in m["flags"]:  # collapsed: the same content is shown above
+            lines += ["", f"--- message {m['id']} from {m['author']}{flags}: collapsed"]
+            lines += [f"    why: {step}" for step in m["trace"][-1:]]
+            continue
         lines += ["", f"--- message {m['id']} from {m['author']} {m['author_address']}{flags}"]
         lines += [f"    why: {step}" for step in m["trace"]]
         lines += ["    " + line for line in (m["text"] or "").strip().splitlines()[:40]]
