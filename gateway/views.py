@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from gateway.desk.model import Status
 from gateway.store import repo
 
-
 CLOSED_VALUES = frozenset(s.value for s in Status if s.is_closed)
 
 
