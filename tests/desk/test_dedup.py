@@ -56,11 +56,6 @@ EN_MAIL = (
 )
 
 
-def finding(reason: str) -> pytest.MarkDecorator:
-    """A row the code gets wrong today; strict, so a fix turns it into a failure to clean up."""
-    return pytest.mark.xfail(strict=True, reason=f"finding: {reason}")
-
-
 # --- normalize -----------------------------------------------------------------------
 
 

@@ -561,3 +561,14 @@ def test_operator_mails_escape_what_customers_wrote(templates: Templates, locale
     assert "<script" not in html and html.count(escaped) == 6
     assert text.count(evil) == 4
     assert "&lt;" not in text and "&amp;" not in text
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_duplicate_after_a_merge_names_both_tickets(templates: Templates, locale: str) -> None:
+    """A merge by the dedup sweep tells the customer which ticket went where, in both parts."""
+    merged = context("duplicate", locale, original_number=12, merged_number=15)
+    plain = context("duplicate", locale, original_number=12)
+    for part in templates.render("duplicate", locale, merged):
+        assert "#15" in part and "#12" in part
+    text, _ = templates.render("duplicate", locale, plain)
+    assert "#15" not in text and "#12" in text
