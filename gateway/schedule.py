@@ -92,6 +92,10 @@ class Scheduler:
         if changed:
             log.info("%s: %s", name, changed)
 
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running or self._running)
+
     async def stop(self, grace: float = 10.0) -> None:
         """No new runs; let a running job finish its batch (a transaction) first."""
         if self._scheduler.running:
