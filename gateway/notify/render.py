@@ -35,6 +35,10 @@ KINDS: tuple[str, ...] = (
     "confirm_address",
     "escalation",
     "possible_repeat",
+    "operator_message",
+    "command_error",
+    "stranger_held",
+    "held_notice",
 )
 
 LOCALES: tuple[str, ...] = ("ru", "en")

@@ -89,11 +89,45 @@ EXTRA: dict[str, dict[str, Any]] = {
         "customer": "anna@example.org",
         "text": "Сайт снова не открывается.\nОшибка 502 с утра.",
     },
+    # To an operator; "old_number" comes only with event "follow_up".
+    "operator_message": {
+        "event": "message",
+        "customer": "anna@example.org",
+        "customer_verified": True,
+        "customer_id": 42,
+        "text": "Сайт всё ещё не открывается.\nСкриншот приложила.",
+        "attachments": [
+            {"filename": "screenshot.png", "content_type": "image/png", "size": 251_187},
+            {"filename": "error.log", "content_type": "text/plain", "size": 812},
+        ],
+        "flags": ["nudge"],
+    },
+    "command_error": {
+        "operator_name": "Иван Петров",
+        "errors": [
+            {"line": 2, "text": "#закрой", "reason": "unknown command #закрой"},
+            {"line": 3, "text": "#объединить сорок", "reason": "#merge needs a number"},
+        ],
+    },
+    "stranger_held": {
+        "stranger": "eve@example.com",
+        "customer": "anna@example.org",
+        "held_id": 345,
+        "text": "Это мой вопрос, отвечайте мне.\nЕва",
+    },
+    # To the stranger: no "ticket", no "customer_name"; "subject" is this mail's own.
+    "held_notice": {"subject": "Re: [#12] вопрос", "token": "[#12]"},
 }
 # Mails to the operators' team: no greeting, no customer commands.
-OPERATOR_KINDS = frozenset({"escalation", "possible_repeat"})
+OPERATOR_KINDS = frozenset(
+    {"escalation", "possible_repeat", "operator_message", "command_error", "stranger_held"}
+)
+# Operator mails that end with the operators' command reference instead.
+COMMAND_REFERENCE_KINDS = frozenset({"operator_message", "command_error"})
 # Mails about many tickets: their context has no "ticket" and no "customer_name".
 DIGEST_KINDS = frozenset({"escalation"})
+# The answer to a stranger whose mail was held: nothing of the ticket, not even a "ticket" key.
+STRANGER_KINDS = frozenset({"held_notice"})
 
 
 def context(kind: str, locale: str = "ru", **overrides: Any) -> dict[str, Any]:
@@ -106,6 +140,10 @@ def context(kind: str, locale: str = "ru", **overrides: Any) -> dict[str, Any]:
         }
         for entry in ctx["tickets"]:
             entry["status_label"] = Status.AWAITING_OPERATOR.label(locale)
+        ctx.update(overrides)
+        return ctx
+    if kind in STRANGER_KINDS:
+        ctx = {"support_address": "support@example.net", "locale": locale, **extra}
         ctx.update(overrides)
         return ctx
     ctx = {
@@ -163,7 +201,8 @@ def test_every_kind_renders_in_both_locales(templates: Templates, kind: str, loc
 
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize(
-    "kind", sorted(set(KINDS) - {"auto_closed", "confirm_address"} - OPERATOR_KINDS)
+    "kind",
+    sorted(set(KINDS) - {"auto_closed", "confirm_address"} - OPERATOR_KINDS - STRANGER_KINDS),
 )
 def test_mails_about_an_open_ticket_explain_the_commands(
     templates: Templates, kind: str, locale: str
@@ -176,9 +215,9 @@ def test_mails_about_an_open_ticket_explain_the_commands(
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
     # confirm_address goes to an address not yet confirmed, so it does not name the customer;
-    # a digest is about many tickets and many customers.
+    # a digest is about many tickets and many customers; a stranger is told nothing of them.
     common = ["support_address"]
-    if kind != "confirm_address" and kind not in DIGEST_KINDS:
+    if kind != "confirm_address" and kind not in DIGEST_KINDS | STRANGER_KINDS:
         common.append("customer_name")
     for key in [*common, *EXTRA[kind]]:
         ctx = context(kind)
@@ -186,7 +225,12 @@ def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
         with pytest.raises(UndefinedError):
             templates.render(kind, "ru", ctx)
     ctx = context(kind)
-    del (ctx["tickets"][0] if kind in DIGEST_KINDS else ctx["ticket"])["token"]
+    if kind in DIGEST_KINDS:
+        del ctx["tickets"][0]["token"]
+    elif kind in STRANGER_KINDS:
+        del ctx["token"]
+    else:
+        del ctx["ticket"]["token"]
     with pytest.raises(UndefinedError, match=rf"ru/{kind}\.txt"):
         templates.render(kind, "ru", ctx)
 
@@ -530,15 +574,22 @@ def test_possible_repeat_names_both_tickets_and_the_new_text(
         assert "anna@example.org" in part and "()" not in part and "( " not in part
 
 
+# The customer's command block (_reply.*), which no operator mail carries.
+CUSTOMER_COMMANDS = {"ru": "если вопрос решён", "en": "if your issue is solved"}
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("kind", sorted(OPERATOR_KINDS))
 def test_operator_mails_do_not_talk_to_a_customer(
     templates: Templates, kind: str, locale: str
 ) -> None:
-    """Operators get no greeting and no customer commands (#close, #notify off)."""
+    """Operators get no greeting and no customer commands (#close, #notify off): at most the
+    operators' own command reference."""
     for part in templates.render(kind, locale, context(kind, locale)):
         assert "Здравствуйте" not in part and "Hello" not in part
-        assert "#close" not in part and "#notify off" not in part
+        assert CUSTOMER_COMMANDS[locale] not in part
+        if kind not in COMMAND_REFERENCE_KINDS:
+            assert "#close" not in part and "#notify off" not in part
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -572,3 +623,305 @@ def test_duplicate_after_a_merge_names_both_tickets(templates: Templates, locale
         assert "#15" in part and "#12" in part
     text, _ = templates.render("duplicate", locale, plain)
     assert "#15" not in text and "#12" in text
+
+
+OPERATOR_COMMANDS = {
+    "ru": [
+        "#взять",
+        "#статус in_progress|awaiting_customer|awaiting_operator",
+        "#закрыть",
+        "#admin-close",
+        "#заметка",
+        "#назначить",
+        "#объединить",
+        "#уведомления on|off",
+    ],
+    "en": [
+        "#take",
+        "#status in_progress|awaiting_customer|awaiting_operator",
+        "#close",
+        "#admin-close",
+        "#note",
+        "#assign",
+        "#merge",
+        "#notify on|off",
+    ],
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", sorted(COMMAND_REFERENCE_KINDS))
+def test_operator_mails_carry_the_command_reference(
+    templates: Templates, kind: str, locale: str
+) -> None:
+    """Every operator command, in the mail's language, and what a plain reply does."""
+    stripped = {"ru": "цитаты и подпись будут убраны", "en": "quoted text and your signature"}
+    for part in templates.render(kind, locale, context(kind, locale)):
+        part = TAG.sub("", part)
+        for command in OPERATOR_COMMANDS[locale]:
+            assert command in part, command
+        assert stripped[locale] in part
+
+
+FOLLOW_UP_IS_NEW = {"created", "follow_up"}
+
+
+@pytest.mark.parametrize(
+    ("locale", "says"),
+    [
+        (
+            "ru",
+            {
+                "created": "Новая заявка [#12]",
+                "message": "Новое сообщение клиента в заявке [#12]",
+                "reopened": "заявка возобновлена",
+                "follow_up": "продолжение закрытой заявки #7",
+            },
+        ),
+        (
+            "en",
+            {
+                "created": "New ticket [#12]",
+                "message": "New message from the customer in ticket [#12]",
+                "reopened": "has been reopened",
+                "follow_up": "a follow-up of the closed ticket #7",
+            },
+        ),
+    ],
+    ids=["ru", "en"],
+)
+def test_operator_message_says_what_happened(
+    templates: Templates, locale: str, says: dict[str, str]
+) -> None:
+    """New ticket, new message, reopened, follow-up of #N: each says so, and only that."""
+    for event, phrase in says.items():
+        extra = {"old_number": 7} if event == "follow_up" else {}
+        ctx = context("operator_message", locale, event=event, **extra)
+        for part in templates.render("operator_message", locale, ctx):
+            part = TAG.sub("", part)
+            assert phrase in part, (event, phrase)
+            assert ctx["ticket"]["status_label"] in part
+            # A follow-up is a new ticket too; otherwise no mail says another event's words.
+            others = [p for e, p in says.items() if e != event and {e, event} != FOLLOW_UP_IS_NEW]
+            assert not any(other in part for other in others), event
+    # A follow-up without the closed ticket's number fails loudly.
+    with pytest.raises(UndefinedError, match=rf"{locale}/operator_message\.txt"):
+        templates.render(
+            "operator_message", locale, context("operator_message", locale, event="follow_up")
+        )
+
+
+@pytest.mark.parametrize(
+    ("locale", "guest", "verified"),
+    [("ru", "гость", "подтверждённая учётная запись №42"), ("en", "guest", "verified account #42")],
+    ids=["ru", "en"],
+)
+def test_operator_message_tells_a_verified_customer_from_a_guest(
+    templates: Templates, locale: str, guest: str, verified: str
+) -> None:
+    for part in templates.render("operator_message", locale, context("operator_message", locale)):
+        part = TAG.sub("", part)
+        assert verified in part and "anna@example.org" in part and "Анна" in part
+        assert guest not in part
+    ctx = context("operator_message", locale, customer_verified=False)
+    for part in templates.render("operator_message", locale, ctx):
+        part = TAG.sub("", part)
+        assert guest in part and "42" in part
+        assert verified not in part
+
+
+@pytest.mark.parametrize(
+    ("locale", "sizes", "heading"),
+    [
+        ("ru", ["245,3 КБ", "812 байт", "3,3 МБ", "1 байт"], "Вложения (4)"),
+        ("en", ["245.3 KB", "812 bytes", "3.3 MB", "1 byte"], "Attachments (4)"),
+    ],
+    ids=["ru", "en"],
+)
+def test_operator_message_lists_the_attachments_with_sizes(
+    templates: Templates, locale: str, sizes: list[str], heading: str
+) -> None:
+    attachments = [
+        *EXTRA["operator_message"]["attachments"],
+        {"filename": "backup.zip", "content_type": "application/zip", "size": 3_500_000},
+        {"filename": "empty.txt", "content_type": "text/plain", "size": 1},
+    ]
+    ctx = context("operator_message", locale, attachments=attachments)
+    text, html = templates.render("operator_message", locale, ctx)
+    for part in (text, html):
+        assert heading in part
+        for entry, size in zip(attachments, sizes, strict=True):
+            assert entry["filename"] in part and entry["content_type"] in part
+            assert f"{entry['content_type']}, {size}" in part, size
+        names = [entry["filename"] for entry in attachments]
+        assert sorted(names, key=part.index) == names, "in the order they came"
+    # No attachments: no empty heading.
+    ctx = context("operator_message", locale, attachments=[])
+    for part in templates.render("operator_message", locale, ctx):
+        assert heading.split(" (")[0] not in part
+
+
+@pytest.mark.parametrize(
+    ("locale", "nudge", "heading"),
+    [
+        ("ru", "клиент спрашивает о новостях", "Отметки"),
+        ("en", "the customer asks for news", "Marked"),
+    ],
+    ids=["ru", "en"],
+)
+def test_operator_message_explains_the_flags(
+    templates: Templates, locale: str, nudge: str, heading: str
+) -> None:
+    for part in templates.render("operator_message", locale, context("operator_message", locale)):
+        assert f"{heading}: " in part and nudge in part
+    ctx = context("operator_message", locale, flags=["nudge", "something_new"])
+    for part in templates.render("operator_message", locale, ctx):
+        assert nudge in part and "something_new" in part, "an unknown flag is shown as it is"
+    ctx = context("operator_message", locale, flags=[])
+    for part in templates.render("operator_message", locale, ctx):
+        assert heading not in part
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_operator_message_keeps_the_whole_text_and_its_lines(
+    templates: Templates, locale: str
+) -> None:
+    message = "Добрый день!\n\nСайт <снова> не открывается & почта тоже.\n\n-- \nАнна"
+    ctx = context("operator_message", locale, text=message)
+    text, html = templates.render("operator_message", locale, ctx)
+    assert message.rstrip() in text, "the whole text, signature included"
+    assert str(escape(message)) in html
+    assert "white-space:pre-wrap" in html
+
+
+@pytest.mark.parametrize(
+    ("locale", "lines", "says"),
+    [
+        (
+            "ru",
+            ["Строка 2: #закрой", "Строка 3: #объединить сорок"],
+            ["в командах 2 ошибки", "Ничего не изменилось", "клиенту ничего не отправлено"],
+        ),
+        (
+            "en",
+            ["Line 2: #закрой", "Line 3: #объединить сорок"],
+            [
+                "its commands have 2 errors",
+                "Nothing has changed",
+                "nothing was sent to the customer",
+            ],
+        ),
+    ],
+    ids=["ru", "en"],
+)
+def test_command_error_names_each_wrong_line_and_why(
+    templates: Templates, locale: str, lines: list[str], says: list[str]
+) -> None:
+    """Which line, as written, why; that nothing changed; how to fix it."""
+    fix = {"ru": "отправьте ответ ещё раз", "en": "send your reply again"}
+    text, html = templates.render("command_error", locale, context("command_error", locale))
+    for part in (text, TAG.sub("", html)):
+        for line, error in zip(lines, EXTRA["command_error"]["errors"], strict=True):
+            assert line in part, line
+            assert error["reason"] in part.split(line, 1)[1].split("\n")[1], "the reason follows"
+        for phrase in [*says, fix[locale], "Иван Петров", "[#12]"]:
+            assert phrase in part, phrase
+    one = [EXTRA["command_error"]["errors"][0]]
+    text, _ = templates.render(
+        "command_error", locale, context("command_error", locale, errors=one)
+    )
+    assert {"ru": "1 ошибка.", "en": "1 error."}[locale] in text
+    assert lines[1] not in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "says"),
+    [
+        ("ru", ["eve@example.com", "Клиент заявки: Анна (anna@example.org)", "№345"]),
+        ("en", ["eve@example.com", "The ticket's customer: Анна (anna@example.org)", "345"]),
+    ],
+    ids=["ru", "en"],
+)
+def test_stranger_held_names_the_held_message_and_how_to_decide(
+    templates: Templates, locale: str, says: list[str]
+) -> None:
+    text, html = templates.render("stranger_held", locale, context("stranger_held", locale))
+    for part in (text, TAG.sub("", html)):
+        for phrase in says:
+            assert phrase in part, phrase
+        for command in (
+            "helpdesk held list",
+            "helpdesk held accept 345",
+            "helpdesk held reject 345",
+        ):
+            assert command in part, command
+        for line in EXTRA["stranger_held"]["text"].splitlines():
+            assert line in part
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_held_notice_tells_the_stranger_nothing_about_the_ticket(
+    templates: Templates, locale: str
+) -> None:
+    """The stranger is not the ticket's customer: the token they wrote, and nothing more."""
+    ctx = context("held_notice", locale)
+    assert "ticket" not in ctx and "customer_name" not in ctx
+    # Whatever a careless caller might add is not rendered: the template names none of it.
+    leaks = {
+        "ticket_subject": "Сайт не открывается",
+        "customer": "anna@example.org",
+        "customer_name": "Анна",
+        "status_label": Status.AWAITING_OPERATOR.label(locale),
+        "text": "Ошибка 502 с утра.",
+    }
+    says = {
+        "ru": ["упомянут номер [#12]", "другому отправителю", "передано оператору", "не указывая"],
+        "en": ["mentioning [#12]", "another sender", "passed to an operator", "without the number"],
+    }
+    for part in templates.render("held_notice", locale, {**ctx, **leaks}):
+        part = TAG.sub("", part)
+        for phrase in says[locale]:
+            assert phrase in part, phrase
+        for value in leaks.values():
+            assert value not in part, value
+        for labels in STATUS_LABELS.values():
+            assert labels[locale] not in part
+        assert "#close" not in part and "#notify" not in part
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_held_notice_escapes_html(templates: Templates, locale: str) -> None:
+    evil = '<script>alert("x")</script> & Co'
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"
+    ctx = context("held_notice", locale, subject=evil, token=f"[#12] {evil}")
+    text, html = templates.render("held_notice", locale, ctx)
+    assert "<script" not in html and escaped in html
+    assert evil in text and "&lt;" not in text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_new_operator_mails_escape_what_others_wrote(templates: Templates, locale: str) -> None:
+    """Customer, stranger and operator input is escaped in HTML and kept as written in text."""
+    evil = '<script>alert("x")</script> & Co'
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"
+    attachment = {"filename": evil, "content_type": "text/html", "size": 10}
+    cases = {
+        "operator_message": {
+            "text": evil,
+            "customer": evil,
+            "attachments": [attachment],
+            "flags": [evil],
+        },
+        "command_error": {
+            "operator_name": evil,
+            "errors": [{"line": 1, "text": evil, "reason": evil}],
+        },
+        "stranger_held": {"stranger": evil, "text": evil},
+    }
+    for kind, overrides in cases.items():
+        text, html = templates.render(kind, locale, context(kind, locale, **overrides))
+        assert "<script" not in html, kind
+        # One per value in the body (a list holds one each).
+        assert html.count(escaped) >= len(overrides), kind
+        assert text.count(evil) >= len(overrides), kind
+        assert "&lt;" not in text and "&amp;" not in text, kind
