@@ -116,6 +116,7 @@ class MaildirSender:
     """No smarthost: each mail is a file under ``new/`` that a person can open."""
 
     def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)  # Maildir makes only the last level
         self._box = mailbox.Maildir(path, create=True)
 
     async def send(self, envelope_from: str, to: str, data: bytes) -> None:

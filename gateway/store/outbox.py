@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.store.tables import Outbox, Ticket
@@ -45,6 +45,10 @@ _RECENT_AUTOMATIC = (
         OUTBOX.c.auto_submitted != "no",
     )
     .group_by(OUTBOX.c.to_address)
+)
+_LOCK_ADDRESSES = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(a, 0)) "
+    "FROM unnest(CAST(:addresses AS text[])) AS a ORDER BY a"
 )
 _INSERT = OUTBOX.insert().returning(OUTBOX.c.id, sort_by_parameter_order=True)
 
@@ -92,6 +96,10 @@ def enqueue_many(
     recent: dict[str, int] = {}
     if limit is not None:
         addresses = sorted({x.to_address.lower() for x in letters if x.auto_submitted != "no"})
+        if addresses and conn.dialect.name == "postgresql":
+            # Count-then-insert is a race between instances: each would count only
+            # committed rows. A per-address lock held to COMMIT makes them take turns.
+            conn.execute(_LOCK_ADDRESSES, {"addresses": addresses})
         if addresses:
             since = now - limit.window
             params = {"addresses": addresses, "since": since}
