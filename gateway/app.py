@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import signal
+import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from gateway import ingest
 from gateway.clock import Clock, system_clock
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.desk.model import Policy
 from gateway.intake_writer import WriterConfig, WriterProcess, WriterUnavailable
 from gateway.notify.build import DispatchRules
@@ -32,8 +33,10 @@ from gateway.notify.faq import FaqError, load_faq
 from gateway.notify.render import Templates, default_root
 from gateway.outcome import DATABASE_AWAY, Delivery, Outcome, OutcomeKind
 from gateway.schedule import Intervals, Scheduler
+from gateway.smtp import tls
 from gateway.smtp.handler import Handler
-from gateway.smtp.server import start_listener
+from gateway.smtp.server import start_listener, start_submission
+from gateway.smtp.submission import SubmissionHandler
 from gateway.store import db
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.notices import NoticeRules
@@ -132,6 +135,9 @@ class Gateway:
         self._dispatch_task: asyncio.Task[None] | None = None
         self._pending = 0
         self.bound: tuple[str, int] | None = None
+        self.submission_bound: tuple[str, int] | None = None  # None: submission is off
+        self._submission: asyncio.Server | None = None
+        self._dummy_hash: str | None = None
 
     # --- set-up -----------------------------------------------------------
 
@@ -221,6 +227,74 @@ class Gateway:
             lmtp=self.settings.listen_scheme == "lmtp",
         )
 
+    # --- operators' submission (issue 4) ------------------------------------
+
+    def authenticate(self, login: str, password: str) -> str | None:
+        """SMTP AUTH on submission: the operator's address for the right password, else None.
+
+        The login is the operator's address (any case), or the operator's NAME
+        (names are unique). Blocking — a query and scrypt — so the submission
+        handler runs it in a worker thread. A login that matches no operator
+        with a password costs one scrypt too, so timing does not reveal it.
+        """
+        from gateway.passwords import hash_password, verify_password
+        from gateway.store import repo
+
+        with self.sessions() as session:
+            ops = repo.operators(session)
+            match = [o for o in ops if o.email == login.strip().lower()]
+            match = match or [o for o in ops if o.name == login]
+            found = [(o.email, o.password_hash) for o in match if o.password_hash]
+        if len(found) != 1:
+            if self._dummy_hash is None:
+                self._dummy_hash = hash_password(secrets.token_hex(16))
+            verify_password(password, self._dummy_hash)
+            return None
+        email, stored = found[0]
+        return email if verify_password(password, stored) else None
+
+    def submission_handler(self) -> SubmissionHandler:
+        return SubmissionHandler(
+            serves=self.rules.serves,
+            authenticate=self.authenticate,
+            deliver=self.deliver,
+            support=self.rules.support,
+            size_limit=self.settings.max_message_size,
+        )
+
+    def submission_tls(self) -> tuple[ssl.SSLContext, Path]:
+        """The configured certificate, else the self-signed one in ``data_dir/tls`` (made once)."""
+        s = self.settings
+        try:
+            if s.submission_cert:
+                cert, key = Path(s.submission_cert), Path(s.submission_key or s.submission_cert)
+            else:
+                host, _ = s.submission_host_port
+                extra = () if host in ("0.0.0.0", "::") else (host,)
+                cert, key = tls.ensure_self_signed(
+                    Path(s.data_dir) / "tls", s.domain, extra_names=extra
+                )
+            return tls.server_context(cert, key), cert
+        except tls.TlsError as exc:
+            raise ConfigError(str(exc)) from None
+
+    async def start_submission(self, context: ssl.SSLContext, cert: Path) -> None:
+        host, port = self.settings.submission_host_port
+        self._submission = await start_submission(
+            self.submission_handler(),
+            host,
+            port,
+            tls_context=context,
+            hostname=self.settings.domain,
+        )
+        self.submission_bound = self._submission.sockets[0].getsockname()[:2]
+        log.info(
+            "submission on smtp://%s:%d (STARTTLS, then AUTH); certificate %s, SHA-256 %s",
+            *self.submission_bound,
+            cert,
+            tls.fingerprint(cert),
+        )
+
     # --- running ----------------------------------------------------------
 
     def make_dispatcher(self) -> Dispatcher:
@@ -267,6 +341,7 @@ class Gateway:
 
     async def start(self) -> asyncio.Server:
         self.require_database()
+        submission = self.submission_tls() if self.settings.submission_listen else None
         self.dispatcher = self.make_dispatcher()
         if self.settings.intake_writer == "process":
             child = WriterProcess(
@@ -290,11 +365,19 @@ class Gateway:
         server = await start_listener(self.handler(), host, port, hostname=self.settings.domain)
         self.bound = server.sockets[0].getsockname()[:2]
         log.info("listening on %s://%s:%d", self.settings.listen_scheme, *self.bound)
+        if submission is not None:
+            try:
+                await self.start_submission(*submission)
+            except BaseException:
+                server.close()
+                raise
         return server
 
     async def stop(self, server: asyncio.Server, grace: float = 10.0) -> None:
         """Stop accepting, let in-flight mails commit and be answered, then stop."""
         server.close()
+        if self._submission is not None:
+            self._submission.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while self._pending and loop.time() < deadline:

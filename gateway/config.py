@@ -36,7 +36,15 @@ class Settings:
     domain: str = _setting("localhost", "the mail domain the gateway serves")
     support_address: str = _setting("", "empty = support@<domain>; where customers write")
     listen: str = _setting("smtp://127.0.0.1:2525", "smtp://host:port or lmtp://host:port")
-    submission_listen: str = _setting("", "operators' authenticated submission; empty = off")
+    submission_listen: str = _setting(
+        "", "operators' submission with STARTTLS and AUTH, smtp://host:port; empty = off"
+    )
+    submission_cert: str = _setting(
+        "", "PEM certificate (chain) for submission STARTTLS; empty = self-signed, made once"
+    )
+    submission_key: str = _setting(
+        "", "PEM private key of submission_cert; empty = in the certificate file"
+    )
     smarthost: str = _setting("", "smtp://host:port for outgoing mail; empty = Maildir drop")
     locale: str = _setting("ru", "default language of customers' mail: ru or en")
     http_listen: str = _setting("http://127.0.0.1:8025", "the support page")
@@ -116,6 +124,10 @@ class Settings:
     def listen_host_port(self) -> tuple[str, int]:
         return _host_port(self.listen, "HELPDESK_LISTEN")
 
+    @property
+    def submission_host_port(self) -> tuple[str, int]:
+        return _host_port(self.submission_listen, "HELPDESK_SUBMISSION_LISTEN")
+
 
 def _host_port(url: str, name: str) -> tuple[str, int]:
     parts = urlsplit(url)
@@ -192,6 +204,15 @@ def validate(settings: Settings) -> None:
     settings.listen_host_port  # noqa: B018 - validates host and port
     if settings.smarthost:
         _host_port(settings.smarthost, "HELPDESK_SMARTHOST")
+    if settings.submission_listen:
+        if urlsplit(settings.submission_listen).scheme != "smtp":
+            raise ConfigError(
+                f"HELPDESK_SUBMISSION_LISTEN={settings.submission_listen!r}: "
+                "the scheme must be smtp://, e.g. smtp://0.0.0.0:587"
+            )
+        settings.submission_host_port  # noqa: B018 - validates host and port
+    if settings.submission_key and not settings.submission_cert:
+        raise ConfigError("HELPDESK_SUBMISSION_KEY is set without HELPDESK_SUBMISSION_CERT")
     if settings.intake_writer not in ("process", "thread"):
         raise ConfigError(
             f"HELPDESK_INTAKE_WRITER={settings.intake_writer!r}: use process or thread"

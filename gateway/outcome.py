@@ -48,4 +48,8 @@ class Delivery:
     mail_from: str | None  # "" is the null sender <>; None: not known (a pipe without --sender)
     rcpt_tos: tuple[str, ...]
     data: bytes
-    source: str = "smtp"  # smtp | lmtp | pipe | import
+    source: str = "smtp"  # smtp | lmtp | submission | pipe | import
+    # The operator's address when the mail came in over authenticated submission
+    # (SMTP AUTH after STARTTLS, issue 4); None for every other way in. Only
+    # this, never a From header, makes a mail an authenticated operator's.
+    auth_user: str | None = None

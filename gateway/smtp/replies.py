@@ -26,6 +26,22 @@ DEFERRED = "451 4.3.0 Could not store the message now; nothing was kept, please 
 INTERNAL = "451 4.3.0 Internal error; nothing was kept, please retry later"
 LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
 
+# The operators' submission listener (issue 4; RFC 3207 STARTTLS, RFC 4954 AUTH).
+STARTTLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first: this port takes mail only over TLS"
+AUTH_REQUIRED = "530 5.7.0 Authentication required: log in with your operator address and password"
+AUTH_NEEDS_TLS = "538 5.7.11 Encryption required: issue STARTTLS, then AUTH"
+AUTH_OK = "235 2.7.0 Authentication successful"
+AUTH_FAILED = (
+    "535 5.7.8 Authentication credentials invalid: check your operator address and password"
+)
+AUTH_UNAVAILABLE = (
+    "454 4.7.0 Temporary authentication failure: cannot check passwords now, try again later"
+)
+AUTH_AGAIN = "503 5.5.1 Already authenticated"
+SENDER_NOT_LOGIN = (
+    "553 5.7.1 <{address}>: sender address does not match your login; send as {login}"
+)
+
 
 def for_outcome(outcome: Outcome, *, address: str = "", support: str = "", limit: int = 0) -> str:
     """The one place an outcome becomes a reply line."""
