@@ -74,6 +74,7 @@ def notice_rules(settings: Settings, secret: bytes) -> NoticeRules:
             settings.auto_reply_limit, timedelta(minutes=settings.auto_reply_window_minutes)
         ),
         team_address=settings.team_address.lower(),
+        operator_copies=settings.operator_copies,
         team_locale=settings.locale,
     )
 
@@ -523,6 +524,61 @@ def operator_action(
                 status=target,
                 reason=reason,
                 text=text,
+                notices=gw.rules.notices,
+            )
+    except actions.ActionRefused as exc:
+        raise AdminError(str(exc)) from None
+
+
+def merge_tickets(gw: Gateway, number: int, into: int, operator: str) -> dict:
+    from gateway import actions
+
+    try:
+        with db.transaction(gw.sessions) as session:
+            return actions.merge(session, number, into, operator, gw.clock(), gw.rules.notices)
+    except actions.ActionRefused as exc:
+        raise AdminError(str(exc)) from None
+
+
+def assign_ticket(gw: Gateway, number: int, assignee: str, operator: str) -> dict:
+    from gateway import actions
+
+    try:
+        with db.transaction(gw.sessions) as session:
+            return actions.assign(session, number, operator, assignee, gw.clock())
+    except actions.ActionRefused as exc:
+        raise AdminError(str(exc)) from None
+
+
+def held_mails(gw: Gateway) -> list[dict]:
+    from gateway.store import repo
+
+    with gw.sessions() as session:
+        return [
+            {
+                "id": m.id,
+                "ticket": m.ticket_id,
+                "from": m.author_address,
+                "subject": m.subject,
+                "text": m.text,
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in repo.held_messages(session)
+        ]
+
+
+def decide_held(gw: Gateway, message_pk: int, operator: str, *, accept: bool) -> dict:
+    from gateway import actions
+
+    try:
+        with db.transaction(gw.sessions) as session:
+            return actions.decide_held(
+                session,
+                message_pk,
+                operator,
+                accept=accept,
+                now=gw.clock(),
+                policy=gw.rules.policy,
                 notices=gw.rules.notices,
             )
     except actions.ActionRefused as exc:

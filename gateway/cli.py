@@ -155,6 +155,43 @@ def cmd_ticket_act(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_ticket_merge(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    r = app.merge_tickets(gw, args.number, args.into, args.as_)
+    _print(r, args.json, lambda r: f"ticket #{r['number']} merged into #{r['into']}")
+    return EX_OK
+
+
+def cmd_ticket_assign(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    r = app.assign_ticket(gw, args.number, args.assignee, args.as_)
+    _print(r, args.json, lambda r: f"ticket #{r['number']} assigned to {r['assignee']}")
+    return EX_OK
+
+
+def cmd_held_list(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    rows = app.held_mails(gw)
+    _print(
+        rows,
+        args.json,
+        lambda rows: (
+            "\n".join(
+                f"{r['id']:<6} #{r['ticket']:<6} {r['from']:<32} {r['subject']}" for r in rows
+            )
+            or "no mail is held"
+        ),
+    )
+    return EX_OK
+
+
+def cmd_held_decide(args: argparse.Namespace) -> int:
+    gw = _gateway(args)
+    r = app.decide_held(gw, args.id, args.as_, accept=args.held_verb == "accept")
+    _print(r, args.json, lambda r: f"held mail {r['id']}: {r['decision']} (ticket #{r['ticket']})")
+    return EX_OK
+
+
 def cmd_customers_add(args: argparse.Namespace) -> int:
     gw = _gateway(args)
     row = app.add_customer(gw, args.email, args.name or "", verified=not args.guest)
@@ -373,6 +410,27 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--text")
         if name == "admin-close":
             sp.add_argument("--reason", required=True, help="why; the customer is told")
+
+    sp = with_json(verb("merge", cmd_ticket_merge, "merge ticket N into ticket M", ticket))
+    sp.add_argument("number", type=int)
+    sp.add_argument("into", type=int)
+    sp.add_argument("--as", dest="as_", required=True, metavar="OPERATOR")
+    sp = with_json(verb("assign", cmd_ticket_assign, "give the ticket to an operator", ticket))
+    sp.add_argument("number", type=int)
+    sp.add_argument("assignee", help="operator name or address")
+    sp.add_argument("--as", dest="as_", required=True, metavar="OPERATOR")
+
+    held = sub.add_parser(
+        "held", help="strangers' mails held for a decision (guarantee 6)"
+    ).add_subparsers(dest="held_verb", required=True, parser_class=_Parser)
+    with_json(verb("list", cmd_held_list, "mails held for an operator's decision", held))
+    for name, help in (
+        ("accept", "add the held mail to its ticket as the customer's message"),
+        ("reject", "keep it out of the ticket for good"),
+    ):
+        sp = with_json(verb(name, cmd_held_decide, help, held))
+        sp.add_argument("id", type=int, help="the held message's id (see `helpdesk held list`)")
+        sp.add_argument("--as", dest="as_", required=True, metavar="OPERATOR")
 
     sp = with_json(verb("notify", cmd_ticket_notify, "the ticket's notification settings", ticket))
     sp.add_argument("number", type=int)

@@ -87,6 +87,9 @@ class Settings:
         24, "awaiting an operator longer than this goes into the operators' digest"
     )
     escalate_every_hours: int = _setting(24, "a ticket is listed in the digest at most this often")
+    operator_copies: bool = _setting(
+        True, "operators get every customer message by mail, with a reply address of their own"
+    )
     team_address: str = _setting(
         "", "operators' shared address for digests and hints; empty = every operator"
     )
@@ -140,7 +143,22 @@ def _host_port(url: str, name: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
+
+
+_bool.__name__ = "boolean (true or false)"
+
 _CONVERTERS = {
+    bool: _bool,
+    "bool": _bool,
     Path: Path,
     int: int,
     str: str,

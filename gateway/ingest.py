@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from gateway import actions, operator_intake
 from gateway.desk import dedup
 from gateway.desk.dedup import Match
 from gateway.desk.machine import decide
@@ -38,6 +39,7 @@ from gateway.desk.model import (
     OPEN_STATUSES,
     AuthorKind,
     CustomerWrote,
+    Decision,
     Disposition,
     Flag,
     Policy,
@@ -54,7 +56,14 @@ from gateway.mail.parsed import ParsedMail, UnparseableMail
 from gateway.mail.subject import find_token, format_token, thread_subject
 from gateway.outcome import Delivery, Outcome, OutcomeKind
 from gateway.store import outbox, repo
-from gateway.store.notices import NoticeRules, enqueue_notices, notify, notify_team
+from gateway.store.notices import (
+    NoticeRules,
+    enqueue_notices,
+    notify,
+    notify_operators,
+    notify_stranger,
+    notify_team,
+)
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 MAX_KEY = 380
@@ -211,7 +220,7 @@ def process(
     customer, operator = people
     if customer is not None:
         trace.append(f"sender {address} known as customer {customer.id}")
-    elif operator is not None:
+    elif operator is not None and prep.delivery.auth_user is None:
         trace.append(
             f"sender {address} claims to be operator {operator.name} but is not "
             "authenticated: handled as a customer or stranger"
@@ -222,6 +231,9 @@ def process(
         lambda n: format_token(n, rules.token_format),
     )
     trace.append(choice.reason)
+    trusted = _trusted_operator(prep, operator, addressed, trace)
+    if trusted is not None and not verdict.automatic:
+        return _from_operator(session, prep, raw_id, trusted, choice.number, rules, trace, now)
     if choice.number is None and verdict.automatic:
         repo.set_raw_state(session, raw_id, "ignored", f"{verdict.reason}; threads into no ticket")
         return Outcome(OutcomeKind.STORED, "automatic mail kept, no ticket")
@@ -238,7 +250,7 @@ def process(
     if kind is AuthorKind.STRANGER:
         assert state is not None
         trace.append(f"held: {address} is not the customer of ticket #{state.number}")
-        _add_message(
+        held_pk = _add_message(
             session,
             mail,
             raw_id,
@@ -250,6 +262,21 @@ def process(
             trace,
             now,
         )
+        if rules.notices is not None and not verdict.automatic:
+            notify_stranger(session, state.number, address, mail.subject, rules.notices, now)
+            notify_team(
+                session,
+                state.number,
+                "stranger_held",
+                rules.notices,
+                now,
+                extra={
+                    "stranger": address,
+                    "text": mail.text[:ECHO_CHARS],
+                    "held_id": held_pk,
+                    "customer": repo.customer_email(session, state.customer_id),
+                },
+            )
         return Outcome(
             OutcomeKind.STORED, f"held for an operator in ticket #{state.number}", state.number
         )
@@ -325,6 +352,16 @@ def process(
         enqueue_notices(
             session, number, decision, rules.notices, now, trigger_id=mail.message_id, extra=extra
         )
+        if not verdict.automatic and not (seen.repeat and not decision.changed):
+            notify_operators(
+                session,
+                number,
+                "operator_message",
+                rules.notices,
+                now,
+                trigger_id=mail.message_id,
+                extra=_for_operators(session, mail, customer, decision, state, number),
+            )
         if seen.related_to is not None and seen.match is not None:
             notify_team(
                 session,
@@ -406,6 +443,123 @@ def _seen_before(
     )
 
 
+def _trusted_operator(
+    prep: Prepared,
+    operator: repo.Person | None,
+    addressed: _Addressed,
+    trace: list[str],
+) -> repo.Person | None:
+    """The operator this mail speaks for, when it proves it (guarantee 6); else None.
+
+    Proof is the login on our submission listener (SMTP AUTH after STARTTLS):
+    the From header alone proves nothing, anyone can write it.
+    """
+    auth = prep.delivery.auth_user
+    if operator is not None and auth is not None and auth.lower() == operator.email:
+        trace.append(f"operator {operator.name}: authenticated by SMTP AUTH on submission")
+        return operator
+    if auth is not None:
+        trace.append(f"logged in as {auth} but From is another address: not trusted")
+    return None
+
+
+def _from_operator(
+    session: Session,
+    prep: Prepared,
+    raw_id: int,
+    operator: repo.Person,
+    number: int | None,
+    rules: IntakeRules,
+    trace: list[str],
+    now: datetime,
+) -> Outcome:
+    """An authenticated operator's reply and commands (``operator_intake``)."""
+    mail = prep.parsed
+    assert mail is not None
+    if number is None:
+        reason = "an operator's mail that names no ticket: reply to a ticket's mail"
+        repo.set_raw_state(session, raw_id, "ignored", reason)
+        return Outcome(OutcomeKind.STORED, reason)
+    state = repo.ticket_state(session, number, for_update=True)
+    if state is not None and state.merged_into is not None:
+        trace.append(f"#{number} was merged into #{state.merged_into}")
+        number = state.merged_into
+    fresh = new_text(mail.text)
+    commands, errors = parse_commands(fresh)
+    orders, wrong = operator_intake.check(session, commands, errors, number)
+    reply = operator_intake.body_after(fresh, orders, wrong)
+    source = actions.MailSource(
+        raw_mail_id=raw_id,
+        message_id=mail.message_id,
+        subject=mail.subject,
+        html=mail.html,
+        trace=tuple(trace),
+        how="by mail",
+    )
+    if not wrong:
+        try:
+            with session.begin_nested():
+                done = operator_intake.apply(
+                    session,
+                    number=number,
+                    operator=operator,
+                    orders=orders if (orders or reply) else [],
+                    reply=reply,
+                    source=source,
+                    policy=rules.policy,
+                    notices=rules.notices,
+                    now=now,
+                )
+            return Outcome(OutcomeKind.STORED, f"ticket #{number}: {'; '.join(done)}", number)
+        except actions.ActionRefused as exc:
+            wrong = [operator_intake.Wrong(0, "", str(exc))]
+    operator_intake.reject(
+        session,
+        number=number,
+        operator=operator,
+        wrong=wrong,
+        source=source,
+        text=mail.text,
+        notices=rules.notices,
+        now=now,
+    )
+    return Outcome(OutcomeKind.STORED, f"ticket #{number}: not applied, the operator is told")
+
+
+def _for_operators(
+    session: Session,
+    mail: ParsedMail,
+    customer: repo.Person,
+    decision: Decision,
+    state: TicketState | None,
+    number: int,
+) -> dict[str, object]:
+    """What an operator's copy of a customer's message says about it."""
+    if decision.disposition is Disposition.NEW_TICKET:
+        event = "created"
+    elif decision.disposition is Disposition.FOLLOW_UP:
+        event = "follow_up"
+    elif any(c.from_ is not None and c.from_.is_closed for c in decision.changes):
+        event = "reopened"
+    else:
+        event = "message"
+    extra: dict[str, object] = {
+        "event": event,
+        "customer": customer.email,
+        "customer_verified": customer.verified,
+        "customer_id": customer.id,
+        "text": mail.text,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
+            for a in mail.attachments
+        ],
+        "flags": sorted(f.value for f in decision.flags),
+    }
+    if event == "follow_up" and state is not None:
+        extra["old_number"] = state.number
+    return extra
+
+
 def _clues(
     session: Session, mail: ParsedMail, rules: IntakeRules, reply_to: int | None
 ) -> ThreadClues:
@@ -483,6 +637,7 @@ class _Addressed:
     """What the envelope recipients say: a signed reply, bounce or confirmation address."""
 
     reply_to: int | None = None
+    operator_reply: bool = False  # reply_to came by an operator's own signed address
     bounce_of: int | None = None
     confirms: int | None = None
     trace: tuple[str, ...] = ()
@@ -507,6 +662,12 @@ def _addressed(prep: Prepared, rules: IntakeRules, sender: str) -> _Addressed:
         kind, number = found
         if kind == "t":
             return _Addressed(reply_to=number, trace=(*trace,))
+        if kind == "o":
+            return _Addressed(
+                reply_to=number,
+                operator_reply=True,
+                trace=(*trace, f"operator reply address of #{number}, signed for {sender}"),
+            )
         if kind == "b":
             return _Addressed(bounce_of=number, trace=(*trace, f"bounce of notification {number}"))
         return _Addressed(confirms=number, trace=(*trace, f"confirms notify address of #{number}"))

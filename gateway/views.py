@@ -42,6 +42,7 @@ def ticket_summary(ticket: Any, customer_email: str, locale: str = "en") -> dict
         "reopenable": ticket.status in CLOSED_VALUES and ticket.reopenable,
         "follow_up_of": ticket.follow_up_of,
         "duplicate_of": ticket.duplicate_of,
+        "assignee_id": ticket.assignee_id,
         "reminded_for": _iso(ticket.reminded_for),
         "escalated_at": _iso(ticket.escalated_at),
     }

@@ -9,6 +9,8 @@ pair sits apart with its own exception). Three kinds:
     b<N>  bounce address of outbox row N (the envelope sender: VERP)
     c<N>  confirms a new notify address of ticket N; signed together with that
           address, so only a mail from it can confirm it
+    o<N>  an operator's reply address of ticket N; signed together with the
+          operator's address, so it speaks for that operator only (issue 4)
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import hashlib
 import hmac
 import re
 
-KINDS = frozenset("tbc")
+KINDS = frozenset("tbco")
 _SIG_CHARS = 12
-_TAIL = re.compile(rf"^([tbc])(\d{{1,12}})\.([a-z2-7]{{{_SIG_CHARS}}})$")
+_TAIL = re.compile(rf"^([tbco])(\d{{1,12}})\.([a-z2-7]{{{_SIG_CHARS}}})$")
 
 
 class BadToken(ValueError):

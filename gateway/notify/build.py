@@ -90,6 +90,10 @@ def build(letter: Letter, templates: Templates, rules: DispatchRules) -> tuple[s
         reply_to = reply_address.make(
             rules.support, rules.secret, "c", ticket["number"], bound=letter.to_address
         )
+    elif context.get("reply_kind") == "o":  # speaks for the operator it was sent to only
+        reply_to = reply_address.make(
+            rules.support, rules.secret, "o", ticket["number"], bound=letter.to_address
+        )
     else:
         reply_to = reply_address.make(rules.support, rules.secret, "t", ticket["number"])
     message = compose(

@@ -37,6 +37,10 @@ AUTO_SUBMITTED = {
     "operator_reply": "no",
     "possible_repeat": "auto-generated",
     "escalation": "auto-generated",
+    "operator_message": "auto-generated",
+    "command_error": "auto-replied",
+    "stranger_held": "auto-generated",
+    "held_notice": "auto-replied",
 }
 
 
@@ -51,6 +55,7 @@ class NoticeRules:
     reopen_days: int = 30
     limit: outbox.RateLimit = field(default_factory=outbox.RateLimit)
     team_address: str = ""  # operators' shared address; empty = every operator's own
+    operator_copies: bool = True  # every customer message mailed to the operators
     team_locale: str = "ru"
 
 
@@ -214,6 +219,82 @@ def notify_team(
         _enqueue_plain(session, number, kind, address, rules, now, context)
         for address in team_addresses(session, rules)
     ]
+
+
+def notify_operators(
+    session: Session,
+    number: int,
+    kind: str,
+    rules: NoticeRules,
+    now: datetime,
+    *,
+    extra: dict | None = None,
+    trigger_id: str | None = None,
+) -> list[int]:
+    """A customer's message to every operator, each with a reply address of their own.
+
+    The Reply-To is signed together with the operator's address (``o`` kind),
+    so a reply threads into the ticket as that operator and no one else; the
+    team address, when set, gets a copy with the plain ticket reply address.
+    """
+    ticket = session.connection().execute(_TICKET, {"number": number}).first()
+    if ticket is None or not rules.operator_copies:
+        return []
+    context = _context(ticket, kind, rules, rules.team_locale, extra)
+    recipients = [(o, "o") for o in session.scalars(select(Operator.email).order_by(Operator.id))]
+    if rules.team_address:
+        recipients.append((rules.team_address, "t"))
+    letters = [
+        outbox.Letter(
+            ticket_id=number,
+            kind=kind,
+            to_address=address,
+            locale=rules.team_locale,
+            context={**context, "reply_kind": reply_kind},
+            auto_submitted=AUTO_SUBMITTED.get(kind, "auto-generated"),
+            message_id=outbox.new_message_id(rules.domain),
+            in_reply_to=trigger_id,
+            references=[trigger_id] if trigger_id else [],
+        )
+        for address, reply_kind in recipients
+    ]
+    written = outbox.enqueue_many(session, letters, now)  # ours: never rate-limited
+    repo.remember_thread_ids(session, [(x.message_id, number) for x in letters])
+    return [row for row, _ in written]
+
+
+def notify_stranger(
+    session: Session,
+    number: int,
+    address: str,
+    their_subject: str,
+    rules: NoticeRules,
+    now: datetime,
+) -> int | None:
+    """Tell someone whose mail was held that an operator will look at it.
+
+    Nothing of the ticket goes into this mail — not its subject, status or
+    customer: it is someone else's (guarantee 6). Their own subject is reused.
+    """
+    context = {
+        "subject": f"Re: {their_subject}".strip() if their_subject else "Re:",
+        "token": format_token(number, rules.token_format),
+        "support_address": rules.support,
+        "locale": rules.team_locale,
+    }
+    row, _ = outbox.enqueue(
+        session,
+        ticket_id=number,
+        kind="held_notice",
+        to_address=address,
+        locale=rules.team_locale,
+        context=context,
+        auto_submitted=AUTO_SUBMITTED["held_notice"],
+        message_id=outbox.new_message_id(rules.domain),
+        now=now,
+        limit=rules.limit,
+    )
+    return row
 
 
 def notify_team_digest(

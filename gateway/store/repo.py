@@ -235,6 +235,10 @@ def add_customer(
     return found
 
 
+def customer_email(session: Session, customer_id: int) -> str:
+    return session.scalar(select(CUSTOMERS.c.email).where(CUSTOMERS.c.id == customer_id)) or ""
+
+
 def customers(session: Session) -> Sequence[Row]:
     return session.execute(select(Customer).order_by(Customer.id)).scalars().all()
 
@@ -425,6 +429,10 @@ _REPEAT = (
 def repeated_message(session: Session, ticket: int, digest: str) -> int | None:
     """The earlier customer message of the ticket with this content digest, if any."""
     return _conn(session).execute(_REPEAT, {"ticket": ticket, "digest": digest}).scalar()
+
+
+def set_assignee(session: Session, number: int, operator_id: int | None) -> None:
+    session.execute(update(TICKETS).where(TICKETS.c.id == number).values(assignee_id=operator_id))
 
 
 def set_notify(
@@ -664,6 +672,23 @@ def ticket_with_history(session: Session, number: int) -> tuple[Row, list, list,
         ):
             files.setdefault(row.message_pk, []).append(row)
     return head, messages, events, files
+
+
+def held_messages(session: Session) -> Sequence[Message]:
+    """Strangers' mails waiting for an operator's decision, oldest first."""
+    return (
+        session.execute(
+            select(Message)
+            .where(Message.author_kind == "stranger", Message.flags.contains("held"))
+            .order_by(Message.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def message_row(session: Session, pk: int) -> Message | None:
+    return session.get(Message, pk, with_for_update=True)
 
 
 def count_rows(session: Session, table: type) -> int:
