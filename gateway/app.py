@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import ssl
+import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -110,7 +111,20 @@ def intake_rules(settings: Settings, secret: bytes | None = None) -> ingest.Inta
         locale=settings.locale,
         own_id_domains=frozenset({settings.domain.lower()}),
         notices=notice_rules(settings, secret) if secret is not None else None,
+        operator_dkim=settings.operator_dkim,
+        dkim_keys=load_dkim_keys(settings),
     )
+
+
+def load_dkim_keys(settings: Settings) -> tuple[tuple[str, str], ...] | None:
+    """Pinned DKIM keys from the ``dkim_keys`` TOML file; None = ask DNS."""
+    if not settings.dkim_keys:
+        return None
+    try:
+        data = tomllib.loads(Path(settings.dkim_keys).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"HELPDESK_DKIM_KEYS={settings.dkim_keys}: {exc}") from None
+    return tuple(sorted((str(k).lower().rstrip("."), str(v)) for k, v in data.items()))
 
 
 @dataclass

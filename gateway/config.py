@@ -87,6 +87,12 @@ class Settings:
         24, "awaiting an operator longer than this goes into the operators' digest"
     )
     escalate_every_hours: int = _setting(24, "a ticket is listed in the digest at most this often")
+    operator_dkim: bool = _setting(
+        True, "trust an operator's reply with a valid DKIM signature of their domain"
+    )
+    dkim_keys: str = _setting(
+        "", "TOML file of pinned DKIM keys ('sel._domainkey.dom' = 'v=DKIM1; …'); empty = DNS"
+    )
     operator_copies: bool = _setting(
         True, "operators get every customer message by mail, with a reply address of their own"
     )

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from gateway import actions, operator_intake
+from gateway import actions, dkim_trust, operator_intake
 from gateway.desk import dedup
 from gateway.desk.dedup import Match
 from gateway.desk.machine import decide
@@ -83,6 +83,8 @@ class IntakeRules:
     locale: str = "ru"
     own_id_domains: frozenset[str] = frozenset()
     notices: NoticeRules | None = None  # None: no notifications (e.g. a dry run)
+    operator_dkim: bool = True  # trust a DKIM-signed operator reply to their own address
+    dkim_keys: tuple[tuple[str, str], ...] | None = None  # pinned keys; None = DNS
 
     def serves(self, address: str) -> bool:
         """True for the support address and its +subaddresses (reply addresses)."""
@@ -231,7 +233,7 @@ def process(
         lambda n: format_token(n, rules.token_format),
     )
     trace.append(choice.reason)
-    trusted = _trusted_operator(prep, operator, addressed, trace)
+    trusted = _trusted_operator(prep, operator, addressed, rules, trace)
     if trusted is not None and not verdict.automatic:
         return _from_operator(session, prep, raw_id, trusted, choice.number, rules, trace, now)
     if choice.number is None and verdict.automatic:
@@ -447,12 +449,14 @@ def _trusted_operator(
     prep: Prepared,
     operator: repo.Person | None,
     addressed: _Addressed,
+    rules: IntakeRules,
     trace: list[str],
 ) -> repo.Person | None:
     """The operator this mail speaks for, when it proves it (guarantee 6); else None.
 
-    Proof is the login on our submission listener (SMTP AUTH after STARTTLS):
-    the From header alone proves nothing, anyone can write it.
+    Proof is the login on our submission listener (SMTP AUTH after STARTTLS),
+    or a valid DKIM signature of the operator's domain on a mail to the reply
+    address signed for that operator. The From header alone proves nothing.
     """
     auth = prep.delivery.auth_user
     if operator is not None and auth is not None and auth.lower() == operator.email:
@@ -460,7 +464,20 @@ def _trusted_operator(
         return operator
     if auth is not None:
         trace.append(f"logged in as {auth} but From is another address: not trusted")
-    return None
+        return None
+    if operator is None or not addressed.operator_reply or not rules.operator_dkim:
+        return None
+    domain = operator.email.rpartition("@")[2]
+    keys = dict(rules.dkim_keys) if rules.dkim_keys is not None else None
+    signer = dkim_trust.signed_by(prep.delivery.data, domain, keys)
+    if signer is None:
+        trace.append(
+            f"to {operator.name}'s reply address, but no valid DKIM signature of {domain}: "
+            "not trusted"
+        )
+        return None
+    trace.append(f"operator {operator.name}: DKIM signature of {signer} and their reply address")
+    return operator
 
 
 def _from_operator(
