@@ -28,6 +28,8 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/notify.py
+	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/dedup.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .import_linter_cache

@@ -88,6 +88,11 @@ def merge(
             raise ActionRefused(f"there is no ticket #{n}; see `helpdesk tickets`")
         if state.merged_into is not None:
             raise ActionRefused(f"ticket #{n} was already merged into #{state.merged_into}")
+    if states[number].customer_id != states[into].customer_id:  # type: ignore[union-attr]
+        raise ActionRefused(
+            f"tickets #{number} and #{into} belong to different customers; only one "
+            "customer's tickets can be merged"
+        )
     if states[into].locked:  # type: ignore[union-attr]
         raise ActionRefused(f"ticket #{into} is locked (closed administratively)")
     moved = repo.merge_ticket(

@@ -635,14 +635,11 @@ def run_sweep(gw: Gateway, *, as_of: datetime | None, dry_run: bool) -> dict:
     With no ``serve`` running (mail piped in by ``helpdesk ingest``, the sweep
     from cron), this is also what sends notifications.
     """
-    from gateway.store import outbox
 
     now = as_of or gw.clock()
     report = sweep(gw.sessions, sweep_rules(gw.settings, gw.secret), now, dry_run=dry_run)
     result = report.as_dict()
     if dry_run:
-        with gw.sessions() as session:
-            result["notifications_due"] = outbox.count_due(session, now)
         return result
 
     async def drain() -> int:

@@ -362,7 +362,10 @@ def process(
                 rules.notices,
                 now,
                 trigger_id=mail.message_id,
-                extra=_for_operators(session, mail, customer, decision, state, number),
+                extra={
+                    **_for_operators(session, mail, customer, decision, state, number),
+                    "attachment_ids": repo.attachment_ids(session, message_pk),
+                },
             )
         if seen.related_to is not None and seen.match is not None:
             notify_team(
@@ -409,13 +412,18 @@ def _seen_before(
     if not normalized:
         return _Seen()
     digest = dedup.digest(normalized)
-    if state is not None:
-        earlier = repo.repeated_message(session, state.number, digest)
-        if earlier is None:
-            return _Seen(digest=digest)
-        return _Seen(digest=digest, repeat=True, trace=(f"same content as message {earlier}",))
     request = dedup.request_text(thread_subject(mail.subject), fresh)
     kept = (dedup.digest(request), request[: dedup.KEEP_CHARS])
+    if state is not None:  # kept too: a follow-up ticket is compared with later requests
+        earlier = repo.repeated_message(session, state.number, digest)
+        if earlier is None:
+            return _Seen(digest=digest, request=kept)
+        return _Seen(
+            digest=digest,
+            request=kept,
+            repeat=True,
+            trace=(f"same content as message {earlier}",),
+        )
     policy = rules.policy
     since = now - timedelta(days=policy.reopen_days)
     candidates = [

@@ -222,6 +222,7 @@ def reject(
             notices,
             now,
             to_address=operator.email,
+            limited=False,  # a busy operator must still hear that a command failed
             extra={
                 "operator_name": operator.name,
                 "errors": [{"line": w.line, "text": w.text, "reason": w.reason} for w in wrong],

@@ -59,6 +59,7 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.runs: dict[str, int] = dict.fromkeys(JOBS, 0)
+        self._stopping = False
 
     def start(self) -> None:
         first = datetime.now(UTC)
@@ -75,6 +76,8 @@ class Scheduler:
         self._scheduler.start()
 
     async def _run(self, name: str) -> None:
+        if self._stopping:  # a run APScheduler had already queued when stop() came
+            return
         future = asyncio.ensure_future(
             asyncio.to_thread(run_job, self._sessions, name, self._rules, self._clock())
         )
@@ -98,6 +101,7 @@ class Scheduler:
 
     async def stop(self, grace: float = 10.0) -> None:
         """No new runs; let a running job finish its batch (a transaction) first."""
+        self._stopping = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         if self._running:

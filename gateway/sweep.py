@@ -35,7 +35,7 @@ from gateway.desk import dedup
 from gateway.desk.machine import cutoffs, decide, escalation_due
 from gateway.desk.model import OPEN_STATUSES, Policy, TimerFired
 from gateway.mail.subject import format_token
-from gateway.store import repo, timers
+from gateway.store import outbox, repo, timers
 from gateway.store.notices import Notice, NoticeRules, notify_many, notify_team_digest
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
@@ -64,6 +64,7 @@ class SweepReport:
     reopen_lapsed: list[int] = field(default_factory=list)
     escalated: list[int] = field(default_factory=list)
     merged: list[tuple[int, int]] = field(default_factory=list)  # (later, into earlier)
+    notifications_due: int | None = None  # dry run: what would then be due to send
 
     def as_dict(self) -> dict:
         return {
@@ -74,6 +75,11 @@ class SweepReport:
             "reopen_lapsed": self.reopen_lapsed,
             "escalated": self.escalated,
             "merged": [{"ticket": a, "into": b} for a, b in self.merged],
+            **(
+                {"notifications_due": self.notifications_due}
+                if self.notifications_due is not None
+                else {}
+            ),
         }
 
 
@@ -283,6 +289,8 @@ def sweep(
                 _drain(
                     name, lambda n=name: _BY_NAME[n][0](session, rules, now), report, rules.batch
                 )
+            # counted before the rollback: the mails the sweep itself would write count too
+            report.notifications_due = outbox.count_due(session, now)
         finally:
             session.rollback()
     return report

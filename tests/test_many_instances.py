@@ -593,7 +593,16 @@ def test_the_same_mail_at_two_instances_at_once_is_stored_once(pg_url: str, tmp_
             created = Counter(
                 conn.scalars(select(OUTBOX.c.ticket_id).where(OUTBOX.c.kind == "created"))
             )
-            other_mail = conn.execute(select(OUTBOX.c.kind).where(OUTBOX.c.kind != "created")).all()
+            copies = Counter(
+                conn.scalars(
+                    select(OUTBOX.c.ticket_id).where(
+                        OUTBOX.c.kind == "operator_message", OUTBOX.c.to_address == TEAM
+                    )
+                )
+            )
+            other_mail = conn.execute(
+                select(OUTBOX.c.kind).where(OUTBOX.c.kind.not_in(("created", "operator_message")))
+            ).all()
             events = Counter(conn.scalars(select(EVENTS.c.ticket_id)))
             customers = Counter(conn.scalars(select(CUSTOMERS.c.email)))
     finally:
@@ -602,6 +611,7 @@ def test_the_same_mail_at_two_instances_at_once_is_stored_once(pg_url: str, tmp_
     assert Counter(m.message_id for m in messages if m.message_id) == Counter(mids)
     assert len(messages) == len(tickets) == len(jobs) == len({m.ticket_id for m in messages})
     assert created == Counter(tickets) and other_mail == []
+    assert copies == Counter(tickets)  # the team's copy of each request, once
     assert events == Counter(tickets)  # one "ticket created" each
     assert customers == Counter(f"client{i}@example.ru" for i in range(40))
 

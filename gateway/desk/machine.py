@@ -132,7 +132,8 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
             flags=frozenset({Flag.AUTO}),
         )
     nudge = frozenset({Flag.NUDGE}) if event.nudge else frozenset()
-    if event.duplicate and not state.status.is_closed:
+    waiting_on_us = state.status in (Status.AWAITING_OPERATOR, Status.IN_PROGRESS)
+    if event.duplicate and waiting_on_us:
         return _keep(
             state,
             f"the same request as open ticket #{state.number}: appended as a duplicate, "
@@ -140,15 +141,22 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
             flags=frozenset({Flag.DUPLICATE}) | nudge,
             notices=("duplicate",),
         )
-    waiting_on_us = state.status in (Status.AWAITING_OPERATOR, Status.IN_PROGRESS)
+    if event.duplicate and state.status is Status.AWAITING_CUSTOMER:
+        # We wait for them and they sent the request again: that is their answer.
+        return _move(
+            state,
+            Status.AWAITING_OPERATOR,
+            now,
+            f"customer sent the request of #{state.number} again",
+            flags=frozenset({Flag.DUPLICATE}) | nudge,
+            notices=("duplicate",),
+        )
     if event.repeat and waiting_on_us:
         return _keep(
             state,
             "content already in this ticket: collapsed, not new work for operators",
             flags=frozenset({Flag.DUPLICATE}) | nudge,
         )
-    if event.repeat:  # sent again while we wait for the customer: still their answer
-        nudge = nudge | {Flag.DUPLICATE}
     if event.close and state.status.is_closed:
         return _keep(
             state,
@@ -177,9 +185,10 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
     if state.status is Status.AWAITING_OPERATOR:
         # More information must not send the ticket to the back of the queue.
         return _keep(state, "customer added to a ticket already awaiting an operator", flags=nudge)
-    # A nudge while we wait for the customer is still the customer's answer:
-    # the ticket comes back to operators, its queue clock starting now.
-    return _move(state, Status.AWAITING_OPERATOR, now, "customer replied", flags=nudge)
+    # A nudge, or content sent again, while we wait for the customer is still the
+    # customer's answer: the ticket comes back to operators, its queue clock starting now.
+    again = frozenset({Flag.DUPLICATE}) if event.repeat else frozenset()
+    return _move(state, Status.AWAITING_OPERATOR, now, "customer replied", flags=nudge | again)
 
 
 def _closed(

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gateway.mail.compose import OWN_ID_MARK
 from gateway.mail.parsed import ParsedMail
 
 
@@ -47,8 +48,14 @@ _AUTO_SUBJECT = re.compile(
 )
 
 
-def _domain(msgid: str) -> str:
-    return msgid.strip("<>").rpartition("@")[2].lower()
+def is_own_message_id(msgid: str, domains: frozenset[str]) -> bool:
+    """One of the Message-IDs we stamp (:func:`gateway.mail.compose.own_message_id`).
+
+    The domain alone is not enough: an operator or a customer on the company's
+    own domain writes Message-IDs ending in it too, and their mail is no loop.
+    """
+    local, _, domain = msgid.strip("<>").rpartition("@")
+    return domain.lower() in domains and local.endswith("." + OWN_ID_MARK)
 
 
 def classify(
@@ -64,7 +71,7 @@ def classify(
     sender = mail.from_.key if mail.from_ else ""
     if _BOUNCE_SENDERS.match(sender) or _BOUNCE_SENDERS.match((envelope_sender or "").lower()):
         return Classification(MailKind.BOUNCE, f"bounce: sent by {sender or envelope_sender}")
-    if own_id_domains and mail.message_id and _domain(mail.message_id) in own_id_domains:
+    if own_id_domains and mail.message_id and is_own_message_id(mail.message_id, own_id_domains):
         return Classification(MailKind.LOOP, f"loop: our own Message-ID {mail.message_id}")
     auto = (h("auto-submitted") or "").strip().lower()
     if auto and auto != "no":

@@ -55,9 +55,10 @@ class Letter:
     references: str
     auto_submitted: str
     created_at: datetime
+    files: tuple[tuple[str, str, bytes], ...] = ()  # attached (an operator's copy)
 
     @classmethod
-    def of(cls, row: Row) -> Letter:
+    def of(cls, row: Row, files: tuple[tuple[str, str, bytes], ...] = ()) -> Letter:
         return cls(
             row.id,
             row.kind,
@@ -69,6 +70,7 @@ class Letter:
             row.references,
             row.auto_submitted,
             row.created_at,
+            files,
         )
 
 
@@ -111,6 +113,7 @@ def build(letter: Letter, templates: Templates, rules: DispatchRules) -> tuple[s
             references=letter.references.split(),
             auto_submitted=letter.auto_submitted,
             headers={"X-Helpdesk-Ticket": str(ticket["number"])},
+            attachments=letter.files,
         )
     )
     bounce = reply_address.make(rules.support, rules.secret, "b", letter.id)

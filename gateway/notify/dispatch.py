@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import mailbox
 from collections.abc import Callable
@@ -151,10 +152,12 @@ class Dispatcher:
         The batch is built in chunks, all started at once, and each chunk is
         sent as soon as it is ready, so building the next overlaps sending this.
         """
-        rows = await asyncio.to_thread(self._claim, self._clock())
+        rows, files = await asyncio.to_thread(self._claim, self._clock())
         chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
         builds = [
-            asyncio.ensure_future(self._builder.build([Letter.of(r) for r in chunk]))
+            asyncio.ensure_future(
+                self._builder.build([Letter.of(r, files.get(r.id, ())) for r in chunk])
+            )
             for chunk in chunks
         ]
         results: list[tuple[Row, str | None, bool]] = []
@@ -195,9 +198,12 @@ class Dispatcher:
             await sender.close()
         self._builder.close()
 
-    def _claim(self, now: datetime) -> list[Row]:
+    def _claim(self, now: datetime) -> tuple[list[Row], dict[int, tuple]]:
+        """Due rows, and the stored files the ones that carry attachments need."""
         with self._sessions() as session, session.begin():
-            return outbox.claim(session, now, self._rules.lease, self._rules.batch)
+            rows = outbox.claim(session, now, self._rules.lease, self._rules.batch)
+            wanted = {r.id: ids for r in rows if (ids := _attachment_ids(r.context))}
+            return rows, outbox.attachments_for(session, wanted) if wanted else {}
 
     def _mark(self, results: list[tuple[Row, str | None, bool]]) -> None:
         now = self._clock()
@@ -236,6 +242,12 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_either(stop, self.wake), poll)
         await self.close()
+
+
+def _attachment_ids(context: str) -> list[int]:
+    if '"attachment_ids"' not in context:  # the common case: no JSON decoding
+        return []
+    return [int(i) for i in json.loads(context).get("attachment_ids", [])]
 
 
 async def _either(a: asyncio.Event, b: asyncio.Event) -> None:

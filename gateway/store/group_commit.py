@@ -132,6 +132,19 @@ def commit_group(
     except Exception as exc:
         log.warning("group of %d failed to commit: %s", len(items), exc)
         raise
+    # A deadlock with another instance (both groups hold what the other wants, e.g.
+    # the same two mails in opposite order) fails one of our items. Retrying it in the
+    # same transaction would meet the same locks; after our COMMIT they are released.
+    for i, result in enumerate(results):
+        for _ in range(TRANSIENT_RETRIES):
+            if not (isinstance(result, Exception) and _is_transient(result)):
+                break
+            try:
+                with factory() as session, session.begin():
+                    result = _one(session, items[i], work, on_error)
+            except Exception as exc:
+                result = exc
+        results[i] = result
     return results
 
 
@@ -150,6 +163,14 @@ def _one(
                 return on_error(session, item, exc)
         except Exception as again:
             return again
+
+
+TRANSIENT_RETRIES = 3
+_TRANSIENT_STATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def _is_transient(exc: Exception) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _TRANSIENT_STATES
 
 
 def _is_database_failure(exc: Exception) -> bool:

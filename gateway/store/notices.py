@@ -93,6 +93,7 @@ class Notice:
     extra: dict | None = None
     trigger_id: str | None = None
     to_address: str | None = None  # instead of the ticket's notify address
+    limited: bool = True  # False for mail to an operator: ours, never rate-limited
 
 
 def notify(
@@ -105,9 +106,10 @@ def notify(
     trigger_id: str | None = None,
     extra: dict | None = None,
     to_address: str | None = None,
+    limited: bool = True,
 ) -> int | None:
     """One notification of ``kind`` about ticket ``number``; None when notify is off."""
-    notice = Notice(number, kind, extra, trigger_id, to_address)
+    notice = Notice(number, kind, extra, trigger_id, to_address, limited)
     return notify_many(session, [notice], rules, now)[0]
 
 
@@ -154,6 +156,7 @@ def notify_many(
                 in_reply_to=n.trigger_id or prev or root,
                 references=list(dict.fromkeys(r for r in (root, prev, n.trigger_id) if r)),
                 hold=hold,
+                limited=n.limited,
             )
         )
         placed.append(i)

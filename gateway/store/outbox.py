@@ -15,13 +15,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.store.tables import Outbox, Ticket
+from gateway.mail.compose import own_message_id
+from gateway.store.tables import Attachment, Outbox, Ticket
 
 OUTBOX = Outbox.__table__
 PENDING, SENT, FAILED, SUPPRESSED = "pending", "sent", "failed", "suppressed"
@@ -54,7 +54,7 @@ _INSERT = OUTBOX.insert().returning(OUTBOX.c.id, sort_by_parameter_order=True)
 
 
 def new_message_id(domain: str) -> str:
-    return make_msgid(domain=domain)
+    return own_message_id(domain)
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class Letter:
     in_reply_to: str | None = None
     references: Sequence[str] = ()
     hold: str | None = None
+    limited: bool = True  # False: to one of ours (an operator), never rate-limited
 
 
 def enqueue(
@@ -108,7 +109,7 @@ def enqueue_many(
     for x in letters:
         address = x.to_address.lower()
         state, error = (SUPPRESSED, x.hold) if x.hold else (PENDING, None)
-        if x.hold is None and x.auto_submitted != "no" and limit is not None:
+        if x.hold is None and x.auto_submitted != "no" and limit is not None and x.limited:
             if recent.get(address, 0) >= limit.count:
                 minutes = int(limit.window.total_seconds() // 60)
                 state, error = (
@@ -169,6 +170,22 @@ def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -
         .order_by(OUTBOX.c.id)
     ).all()
     return list(rows)
+
+
+def attachments_for(
+    session: Session, wanted: dict[int, list[int]]
+) -> dict[int, tuple[tuple[str, str, bytes], ...]]:
+    """For each outbox row id, the stored files it carries (by attachment id)."""
+    ids = sorted({i for group in wanted.values() for i in group})
+    found = {
+        a.id: (a.filename, a.content_type, a.data)
+        for a in session.execute(
+            select(
+                Attachment.id, Attachment.filename, Attachment.content_type, Attachment.data
+            ).where(Attachment.id.in_(ids))
+        )
+    }
+    return {row: tuple(found[i] for i in group if i in found) for row, group in wanted.items()}
 
 
 def count_due(session: Session, now: datetime) -> int:

@@ -592,6 +592,16 @@ def add_attachments(
         _conn(session).execute(insert(ATTACHMENTS), rows)
 
 
+def attachment_ids(session: Session, message_pk: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(ATTACHMENTS.c.id)
+            .where(ATTACHMENTS.c.message_pk == message_pk)
+            .order_by(ATTACHMENTS.c.id)
+        )
+    )
+
+
 def remember_thread_id(session: Session, message_id: str, ticket: int) -> None:
     """Map a Message-ID to its ticket; the first ticket to claim an id keeps it."""
     _insert_ignoring_conflict(

@@ -599,7 +599,7 @@ def test_escalation_of_tickets_waiting_for_an_operator(
 # --- duplicates ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [AO, IP, AC])
+@pytest.mark.parametrize("status", [AO, IP])
 def test_duplicate_request_joins_the_open_ticket_unchanged(status: Status) -> None:
     """A new request equal to an open ticket's is appended there: no move, one notice."""
     state = TicketState(7, status, 42, awaiting_since=NOW - DAY, closed_at=None)
@@ -626,3 +626,20 @@ def test_repeat_while_waiting_for_the_customer_still_answers() -> None:
     decision = decide(state, CustomerWrote(at=NOW, repeat=True), POLICY, NOW)
     assert_moved(decision, state, AO)
     assert Flag.DUPLICATE in decision.flags
+
+
+def test_duplicate_request_while_waiting_for_the_customer_is_their_answer() -> None:
+    """The request sent again while we wait for them: back to operators, and they are told."""
+    state = TicketState(7, AC, 42, awaiting_since=NOW - DAY, closed_at=None)
+    decision = decide(state, CustomerWrote(at=NOW, duplicate=True), POLICY, NOW)
+    assert_moved(decision, state, AO)
+    assert Flag.DUPLICATE in decision.flags
+    assert decision.notices == ("duplicate",)
+
+
+def test_repeated_text_that_opens_a_follow_up_is_not_flagged_duplicate() -> None:
+    """A follow-up's first message is shown in full: nothing earlier in it repeats it."""
+    state = TicketState(7, CL, 42, awaiting_since=None, closed_at=NOW - 40 * DAY)
+    decision = decide(state, CustomerWrote(at=NOW, repeat=True), POLICY, NOW)
+    assert decision.disposition is Disposition.FOLLOW_UP
+    assert Flag.DUPLICATE not in decision.flags

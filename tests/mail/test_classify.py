@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gateway.mail.classify import MailKind, classify
+from gateway.mail.compose import own_message_id
 from gateway.mail.parse import parse
 from gateway.mail.parsed import ParsedMail
 
@@ -176,15 +178,19 @@ def test_daemon_from_header_is_a_bounce() -> None:
 
 
 @pytest.mark.parametrize(
-    ("domains", "kind"),
+    ("message_id", "domains", "kind"),
     [
-        pytest.param(frozenset({"example.net"}), MailKind.LOOP, id="own-domain"),
-        pytest.param(frozenset({"example.com"}), MailKind.HUMAN, id="other-domain"),
-        pytest.param(frozenset(), MailKind.HUMAN, id="no-own-domains"),
+        pytest.param(own_message_id("example.net"), {"example.net"}, MailKind.LOOP, id="ours"),
+        pytest.param(own_message_id("example.net"), {"example.com"}, MailKind.HUMAN, id="other"),
+        pytest.param(own_message_id("example.net"), set(), MailKind.HUMAN, id="no-own-domains"),
+        # a person on the company's own domain: their client's id is not ours
+        pytest.param("<c0ffee.42@example.net>", {"example.net"}, MailKind.HUMAN, id="colleague"),
     ],
 )
-def test_our_own_message_id_is_a_loop(domains: frozenset[str], kind: MailKind) -> None:
-    assert classify(build(), "ivan.petrov@example.net", domains).kind is kind
+def test_our_own_message_id_is_a_loop(message_id: str, domains: set[str], kind: MailKind) -> None:
+    """Only the ids we stamp are a loop, not every id that ends in our domain."""
+    mail = replace(build(), message_id=message_id)
+    assert classify(mail, "ivan.petrov@example.net", frozenset(domains)).kind is kind
 
 
 def test_mail_without_message_id_is_not_a_loop() -> None:
