@@ -536,8 +536,9 @@ def _from_operator(
                     now=now,
                 )
             return Outcome(OutcomeKind.STORED, f"ticket #{number}: {'; '.join(done)}", number)
-        except actions.ActionRefused as exc:
-            wrong = [operator_intake.Wrong(0, "", str(exc))]
+        except actions.ActionRefused as exc:  # the ticket's state forbids it: say so on line 1
+            first = next((line.strip() for line in fresh.splitlines() if line.strip()), "")
+            wrong = [operator_intake.Wrong(1, first, str(exc))]
     operator_intake.reject(
         session,
         number=number,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from gateway.clock import FrozenClock
 from gateway.config import Settings, load_settings
-from gateway.testing import RunningGateway, running_gateway
+from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "mails"
@@ -69,5 +70,19 @@ def gateway(settings: Settings, clock: FrozenClock) -> Iterator[RunningGateway]:
         yield running
 
 
+@pytest.fixture
+def smarthost() -> Iterator[RecordingSMTP]:
+    """An aiosmtpd capture server standing in for the smarthost."""
+    with RecordingSMTP() as server:
+        yield server
+
+
 def fixture_mail(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """A connection a test leaves open is reported against that test, not a later one."""
+    yield
+    gc.collect()

@@ -6,6 +6,8 @@ import json
 import smtplib
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import make_msgid
@@ -96,3 +98,13 @@ def tickets(gw: RunningGateway) -> list[dict[str, Any]]:
 
     with gw.gateway.sessions() as session:
         return views.tickets(session, status=None, customer=None)
+
+
+def until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` passes; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()

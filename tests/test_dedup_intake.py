@@ -9,8 +9,6 @@ test_intake_smtp's ``test_same_message_id_twice_has_one_effect``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.header import Header
@@ -23,7 +21,7 @@ from sqlalchemy import select
 from gateway import app
 from gateway.store.tables import Outbox
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
-from tests.helpers import SUPPORT, mail, send, show, tickets
+from tests.helpers import SUPPORT, mail, send, show, tickets, until
 
 TEAM = "team@example.com"
 IVAN = "ivan@example.ru"
@@ -85,21 +83,6 @@ LOCALES = [pytest.param(RU, id="ru"), pytest.param(EN, id="en")]
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
-
-
-@pytest.fixture
-def smarthost() -> Iterator[RecordingSMTP]:
-    with RecordingSMTP() as server:
-        yield server
-
-
 @pytest.fixture
 def start(settings, clock, smarthost):
     """Start a gateway in the texts' locale, mail to the recording smarthost, one operator."""
@@ -156,7 +139,7 @@ def _settle(gw: RunningGateway, smarthost: RecordingSMTP) -> list[Sent]:
             return False
         return len(smarthost.mails) >= sum(r.state == "sent" for r in rows)
 
-    assert _until(done), [(r.id, r.kind, r.state, r.last_error) for r in _outbox(gw)]
+    assert until(done), [(r.id, r.kind, r.state, r.last_error) for r in _outbox(gw)]
     rows = {r.message_id: r for r in _outbox(gw)}
     got = [(rows[m.message["Message-ID"]], m.message) for m in smarthost.mails]
     return [

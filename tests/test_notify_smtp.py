@@ -25,12 +25,6 @@ from tests.helpers import SUPPORT, mail, send, show, wire
 
 
 @pytest.fixture
-def smarthost() -> Iterator[RecordingSMTP]:
-    with RecordingSMTP() as server:
-        yield server
-
-
-@pytest.fixture
 def gw(settings, clock, smarthost) -> Iterator[RunningGateway]:
     with running_gateway(
         settings,

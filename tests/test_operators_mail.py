@@ -152,12 +152,6 @@ class Desk:
         return show(self.gw, number)
 
 
-@pytest.fixture
-def smarthost() -> Iterator[RecordingSMTP]:
-    with RecordingSMTP() as server:
-        yield server
-
-
 @contextmanager
 def open_desk(settings, clock, smarthost: RecordingSMTP, **overrides: Any) -> Iterator[Desk]:
     with running_gateway(

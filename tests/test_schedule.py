@@ -8,13 +8,12 @@ and stops cleanly while a job may be running.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
 
 from gateway import app
 from gateway.clock import FrozenClock
 from gateway.testing import RunningGateway, running_gateway
-from tests.helpers import mail, send, show
+from tests.helpers import mail, send, show, until
 
 FAST = {
     "auto_close_interval_seconds": 1,
@@ -23,15 +22,6 @@ FAST = {
     "escalate_interval_seconds": 1,
     "dedup_interval_seconds": 1,
 }
-
-
-def _until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 def _awaiting_customer(gw: RunningGateway) -> int:
@@ -50,7 +40,7 @@ def test_serve_auto_closes_on_its_own_when_the_clock_passes_30_days(settings, cl
         time.sleep(1.5)  # several ticks at day 0: nothing is due
         assert show(gw, number)["status"] == "awaiting_customer"
         clock.advance(days=31)
-        assert _until(lambda: show(gw, number)["status"] == "closed_no_reply")
+        assert until(lambda: show(gw, number)["status"] == "closed_no_reply")
         events = show(gw, number)["events"]
         closes = [e for e in events if e["to"] == "closed_no_reply"]
         assert len(closes) == 1 and closes[0]["actor"] == "system:scheduler"
@@ -63,9 +53,9 @@ def test_the_intervals_are_settings(settings, clock: FrozenClock):
     slow = {**FAST, "auto_close_interval_seconds": 3600}
     with running_gateway(settings, clock, **slow) as gw:
         number = _awaiting_customer(gw)
-        assert _until(lambda: gw.gateway.scheduler.runs["auto_close"] >= 1)  # the run at start
+        assert until(lambda: gw.gateway.scheduler.runs["auto_close"] >= 1)  # the run at start
         clock.advance(days=31)
-        assert _until(lambda: gw.gateway.scheduler.runs["remind"] >= 3)  # other jobs tick on
+        assert until(lambda: gw.gateway.scheduler.runs["remind"] >= 3)  # other jobs tick on
         assert show(gw, number)["status"] == "awaiting_customer"
 
 
@@ -75,6 +65,6 @@ def test_serve_stops_cleanly_with_the_scheduler_running(settings, clock: FrozenC
     with gw as running:
         _awaiting_customer(running)
         clock.advance(timedelta(days=31))
-        assert _until(lambda: show(running, 1)["status"] == "closed_no_reply")
+        assert until(lambda: show(running, 1)["status"] == "closed_no_reply")
         assert running.gateway.scheduler is not None and running.gateway.scheduler.running
     assert not running.gateway.scheduler.running  # stop() raised nothing and left no job

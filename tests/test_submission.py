@@ -153,10 +153,11 @@ def test_operator_without_password_cannot_log_in(settings, clock):
 
 def test_mail_without_auth_is_refused_with_530(settings, clock):
     """After STARTTLS but without AUTH: MAIL gets 530 5.7.0 and a sentence saying to log in."""
-    with submission(settings, clock) as gw, client(gw) as c:
-        code, text = c.mail(OPERATOR)
-        assert (code, text.decode()) == (530, replies.AUTH_REQUIRED[4:])
-    assert raw_mails(gw) == []
+    with submission(settings, clock) as gw:
+        with client(gw) as c:
+            code, text = c.mail(OPERATOR)
+            assert (code, text.decode()) == (530, replies.AUTH_REQUIRED[4:])
+        assert raw_mails(gw) == []  # while the gateway runs: its engine is disposed on stop
 
 
 def test_sender_must_be_the_login(settings, clock):

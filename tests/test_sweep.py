@@ -13,8 +13,7 @@ import json
 import os
 import queue
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -30,7 +29,7 @@ from gateway.store import repo
 from gateway.store.tables import Event, Outbox, Ticket
 from gateway.sweep import sweep
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
-from tests.helpers import SUPPORT, cli, mail, send, show, tickets, wire
+from tests.helpers import SUPPORT, cli, mail, send, show, tickets, until, wire
 
 TEAM = "team@example.com"
 IVAN = "ivan@example.ru"
@@ -48,21 +47,6 @@ NOTHING: dict[str, list] = {key: [] for key in REPORT_KEYS}
 # --- fixtures and helpers ---------------------------------------------------------------
 
 
-def _until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
-
-
-@pytest.fixture
-def smarthost() -> Iterator[RecordingSMTP]:
-    with RecordingSMTP() as server:
-        yield server
-
-
 def _start(settings: Settings, clock: FrozenClock, smarthost: RecordingSMTP, **overrides):
     return running_gateway(
         settings,
@@ -77,7 +61,7 @@ def _start(settings: Settings, clock: FrozenClock, smarthost: RecordingSMTP, **o
 def _ready(gw: RunningGateway) -> RunningGateway:
     scheduler = gw.gateway.scheduler
     assert scheduler is not None
-    assert _until(lambda: all(n >= 1 for n in scheduler.runs.values())), scheduler.runs
+    assert until(lambda: all(n >= 1 for n in scheduler.runs.values())), scheduler.runs
     app.add_operator(gw.gateway, "Анна", "anna@example.com", None)
     return gw
 
@@ -125,7 +109,7 @@ def _settle(gw: RunningGateway, smarthost: RecordingSMTP) -> list[Sent]:
             return False
         return len(smarthost.mails) >= sum(r.state == "sent" for r in rows)
 
-    assert _until(done), [(r.id, r.kind, r.state, r.last_error) for r in _outbox(gw)]
+    assert until(done), [(r.id, r.kind, r.state, r.last_error) for r in _outbox(gw)]
     return _sent(gw, smarthost)
 
 
@@ -497,7 +481,7 @@ def _race(
         racer = threading.Thread(target=other_instance)
         racer.start()
         backend = pid.get(timeout=15)
-        assert _until(lambda: not racer.is_alive() or waiting(backend))
+        assert until(lambda: not racer.is_alive() or waiting(backend))
         session.commit()
     racer.join(30)
     assert len(outcomes) == 2 and all(o.ticket is not None for o in outcomes), outcomes

@@ -286,8 +286,11 @@ _TICKET_STATE_LOCKED = _TICKET_STATE.with_for_update()
 def ticket_state(session: Session, number: int, *, for_update: bool = False) -> TicketState | None:
     stmt = _TICKET_STATE_LOCKED if for_update else _TICKET_STATE
     row = _conn(session).execute(stmt, {"number": number}).first()
-    if row is None:
-        return None
+    return None if row is None else state_of(row)
+
+
+def state_of(row: Row) -> TicketState:
+    """A tickets row (with the columns of ``ticket_state``) as the machine sees it."""
     return TicketState(
         number=row.id,
         status=Status(row.status),
@@ -486,6 +489,20 @@ def add_events(
     at: datetime,
     message_pk: int | None,
 ) -> None:
+    add_events_many(
+        session, [(ticket, c) for c in changes], actor=actor, at=at, message_pk=message_pk
+    )
+
+
+def add_events_many(
+    session: Session,
+    changes: Sequence[tuple[int, StatusChange]],
+    *,
+    actor: str,
+    at: datetime,
+    message_pk: int | None = None,
+) -> None:
+    """Audit rows, for one ticket or many at once (the scheduler's batches)."""
     rows = [
         {
             "ticket_id": ticket,
@@ -495,26 +512,6 @@ def add_events(
             "to_status": c.to.value,
             "reason": c.reason,
             "message_pk": message_pk,
-        }
-        for c in changes
-    ]
-    if rows:
-        _conn(session).execute(insert(EVENTS), rows)
-
-
-def add_events_many(
-    session: Session, changes: Sequence[tuple[int, StatusChange]], *, actor: str, at: datetime
-) -> None:
-    """Audit rows for many tickets at once (the scheduler's batches)."""
-    rows = [
-        {
-            "ticket_id": ticket,
-            "at": at,
-            "actor": actor,
-            "from_status": c.from_.value if c.from_ else None,
-            "to_status": c.to.value,
-            "reason": c.reason,
-            "message_pk": None,
         }
         for ticket, c in changes
     ]

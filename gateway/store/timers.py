@@ -30,18 +30,6 @@ AO = Status.AWAITING_OPERATOR.value
 _STATE = (T.c.id, T.c.status, T.c.customer_id, T.c.awaiting_since, T.c.closed_at, T.c.locked)
 
 
-def _state(row: Row) -> TicketState:
-    return TicketState(
-        number=row.id,
-        status=Status(row.status),
-        customer_id=row.customer_id,
-        awaiting_since=row.awaiting_since,
-        closed_at=row.closed_at,
-        locked=row.locked,
-        reminded_for=row.reminded_for,
-    )
-
-
 def _claim(session: Session, stmt, batch: int) -> Sequence[Row]:  # type: ignore[no-untyped-def]
     return session.execute(stmt.limit(batch).with_for_update(skip_locked=True, of=T)).all()
 
@@ -56,7 +44,7 @@ def waiting_for_customer(
 ) -> list[TicketState]:
     """Tickets in ``awaiting_customer`` since before ``before`` (and not before ``since``)."""
     stmt = (
-        select(*_STATE, T.c.reminded_for)
+        select(*_STATE, T.c.reminded_for, T.c.duplicate_of)
         .where(T.c.status == AC, T.c.awaiting_since < before)
         .order_by(T.c.awaiting_since)
     )
@@ -64,7 +52,7 @@ def waiting_for_customer(
         stmt = stmt.where(T.c.awaiting_since >= since)
     if unreminded:
         stmt = stmt.where(or_(T.c.reminded_for.is_(None), T.c.reminded_for != T.c.awaiting_since))
-    return [_state(r) for r in _claim(session, stmt, batch)]
+    return [repo.state_of(r) for r in _claim(session, stmt, batch)]
 
 
 _APPLY = (
