@@ -179,57 +179,61 @@ def escalate(session: Session, rules: SweepRules, now: datetime) -> list[int]:
 
 
 def merge_duplicates(session: Session, rules: SweepRules, now: datetime) -> list[tuple[int, int]]:
-    """Open tickets made in the window that repeat an earlier open ticket of their customer."""
+    """Open tickets of one customer made in the window that repeat one another.
+
+    Intake already compares every new request with the customer's open tickets;
+    what slips past is two copies committed at the same moment by two instances,
+    neither seeing the other. So only tickets made within ``dedup_window`` are
+    read, and only customers with two or more of them are compared: one indexed
+    query, whatever the table holds, and no write lock held for long.
+    """
     merged: list[tuple[int, int]] = []
-    after = 0
     since = now - rules.dedup_window
-    closed_since = now - timedelta(days=rules.policy.reopen_days)
-    while True:
-        recent = timers.recent_requests(session, since, rules.batch, after)
-        for t in recent:
-            earlier = [
-                dedup.Candidate(c.id, True, c.request_digest, c.request_norm)
-                for c in repo.dedup_candidates(session, t.customer_id, closed_since)
-                if c.id < t.id and c.status in OPEN_VALUES
-            ]
-            match = dedup.best_match(t.request_norm, earlier, rules.policy.duplicate_similarity)
-            if match is None:
-                continue
-            locked = timers.lock_pair(session, match.number, t.id)
-            source, target = locked.get(t.id), locked.get(match.number)
-            if (
-                source is None
-                or target is None
-                or source.duplicate_of is not None
-                or source.status not in OPEN_VALUES
-                or target.status not in OPEN_VALUES
-            ):
-                continue  # another instance merged it, or it moved on meanwhile
-            how = "the same request" if match.exact else f"{match.score:.0%} like the request"
-            repo.merge_ticket(
-                session,
-                t.id,
-                match.number,
-                actor="system:dedup-sweep",
-                reason=f"duplicate of #{match.number} ({how}); messages moved there",
-                now=now,
-            )
-            merged.append((t.id, match.number))
-            _notify(
-                session,
-                rules,
-                now,
-                [
-                    Notice(
-                        match.number,
-                        "duplicate",
-                        {"original_number": match.number, "merged_number": t.id},
-                    )
-                ],
-            )
-        if len(recent) < rules.batch:
-            return merged
-        after = recent[-1].id
+    by_customer: dict[int, list[int]] = {}
+    for t in timers.recent_requests(session, since):
+        by_customer.setdefault(t.customer_id, []).append(t.id)
+    numbers = [n for group in by_customer.values() if len(group) > 1 for n in group]
+    requests = timers.requests_of(session, numbers)
+    for group in by_customer.values():
+        if len(group) < 2:
+            continue
+        kept: list[dedup.Candidate] = []
+        for number in sorted(group):
+            digest, normalized = requests[number]
+            match = dedup.best_match(normalized, kept[-50:], rules.policy.duplicate_similarity)
+            if match is None or not _merge(session, rules, now, number, match):
+                kept.append(dedup.Candidate(number, True, digest, normalized))
+            else:
+                merged.append((number, match.number))
+    return merged
+
+
+def _merge(
+    session: Session, rules: SweepRules, now: datetime, number: int, match: dedup.Match
+) -> bool:
+    """Merge ``number`` into the match, unless another instance did or it moved on."""
+    locked = timers.lock_pair(session, match.number, number)
+    source, target = locked.get(number), locked.get(match.number)
+    if (
+        source is None
+        or target is None
+        or source.duplicate_of is not None
+        or source.status not in OPEN_VALUES
+        or target.status not in OPEN_VALUES
+    ):
+        return False
+    how = "the same request" if match.exact else f"{match.score:.0%} like the request"
+    repo.merge_ticket(
+        session,
+        number,
+        match.number,
+        actor="system:dedup-sweep",
+        reason=f"duplicate of #{match.number} ({how}); messages moved there",
+        now=now,
+    )
+    extra = {"original_number": match.number, "merged_number": number}
+    _notify(session, rules, now, [Notice(match.number, "duplicate", extra)])
+    return True
 
 
 def _notify(session: Session, rules: SweepRules, now: datetime, notices: list[Notice]) -> None:

@@ -185,22 +185,34 @@ def mark_escalated(session: Session, numbers: Sequence[int], now: datetime) -> N
         session.execute(update(T).where(T.c.id.in_(list(numbers))).values(escalated_at=now))
 
 
-def recent_requests(session: Session, since: datetime, batch: int, after: int = 0) -> list[Row]:
-    """Open tickets created since ``since`` that carry a request fingerprint, by number."""
+def recent_requests(session: Session, since: datetime) -> list[Row]:
+    """(number, customer) of the open tickets with a request fingerprint made since ``since``.
+
+    Read through ``ix_tickets_created``; the texts are fetched only for the
+    customers who have two or more (:func:`requests_of`).
+    """
     return list(
         session.execute(
-            select(T.c.id, T.c.customer_id, T.c.request_digest, T.c.request_norm)
+            select(T.c.id, T.c.customer_id)
             .where(
                 T.c.created_at >= since,
-                T.c.id > after,
                 T.c.request_digest.is_not(None),
                 T.c.duplicate_of.is_(None),
                 T.c.status.in_([s.value for s in OPEN_STATUSES]),
             )
             .order_by(T.c.id)
-            .limit(batch)
         )
     )
+
+
+def requests_of(session: Session, numbers: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """number → (request digest, normalized request)."""
+    if not numbers:
+        return {}
+    rows = session.execute(
+        select(T.c.id, T.c.request_digest, T.c.request_norm).where(T.c.id.in_(list(numbers)))
+    )
+    return {r.id: (r.request_digest, r.request_norm or "") for r in rows}
 
 
 def lock_pair(session: Session, earlier: int, later: int) -> dict[int, Row]:
