@@ -67,6 +67,7 @@ from gateway.store.notices import (
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 MAX_KEY = 380
+FRESH_CHARS = 8000
 ECHO_CHARS = 2000
 
 
@@ -291,7 +292,9 @@ def process(
 
     event = CustomerWrote(at=now, auto=verdict.automatic)
     settings: dict[str, object] = {}
-    fresh = "" if verdict.automatic else new_text(mail.text)
+    # Commands, nudges and the duplicate check read the top of the new words; cutting
+    # quotes from a 50 KB log paste cost 10 ms a mail, the top 8,000 characters 1.6.
+    fresh = "" if verdict.automatic else new_text(mail.text[:FRESH_CHARS])
     seen = _seen_before(session, mail, fresh, customer.id, state, rules, now)
     trace.extend(seen.trace)
     if seen.duplicate_of is not None:  # a new request that an open ticket already holds

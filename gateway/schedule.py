@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock
@@ -84,7 +85,10 @@ class Scheduler:
         self._running.add(future)
         try:
             report = await future
-        except Exception:  # the database is away: the next tick tries again
+        except OperationalError as exc:  # busy or away: the next tick tries again
+            log.warning("scheduled job %s did not run: %s", name, exc.orig or exc)
+            return
+        except Exception:
             log.exception("scheduled job %s failed", name)
             return
         finally:

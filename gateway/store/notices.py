@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Decision, Status
@@ -125,8 +125,6 @@ def notify_many(
     conn = session.connection()
     numbers = sorted({n.number for n in notices})
     tickets = {t.id: t for t in conn.execute(_TICKETS, {"numbers": numbers})}
-    roots = dict(conn.execute(_ROOTS, {"numbers": numbers}).tuples().all())
-    previous = dict(conn.execute(_PREVIOUS, {"numbers": numbers}).tuples().all())
     letters: list[outbox.Letter] = []
     placed: list[int] = []
     for i, n in enumerate(notices):
@@ -137,7 +135,7 @@ def notify_many(
         if not address or (n.to_address is None and not ticket.notify):
             continue
         locale = ticket.locale or "ru"
-        root, prev = roots.get(n.number), previous.get(n.number)
+        root, prev = ticket.root_id, ticket.previous_id
         hold = None
         if ticket.notify_bounced and n.to_address is None:
             hold = (
@@ -352,26 +350,25 @@ _TICKET = (
     .join(Customer, Customer.id == Ticket.customer_id)
     .where(Ticket.id == bindparam("number"))
 )
+# Each ticket's first Message-ID and our latest notification's: the thread the
+# mail joins. Correlated LIMIT 1 lookups walk the ticket_id indexes, so a ticket
+# with thousands of messages costs what a new one does.
+_ROOT = (
+    select(Message.message_id)
+    .where(Message.ticket_id == Ticket.id, Message.message_id.is_not(None))
+    .order_by(Message.id)
+    .limit(1)
+    .scalar_subquery()
+)
+_LATEST = (
+    select(Outbox.message_id)
+    .where(Outbox.ticket_id == Ticket.id)
+    .order_by(Outbox.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 _TICKETS = (
-    select(*_COLUMNS)
+    select(*_COLUMNS, _ROOT.label("root_id"), _LATEST.label("previous_id"))
     .join(Customer, Customer.id == Ticket.customer_id)
     .where(Ticket.id.in_(bindparam("numbers", expanding=True)))
-)
-# The first Message-ID of each ticket, and our latest notification's: the thread.
-_ROOTS = select(Message.ticket_id, Message.message_id).where(
-    Message.id.in_(
-        select(func.min(Message.id))
-        .where(
-            Message.ticket_id.in_(bindparam("numbers", expanding=True)),
-            Message.message_id.is_not(None),
-        )
-        .group_by(Message.ticket_id)
-    )
-)
-_PREVIOUS = select(Outbox.ticket_id, Outbox.message_id).where(
-    Outbox.id.in_(
-        select(func.max(Outbox.id))
-        .where(Outbox.ticket_id.in_(bindparam("numbers", expanding=True)))
-        .group_by(Outbox.ticket_id)
-    )
 )

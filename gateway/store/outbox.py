@@ -46,6 +46,16 @@ _RECENT_AUTOMATIC = (
     )
     .group_by(OUTBOX.c.to_address)
 )
+_RECENT_ONE = select(func.count()).select_from(
+    select(OUTBOX.c.id)
+    .where(
+        OUTBOX.c.to_address == bindparam("address"),
+        OUTBOX.c.created_at > bindparam("since"),
+        OUTBOX.c.auto_submitted != "no",
+    )
+    .limit(bindparam("cap"))
+    .subquery()
+)
 _LOCK_ADDRESSES = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(a, 0)) "
     "FROM unnest(CAST(:addresses AS text[])) AS a ORDER BY a"
@@ -101,8 +111,11 @@ def enqueue_many(
             # Count-then-insert is a race between instances: each would count only
             # committed rows. A per-address lock held to COMMIT makes them take turns.
             conn.execute(_LOCK_ADDRESSES, {"addresses": addresses})
-        if addresses:
-            since = now - limit.window
+        since = now - limit.window
+        if len(addresses) == 1:  # intake: LIMIT keeps a long flood's count cheap
+            params = {"address": addresses[0], "since": since, "cap": limit.count}
+            recent = {addresses[0]: conn.execute(_RECENT_ONE, params).scalar() or 0}
+        elif addresses:
             params = {"addresses": addresses, "since": since}
             recent = {a: n for a, n in conn.execute(_RECENT_AUTOMATIC, params)}
     rows = []

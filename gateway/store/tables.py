@@ -107,6 +107,7 @@ class Ticket(Base):
         Index("ix_tickets_customer_status", "customer_id", "status"),
         Index("ix_tickets_status_awaiting", "status", "awaiting_since"),
         Index("ix_tickets_customer_digest", "customer_id", "request_digest"),
+        Index("ix_tickets_customer_id", "customer_id", "id"),
         Index("ix_tickets_reopenable_closed", "reopenable", "closed_at"),
         Index("ix_tickets_created", "created_at"),
     )

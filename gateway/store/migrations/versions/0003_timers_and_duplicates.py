@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("duplicate_of", sa.Integer(), nullable=True))
         batch.create_foreign_key("fk_tickets_duplicate_of", "tickets", ["duplicate_of"], ["id"])
         batch.create_index("ix_tickets_customer_digest", ["customer_id", "request_digest"])
+        batch.create_index("ix_tickets_customer_id", ["customer_id", "id"])
         batch.create_index("ix_tickets_reopenable_closed", ["reopenable", "closed_at"])
         batch.create_index("ix_tickets_created", ["created_at"])
     with op.batch_alter_table("messages") as batch:
@@ -42,6 +43,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets") as batch:
         batch.drop_index("ix_tickets_created")
         batch.drop_index("ix_tickets_reopenable_closed")
+        batch.drop_index("ix_tickets_customer_id")
         batch.drop_index("ix_tickets_customer_digest")
         batch.drop_constraint("fk_tickets_duplicate_of", type_="foreignkey")
         for column in (
