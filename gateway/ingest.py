@@ -294,7 +294,10 @@ def process(
     settings: dict[str, object] = {}
     # Commands, nudges and the duplicate check read the top of the new words; cutting
     # quotes from a 50 KB log paste cost 10 ms a mail, the top 8,000 characters 1.6.
-    fresh = "" if verdict.automatic else new_text(mail.text[:FRESH_CHARS])
+    # A reply's quotes are cut (mail-parser-reply, the costliest step of intake); a new
+    # request quotes nothing, and a signature repeats with every copy of it.
+    top = mail.text[:FRESH_CHARS]
+    fresh = "" if verdict.automatic else new_text(top) if state is not None else top.strip()
     seen = _seen_before(session, mail, fresh, customer.id, state, rules, now)
     trace.extend(seen.trace)
     if seen.duplicate_of is not None:  # a new request that an open ticket already holds
@@ -365,7 +368,7 @@ def process(
                 rules.notices,
                 now,
                 trigger_id=mail.message_id,
-                extra={
+                extra=lambda: {
                     **_for_operators(session, mail, customer, decision, state, number),
                     "attachment_ids": repo.attachment_ids(session, message_pk),
                 },
@@ -415,7 +418,7 @@ def _seen_before(
     if not normalized:
         return _Seen()
     digest = dedup.digest(normalized)
-    request = dedup.request_text(thread_subject(mail.subject), fresh)
+    request = dedup.request_text(thread_subject(mail.subject), fresh, normalized_text=normalized)
     kept = (dedup.digest(request), request[: dedup.KEEP_CHARS])
     if state is not None:  # kept too: a follow-up ticket is compared with later requests
         earlier = repo.repeated_message(session, state.number, digest)

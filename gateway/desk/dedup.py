@@ -45,7 +45,7 @@ MIN_NEAR_CHARS = 40
 KEEP_CHARS = 4000
 
 _WORD = re.compile(r"[^\W_]+(?:[.@:/][^\W_]+)*")
-_IDENTIFIER = re.compile(r"\d|[.@]")
+_IDENTIFIER = re.compile(r"\S*[\d.@]\S*")  # a word with a digit, a dot or an @
 
 
 def normalize(text: str) -> str:
@@ -56,12 +56,16 @@ def normalize(text: str) -> str:
 
 def identifiers(normalized: str) -> frozenset[str]:
     """The words that name a thing: domains, addresses, numbers, codes."""
-    return frozenset(w for w in normalized.split() if _IDENTIFIER.search(w))
+    return frozenset(_IDENTIFIER.findall(normalized))
 
 
-def request_text(subject: str, text: str) -> str:
-    """A new request is its subject and its text: "Помогите" alone says nothing."""
-    return normalize(f"{subject}\n{text}")
+def request_text(subject: str, text: str, *, normalized_text: str | None = None) -> str:
+    """A new request is its subject and its text: "Помогите" alone says nothing.
+
+    ``normalized_text``, when the caller has it already, saves normalizing twice.
+    """
+    body = normalize(text) if normalized_text is None else normalized_text
+    return f"{normalize(subject)} {body}".strip()
 
 
 def digest(normalized: str) -> str:
@@ -112,7 +116,11 @@ def best_match(normalized: str, candidates: Iterable[Candidate], threshold: floa
     mine = normalized[:KEEP_CHARS]
     names = identifiers(mine)
     best: Match | None = None
-    for c in sorted(candidates, key=lambda c: (not c.open, c.number)):
+    ordered = sorted(candidates, key=lambda c: (not c.open, c.number))
+    first_exact = next((c for c in ordered if c.digest == key), None)
+    if first_exact is not None and first_exact.open:  # nothing can beat it: skip the shingles
+        return Match(first_exact.number, True, 1.0, exact=True)
+    for c in ordered:
         if c.digest == key:
             found = Match(c.number, c.open, 1.0, exact=True)
         elif near_ok and len(c.normalized) >= MIN_NEAR_CHARS and _same_things(names, c.normalized):

@@ -10,7 +10,7 @@ customer's mail client must show the notification in the ticket's thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -229,7 +229,7 @@ def notify_operators(
     rules: NoticeRules,
     now: datetime,
     *,
-    extra: dict | None = None,
+    extra: Callable[[], dict],
     trigger_id: str | None = None,
 ) -> list[int]:
     """A customer's message to every operator, each with a reply address of their own.
@@ -237,14 +237,18 @@ def notify_operators(
     The Reply-To is signed together with the operator's address (``o`` kind),
     so a reply threads into the ticket as that operator and no one else; the
     team address, when set, gets a copy with the plain ticket reply address.
+    ``extra`` is called only when someone is to be told: intake asks on every mail.
     """
-    ticket = session.connection().execute(_TICKET, {"number": number}).first()
-    if ticket is None or not rules.operator_copies:
+    if not rules.operator_copies:
         return []
-    context = _context(ticket, kind, rules, rules.team_locale, extra)
-    recipients = [(o, "o") for o in session.scalars(select(Operator.email).order_by(Operator.id))]
+    conn = session.connection()
+    recipients = [(o, "o") for o in conn.execute(_OPERATOR_ADDRESSES).scalars()]
     if rules.team_address:
         recipients.append((rules.team_address, "t"))
+    ticket = conn.execute(_TICKET, {"number": number}).first() if recipients else None
+    if ticket is None:
+        return []
+    context = _context(ticket, kind, rules, rules.team_locale, extra())
     letters = [
         outbox.Letter(
             ticket_id=number,
@@ -335,6 +339,7 @@ def _enqueue_plain(
     return row_id
 
 
+_OPERATOR_ADDRESSES = select(Operator.email).order_by(Operator.id)
 _COLUMNS = (
     Ticket.id,
     Ticket.subject,

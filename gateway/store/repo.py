@@ -591,14 +591,15 @@ def add_attachments(
         _conn(session).execute(insert(ATTACHMENTS), rows)
 
 
+_ATTACHMENT_IDS = (
+    select(ATTACHMENTS.c.id)
+    .where(ATTACHMENTS.c.message_pk == bindparam("pk"))
+    .order_by(ATTACHMENTS.c.id)
+)
+
+
 def attachment_ids(session: Session, message_pk: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(ATTACHMENTS.c.id)
-            .where(ATTACHMENTS.c.message_pk == message_pk)
-            .order_by(ATTACHMENTS.c.id)
-        )
-    )
+    return list(_conn(session).execute(_ATTACHMENT_IDS, {"pk": message_pk}).scalars())
 
 
 def remember_thread_id(session: Session, message_id: str, ticket: int) -> None:
