@@ -45,7 +45,6 @@ MIN_NEAR_CHARS = 40
 KEEP_CHARS = 4000
 
 _WORD = re.compile(r"[^\W_]+(?:[.@:/][^\W_]+)*")
-_IDENTIFIER = re.compile(r"\S*[\d.@]\S*")  # a word with a digit, a dot or an @
 
 
 def normalize(text: str) -> str:
@@ -55,8 +54,13 @@ def normalize(text: str) -> str:
 
 
 def identifiers(normalized: str) -> frozenset[str]:
-    """The words that name a thing: domains, addresses, numbers, codes."""
-    return frozenset(_IDENTIFIER.findall(normalized))
+    """The words that name a thing: domains, addresses, numbers, codes.
+
+    A normalized word is letters, digits and inner ``.@:/``; any that is not all
+    letters has a digit or one of those (``isalpha`` is a C loop; a regex was
+    a tenth of intake's time).
+    """
+    return frozenset(w for w in normalized.split() if not w.isalpha())
 
 
 def request_text(subject: str, text: str, *, normalized_text: str | None = None) -> str:
