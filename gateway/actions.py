@@ -17,10 +17,12 @@ from gateway.desk.machine import RuleViolation, decide
 from gateway.desk.model import (
     AuthorKind,
     CustomerWrote,
+    Decision,
     Disposition,
     OperatorActed,
     Policy,
     Status,
+    TicketState,
 )
 from gateway.store import repo
 from gateway.store.notices import NoticeRules, enqueue_notices, notify
@@ -172,16 +174,7 @@ def act(
             repo.remember_thread_id(session, src.message_id, number)
     if action == "take":
         repo.set_assignee(session, number, person.id)
-    if decision.changed or decision.awaiting_since != state.awaiting_since:
-        repo.update_ticket(session, number, decision, now)
-        repo.add_events(
-            session,
-            number,
-            decision.changes,
-            actor=f"operator:{person.name}",
-            at=now,
-            message_pk=message_pk,
-        )
+    _write(session, number, state, decision, person, now, message_pk)
     queued: list[int] = []
     if notices is not None:
         extra = {"operator_name": person.name, "text": text} if action == "reply" else {}
@@ -231,16 +224,7 @@ def decide_held(
                 f"ticket #{number} is closed and cannot reopen; ask the sender to write a new "
                 "request, or reject the held mail"
             )
-        if decision.changed or decision.awaiting_since != state.awaiting_since:
-            repo.update_ticket(session, number, decision, now)
-            repo.add_events(
-                session,
-                number,
-                decision.changes,
-                actor=f"operator:{person.name}",
-                at=now,
-                message_pk=message_pk,
-            )
+        _write(session, number, state, decision, person, now, message_pk)
         status = decision.status.value
     return {
         "id": message_pk,
@@ -248,3 +232,25 @@ def decide_held(
         "decision": "accepted" if accept else "rejected",
         "status": status,
     }
+
+
+def _write(
+    session: Session,
+    number: int,
+    state: TicketState,
+    decision: Decision,
+    person: repo.Person,
+    now: datetime,
+    message_pk: int | None,
+) -> None:
+    """The ticket's new state and its audit rows, when the decision moved anything."""
+    if decision.changed or decision.awaiting_since != state.awaiting_since:
+        repo.update_ticket(session, number, decision, now)
+        repo.add_events(
+            session,
+            number,
+            decision.changes,
+            actor=f"operator:{person.name}",
+            at=now,
+            message_pk=message_pk,
+        )

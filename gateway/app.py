@@ -15,6 +15,7 @@ import secrets
 import signal
 import ssl
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -544,24 +545,29 @@ def operator_action(
         raise AdminError(str(exc)) from None
 
 
-def merge_tickets(gw: Gateway, number: int, into: int, operator: str) -> dict:
+def _acting(gw: Gateway, act: Callable[[Session], dict]) -> dict:
+    """An operator action in its own transaction; a refusal becomes the CLI's one line."""
     from gateway import actions
 
     try:
         with db.transaction(gw.sessions) as session:
-            return actions.merge(session, number, into, operator, gw.clock(), gw.rules.notices)
+            return act(session)
     except actions.ActionRefused as exc:
         raise AdminError(str(exc)) from None
+
+
+def merge_tickets(gw: Gateway, number: int, into: int, operator: str) -> dict:
+    from gateway import actions
+
+    return _acting(
+        gw, lambda s: actions.merge(s, number, into, operator, gw.clock(), gw.rules.notices)
+    )
 
 
 def assign_ticket(gw: Gateway, number: int, assignee: str, operator: str) -> dict:
     from gateway import actions
 
-    try:
-        with db.transaction(gw.sessions) as session:
-            return actions.assign(session, number, operator, assignee, gw.clock())
-    except actions.ActionRefused as exc:
-        raise AdminError(str(exc)) from None
+    return _acting(gw, lambda s: actions.assign(s, number, operator, assignee, gw.clock()))
 
 
 def held_mails(gw: Gateway) -> list[dict]:
@@ -584,19 +590,18 @@ def held_mails(gw: Gateway) -> list[dict]:
 def decide_held(gw: Gateway, message_pk: int, operator: str, *, accept: bool) -> dict:
     from gateway import actions
 
-    try:
-        with db.transaction(gw.sessions) as session:
-            return actions.decide_held(
-                session,
-                message_pk,
-                operator,
-                accept=accept,
-                now=gw.clock(),
-                policy=gw.rules.policy,
-                notices=gw.rules.notices,
-            )
-    except actions.ActionRefused as exc:
-        raise AdminError(str(exc)) from None
+    return _acting(
+        gw,
+        lambda s: actions.decide_held(
+            s,
+            message_pk,
+            operator,
+            accept=accept,
+            now=gw.clock(),
+            policy=gw.rules.policy,
+            notices=gw.rules.notices,
+        ),
+    )
 
 
 def outbox_rows(gw: Gateway, *, failed_only: bool) -> list[dict]:
