@@ -241,10 +241,7 @@ def process(
         repo.set_raw_state(session, raw_id, "ignored", f"{verdict.reason}; threads into no ticket")
         return Outcome(OutcomeKind.STORED, "automatic mail kept, no ticket")
 
-    state = repo.ticket_state(session, choice.number, for_update=True) if choice.number else None
-    if state is not None and state.merged_into is not None:  # follow a merge, once
-        trace.append(f"#{state.number} was merged into #{state.merged_into}")
-        state = repo.ticket_state(session, state.merged_into, for_update=True)
+    state = _ticket(session, choice.number, trace) if choice.number else None
     kind = author_kind(
         sender_is_operator=False,  # operators authenticate by submission or DKIM (issue 4)
         sender_customer_id=customer.id if customer else None,
@@ -292,10 +289,9 @@ def process(
 
     event = CustomerWrote(at=now, auto=verdict.automatic)
     settings: dict[str, object] = {}
-    # Commands, nudges and the duplicate check read the top of the new words; cutting
-    # quotes from a 50 KB log paste cost 10 ms a mail, the top 8,000 characters 1.6.
-    # A reply's quotes are cut (mail-parser-reply, the costliest step of intake); a new
-    # request quotes nothing, and a signature repeats with every copy of it.
+    # Commands, nudges and the duplicate check read the top 8,000 characters. A reply's
+    # quotes are cut (mail-parser-reply, intake's costliest step: 10 ms for a 50 KB
+    # paste); a new request quotes nothing, and its signature repeats in every copy.
     top = mail.text[:FRESH_CHARS]
     fresh = "" if verdict.automatic else new_text(top) if state is not None else top.strip()
     seen = _seen_before(session, mail, fresh, customer.id, state, rules, now)
@@ -369,7 +365,7 @@ def process(
                 now,
                 trigger_id=mail.message_id,
                 extra=lambda: {
-                    **_for_operators(session, mail, customer, decision, state, number),
+                    **_for_operators(mail, customer, decision, state),
                     "attachment_ids": repo.attachment_ids(session, message_pk),
                 },
             )
@@ -459,6 +455,15 @@ def _seen_before(
     )
 
 
+def _ticket(session: Session, number: int, trace: list[str]) -> TicketState | None:
+    """The ticket, locked; a ticket merged into another stands for that one (followed once)."""
+    state = repo.ticket_state(session, number, for_update=True)
+    if state is not None and state.merged_into is not None:
+        trace.append(f"#{state.number} was merged into #{state.merged_into}")
+        state = repo.ticket_state(session, state.merged_into, for_update=True)
+    return state
+
+
 def _trusted_operator(
     prep: Prepared,
     operator: repo.Person | None,
@@ -511,10 +516,8 @@ def _from_operator(
         reason = "an operator's mail that names no ticket: reply to a ticket's mail"
         repo.set_raw_state(session, raw_id, "ignored", reason)
         return Outcome(OutcomeKind.STORED, reason)
-    state = repo.ticket_state(session, number, for_update=True)
-    if state is not None and state.merged_into is not None:
-        trace.append(f"#{number} was merged into #{state.merged_into}")
-        number = state.merged_into
+    state = _ticket(session, number, trace)
+    number = state.number if state is not None else number
     fresh = new_text(mail.text)
     commands, errors = parse_commands(fresh)
     orders, wrong = operator_intake.check(session, commands, errors, number)
@@ -559,12 +562,7 @@ def _from_operator(
 
 
 def _for_operators(
-    session: Session,
-    mail: ParsedMail,
-    customer: repo.Person,
-    decision: Decision,
-    state: TicketState | None,
-    number: int,
+    mail: ParsedMail, customer: repo.Person, decision: Decision, state: TicketState | None
 ) -> dict[str, object]:
     """What an operator's copy of a customer's message says about it."""
     if decision.disposition is Disposition.NEW_TICKET:
