@@ -44,6 +44,40 @@ class MailSource:
     how: str = "from the command line"
 
 
+def store_words(
+    session: Session,
+    number: int,
+    person: repo.Person,
+    source: MailSource,
+    text: str,
+    *,
+    flags: str,
+    trace: list[str],
+    now: datetime,
+) -> int:
+    """An operator's message row in the ticket; its Message-ID, if any, threads there."""
+    pk = repo.add_message(
+        session,
+        ticket_id=number,
+        raw_mail_id=source.raw_mail_id,
+        message_id=source.message_id,
+        author_kind=AuthorKind.OPERATOR.value,
+        author_address=person.email,
+        operator_id=person.id,
+        subject=source.subject,
+        text=text,
+        html=source.html,
+        flags=flags,
+        trace=json.dumps([*source.trace, *trace], ensure_ascii=False),
+        defects="[]",
+        sent_at=None,
+        created_at=now,
+    )
+    if source.message_id:
+        repo.remember_thread_id(session, source.message_id, number)
+    return pk
+
+
 def find_operator(session: Session, operator: str) -> repo.Person:
     """An operator by address or by name; refused with what to do when there is none."""
     person = repo.find_operator(session, operator)
@@ -151,27 +185,16 @@ def act(
         raise ActionRefused("a reply needs text: --text TEXT, or pipe it on stdin")
     if text or action == "note":
         src = source or MailSource()
-        message_pk = repo.add_message(
+        message_pk = store_words(
             session,
-            ticket_id=number,
-            raw_mail_id=src.raw_mail_id,
-            message_id=src.message_id,
-            author_kind=AuthorKind.OPERATOR.value,
-            author_address=person.email,
-            operator_id=person.id,
-            subject=src.subject,
-            text=text,
-            html=src.html,
+            number,
+            person,
+            src,
+            text,
             flags="note" if action == "note" else "",
-            trace=json.dumps(
-                [*src.trace, f"{action} by operator {person.name} {src.how}"], ensure_ascii=False
-            ),
-            defects="[]",
-            sent_at=None,
-            created_at=now,
+            trace=[f"{action} by operator {person.name} {src.how}"],
+            now=now,
         )
-        if src.message_id:
-            repo.remember_thread_id(session, src.message_id, number)
     if action == "take":
         repo.set_assignee(session, number, person.id)
     _write(session, number, state, decision, person, now, message_pk)

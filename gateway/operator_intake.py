@@ -24,7 +24,6 @@ after. One wrong line and nothing happens at all: the mail is kept, marked
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +31,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway import actions
-from gateway.desk.model import AuthorKind, Policy, Status
+from gateway.desk.model import Policy, Status
 from gateway.store import repo
 from gateway.store.notices import NoticeRules, notify
 
@@ -190,29 +189,18 @@ def reject(
     now: datetime,
 ) -> None:
     """Keep the mail (marked rejected, never sent) and tell the operator what to fix."""
-    repo.add_message(
+    actions.store_words(
         session,
-        ticket_id=number,
-        raw_mail_id=source.raw_mail_id,
-        message_id=source.message_id,
-        author_kind=AuthorKind.OPERATOR.value,
-        author_address=operator.email,
-        operator_id=operator.id,
-        subject=source.subject,
-        text=text,
-        html=source.html,
+        number,
+        operator,
+        source,
+        text,
         flags="rejected",
-        trace=json.dumps(
-            [
-                *source.trace,
-                *(f"line {w.line} {w.text!r}: {w.reason}" for w in wrong),
-                "nothing was changed and nothing was sent to the customer",
-            ],
-            ensure_ascii=False,
-        ),
-        defects="[]",
-        sent_at=None,
-        created_at=now,
+        trace=[
+            *(f"line {w.line} {w.text!r}: {w.reason}" for w in wrong),
+            "nothing was changed and nothing was sent to the customer",
+        ],
+        now=now,
     )
     if notices is not None:
         notify(
