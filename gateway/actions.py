@@ -78,8 +78,11 @@ def store_words(
     return pk
 
 
-def find_operator(session: Session, operator: str) -> repo.Person:
-    """An operator by address or by name; refused with what to do when there is none."""
+def find_operator(session: Session, operator: str | repo.Person) -> repo.Person:
+    """An operator by address or by name (or the one already found by intake); refused
+    with what to do when there is none."""
+    if isinstance(operator, repo.Person):
+        return operator
     person = repo.find_operator(session, operator)
     if person is None:
         person = next(
@@ -154,7 +157,7 @@ def merge(
 def act(
     session: Session,
     number: int,
-    operator: str,
+    operator: str | repo.Person,
     action: str,
     now: datetime,
     policy: Policy,

@@ -24,7 +24,8 @@ from sqlalchemy import Row
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway import ingest
+from gateway import importer, ingest
+from gateway.archive import Archive, ArchiveError
 from gateway.clock import Clock, system_clock
 from gateway.config import ConfigError, Settings
 from gateway.desk.model import Policy
@@ -114,6 +115,7 @@ def intake_rules(settings: Settings, secret: bytes | None = None) -> ingest.Inta
         notices=notice_rules(settings, secret) if secret is not None else None,
         operator_dkim=settings.operator_dkim,
         dkim_keys=load_dkim_keys(settings),
+        secret=secret,
     )
 
 
@@ -677,3 +679,41 @@ def _outbox_view(r: Row) -> dict:
         "next_attempt_at": r.next_attempt_at.isoformat(),
         "sent_at": r.sent_at.isoformat() if r.sent_at else None,
     }
+
+
+def import_mailbox(
+    gw: Gateway,
+    paths: list[Path],
+    *,
+    dry_run: bool,
+    notify_open: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    progress: importer.Progress | None = None,
+) -> importer.ImportReport:
+    """``helpdesk import``: read the archive's dates, then replay it quietly; with
+    ``notify_open``, tell the customers of the tickets still open where they are now."""
+    try:
+        archive = Archive(paths, gw.clock())
+    except ArchiveError as exc:
+        raise AdminError(str(exc)) from None
+    with archive:
+        entries = archive.entries()
+        if on_start is not None:
+            on_start(len(entries))
+        rules = importer.ImportRules.quiet(gw.rules, sweep_rules(gw.settings, gw.secret))
+        try:
+            report = importer.run(
+                gw.sessions,
+                archive,
+                rules,
+                gw.clock,
+                dry_run=dry_run,
+                entries=entries,
+                progress=progress,
+            )
+        except importer.ImportFailed as exc:
+            raise AdminError(str(exc)) from None
+    if notify_open and not dry_run:
+        notices = notice_rules(gw.settings, gw.secret)
+        report.notified = importer.tell_open(gw.sessions, report.open_tickets, notices, gw.clock())
+    return report

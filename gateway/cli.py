@@ -354,6 +354,88 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def _import_text(r: dict) -> str:
+    head = "import of " + ", ".join(r["paths"])
+    if r["dry_run"]:
+        head += " (dry run: nothing was written)"
+    rate = f"{r['messages_per_second']:,.0f} messages/s"
+    lines = [
+        head,
+        f"  messages read:            {r['messages_read']:,} in {r['seconds']:.1f} s ({rate})",
+        f"  dated from:               {r['first_date'] or '-'} to {r['last_date'] or '-'}",
+        f"  already imported:         {r['already_imported']:,}",
+        f"  copies of one message:    {r['copies_of_one_message']:,}",
+        f"  tickets created:          {r['tickets_created']:,}"
+        f" ({len(r['open_tickets']):,} still open)",
+        f"  messages threaded:        {r['messages_threaded']:,}",
+        f"  operators' messages:      {r['operator_messages']:,}",
+        f"  held from strangers:      {r['held_from_strangers']:,}",
+        f"  duplicates collapsed:     {r['duplicates_collapsed']:,}",
+    ]
+    rules = r["rules_applied"]
+    lines.append(
+        f"  30-day rules applied:     {rules['auto_closed']:,} closed without reply, "
+        f"{rules['reopen_lapsed']:,} reopen windows lapsed"
+    )
+    for d in r["duplicates"][:20]:
+        kind = "same request as" if d["kind"] == "duplicate" else "repeats a message in"
+        lines.append(f"    {d['message_id'] or d['where']} {kind} #{d['ticket']}")
+    for key, label in (
+        ("quarantined", "quarantined"),
+        ("refused", "refused"),
+        ("ignored", "kept without a ticket"),
+    ):
+        lines.append(f"  {label + ':':<26}{len(r[key]):,}")
+        lines.extend(f"    {m['where']}: {m['reason']}" for m in r[key][:20])
+    if "notifications_queued" in r:
+        lines.append(
+            f"  told of their open ticket: {r['notifications_queued']:,} customers "
+            "(queued: `helpdesk serve` sends them)"
+        )
+    shown = sum(min(len(r[k]), 20) for k in ("duplicates", "quarantined", "refused", "ignored"))
+    listed = sum(len(r[k]) for k in ("duplicates", "quarantined", "refused", "ignored"))
+    if listed > shown:
+        lines.append(f"  (first 20 of each list shown; --json lists all {listed:,})")
+    return "\n".join(lines)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # only this verb draws a progress bar
+
+    gw = _gateway(args)
+    bar: tqdm | None = None
+
+    def start(total: int) -> None:
+        nonlocal bar
+        bar = tqdm(total=total, unit="msg", desc="importing", file=sys.stderr, disable=None)
+
+    def step(done: int) -> None:
+        if bar is not None:
+            bar.update(done)
+
+    try:
+        report = app.import_mailbox(
+            gw,
+            args.paths,
+            dry_run=args.dry_run,
+            notify_open=args.notify_open,
+            on_start=start,
+            progress=step,
+        )
+    except KeyboardInterrupt:
+        done = bar.n if bar is not None else 0
+        raise CliError(
+            f"interrupted after {done:,} messages; what was committed is kept, "
+            "so run the same command again to continue",
+            130,
+        ) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    _print(report.as_dict(), args.json, _import_text)
+    return EX_OK
+
+
 # --- the parser -----------------------------------------------------------------
 
 
@@ -442,6 +524,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_as_of, metavar="ISO", help="evaluate the rules as of this moment"
     )
     sp.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+
+    sp = with_json(verb("import", cmd_import, "bring in an old support mailbox (mbox or Maildir)"))
+    sp.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="mbox file or Maildir; several are merged into one date order (inbox and Sent)",
+    )
+    sp.add_argument("--dry-run", action="store_true", help="show the report; write nothing")
+    sp.add_argument(
+        "--notify-open",
+        action="store_true",
+        help="mail the customers of tickets still open their ticket's number (history: nothing)",
+    )
 
     outbox = with_json(verb("outbox", cmd_outbox_list, "notifications: queued, sent, failed"))
     outbox.add_argument("--failed", action="store_true", help="only failed and suppressed")

@@ -54,7 +54,7 @@ from gateway.mail.intent import find_nudge, parse_commands
 from gateway.mail.parse import parse
 from gateway.mail.parsed import ParsedMail, UnparseableMail
 from gateway.mail.subject import find_token, format_token, thread_subject
-from gateway.outcome import Delivery, Outcome, OutcomeKind
+from gateway.outcome import Delivery, Effect, Outcome, OutcomeKind
 from gateway.store import outbox, repo
 from gateway.store.notices import (
     NoticeRules,
@@ -67,6 +67,7 @@ from gateway.store.notices import (
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 MAX_KEY = 380
+IMPORTED = "import"  # Delivery.source of ``helpdesk import``: history, not live mail
 FRESH_CHARS = 8000
 ECHO_CHARS = 2000
 
@@ -86,6 +87,9 @@ class IntakeRules:
     notices: NoticeRules | None = None  # None: no notifications (e.g. a dry run)
     operator_dkim: bool = True  # trust a DKIM-signed operator reply to their own address
     dkim_keys: tuple[tuple[str, str], ...] | None = None  # pinned keys; None = DNS
+    # Reads our signed reply addresses when ``notices`` is None (an import sends nothing,
+    # but a mail to support+t12.sig@ must still thread into #12).
+    secret: bytes | None = field(default=None, repr=False)
 
     def serves(self, address: str) -> bool:
         """True for the support address and its +subaddresses (reply addresses)."""
@@ -102,6 +106,16 @@ class Prepared:
     parsed: ParsedMail | None
     parse_error: str | None
     idem_key: str
+    # The new words with quotes and signature cut (``mail.body.new_text``), when the
+    # caller could afford it off the writer (``helpdesk import``'s parse workers);
+    # None: intake cuts them itself where it needs them.
+    cut: str | None = None
+
+    def new_words(self, text: str) -> str:
+        """``new_text(text)``, from the precomputed cut when it was made of this text."""
+        if self.cut is not None and self.parsed is not None and text == self.parsed.text:
+            return self.cut
+        return new_text(text)
 
 
 def idempotency_key(parsed: ParsedMail | None, data: bytes) -> str:
@@ -114,13 +128,18 @@ def idempotency_key(parsed: ParsedMail | None, data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def prepare(delivery: Delivery) -> Prepared:
+def prepare(delivery: Delivery, *, cut: bool = False) -> Prepared:
+    """Parse and key; with ``cut``, also cut the quotes of a text short enough to be read
+    whole (the costliest CPU step, done here when this runs in a worker process)."""
     try:
         parsed: ParsedMail | None = parse(delivery.data)
         error = None
     except UnparseableMail as exc:
         parsed, error = None, str(exc) or "not a mail message"
-    return Prepared(delivery, parsed, error, idempotency_key(parsed, delivery.data))
+    cut_text = None
+    if cut and parsed is not None and len(parsed.text) <= FRESH_CHARS:
+        cut_text = new_text(parsed.text)
+    return Prepared(delivery, parsed, error, idempotency_key(parsed, delivery.data), cut_text)
 
 
 def sender_of(prep: Prepared) -> tuple[str, str]:
@@ -157,7 +176,10 @@ def ingest(session: Session, prep: Prepared, rules: IntakeRules, now: datetime) 
         )
         if raw_id is None:
             return Outcome(OutcomeKind.DUPLICATE, "already stored")
-        return Outcome(OutcomeKind.QUARANTINED, f"kept in quarantine as raw mail {raw_id}")
+        return Outcome(
+            OutcomeKind.QUARANTINED,
+            f"cannot parse: {prep.parse_error}; kept in quarantine as raw mail {raw_id}",
+        )
 
     sender, name = sender_of(prep)
     customer, operator = repo.find_people(session, sender)
@@ -221,6 +243,13 @@ def process(
     if people is None:
         people = repo.find_people(session, address)
     customer, operator = people
+    if prep.delivery.source == IMPORTED and operator is None and rules.serves(address):
+        reason = (
+            f"sent from {address}, our own address, by no known operator: to import the "
+            f"team's answers sent from it, add it first: helpdesk operators add NAME {address}"
+        )
+        repo.set_raw_state(session, raw_id, "ignored", reason)
+        return Outcome(OutcomeKind.STORED, reason, effect=Effect.IGNORED)
     if customer is not None:
         trace.append(f"sender {address} known as customer {customer.id}")
     elif operator is not None and prep.delivery.auth_user is None:
@@ -239,7 +268,7 @@ def process(
         return _from_operator(session, prep, raw_id, trusted, choice.number, rules, trace, now)
     if choice.number is None and verdict.automatic:
         repo.set_raw_state(session, raw_id, "ignored", f"{verdict.reason}; threads into no ticket")
-        return Outcome(OutcomeKind.STORED, "automatic mail kept, no ticket")
+        return Outcome(OutcomeKind.STORED, "automatic mail kept, no ticket", effect=Effect.IGNORED)
 
     state = _ticket(session, choice.number, trace) if choice.number else None
     kind = author_kind(
@@ -278,7 +307,10 @@ def process(
                 },
             )
         return Outcome(
-            OutcomeKind.STORED, f"held for an operator in ticket #{state.number}", state.number
+            OutcomeKind.STORED,
+            f"held for an operator in ticket #{state.number}",
+            state.number,
+            effect=Effect.HELD,
         )
 
     if customer is None:
@@ -293,7 +325,7 @@ def process(
     # quotes are cut (mail-parser-reply, intake's costliest step: 10 ms for a 50 KB
     # paste); a new request quotes nothing, and its signature repeats in every copy.
     top = mail.text[:FRESH_CHARS]
-    fresh = "" if verdict.automatic else new_text(top) if state is not None else top.strip()
+    fresh = "" if verdict.automatic else prep.new_words(top) if state is not None else top.strip()
     seen = _seen_before(session, mail, fresh, customer.id, state, rules, now)
     trace.extend(seen.trace)
     if seen.duplicate_of is not None:  # a new request that an open ticket already holds
@@ -384,7 +416,15 @@ def process(
                     "text": fresh[:ECHO_CHARS],
                 },
             )
-    return Outcome(OutcomeKind.STORED, f"ticket #{number}", number)
+    if decision.disposition is not Disposition.APPEND:
+        effect = Effect.NEW_TICKET
+    elif seen.duplicate_of is not None:
+        effect = Effect.DUPLICATE
+    elif seen.repeat:
+        effect = Effect.REPEAT
+    else:
+        effect = Effect.THREADED
+    return Outcome(OutcomeKind.STORED, f"ticket #{number}", number, effect=effect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,6 +518,11 @@ def _trusted_operator(
     address signed for that operator. The From header alone proves nothing.
     """
     auth = prep.delivery.auth_user
+    if operator is not None and prep.delivery.source == IMPORTED:
+        # ``helpdesk import`` replays the team's own archive, which an administrator chose
+        # to bring in; its operators' answers are what they were then, proven or not.
+        trace.append(f"operator {operator.name}: their answer, imported from the team's archive")
+        return operator
     if operator is not None and auth is not None and auth.lower() == operator.email:
         trace.append(f"operator {operator.name}: authenticated by SMTP AUTH on submission")
         return operator
@@ -515,12 +560,17 @@ def _from_operator(
     if number is None:
         reason = "an operator's mail that names no ticket: reply to a ticket's mail"
         repo.set_raw_state(session, raw_id, "ignored", reason)
-        return Outcome(OutcomeKind.STORED, reason)
+        return Outcome(OutcomeKind.STORED, reason, effect=Effect.IGNORED)
     state = _ticket(session, number, trace)
     number = state.number if state is not None else number
-    fresh = new_text(mail.text)
+    fresh = prep.new_words(mail.text)
     commands, errors = parse_commands(fresh)
     orders, wrong = operator_intake.check(session, commands, errors, number)
+    if prep.delivery.source == IMPORTED and state is not None and not wrong:
+        customer = repo.customer_email(session, state.customer_id)
+        if customer not in {a.key for a in (*mail.to, *mail.cc)}:  # e.g. a forward to a colleague
+            trace.append(f"not addressed to the customer {customer}: kept as an internal note")
+            orders = [operator_intake.Order("note", 0, ""), *orders]
     reply = operator_intake.body_after(fresh, orders, wrong)
     source = actions.MailSource(
         raw_mail_id=raw_id,
@@ -544,7 +594,12 @@ def _from_operator(
                     notices=rules.notices,
                     now=now,
                 )
-            return Outcome(OutcomeKind.STORED, f"ticket #{number}: {'; '.join(done)}", number)
+            return Outcome(
+                OutcomeKind.STORED,
+                f"ticket #{number}: {'; '.join(done)}",
+                number,
+                effect=Effect.OPERATOR,
+            )
         except actions.ActionRefused as exc:  # the ticket's state forbids it: say so on line 1
             first = next((line.strip() for line in fresh.splitlines() if line.strip()), "")
             wrong = [operator_intake.Wrong(1, first, str(exc))]
@@ -558,7 +613,12 @@ def _from_operator(
         notices=rules.notices,
         now=now,
     )
-    return Outcome(OutcomeKind.STORED, f"ticket #{number}: not applied, the operator is told")
+    return Outcome(
+        OutcomeKind.STORED,
+        f"ticket #{number}: not applied, the operator is told",
+        number,
+        effect=Effect.OPERATOR,
+    )
 
 
 def _for_operators(
@@ -674,9 +734,10 @@ class _Addressed:
 
 
 def _addressed(prep: Prepared, rules: IntakeRules, sender: str) -> _Addressed:
-    if rules.notices is None:
+    secret = rules.notices.secret if rules.notices is not None else rules.secret
+    if secret is None:
         return _Addressed()
-    secret, support = rules.notices.secret, rules.support
+    support = rules.support
     trace: list[str] = []
     for rcpt in prep.delivery.rcpt_tos:
         try:
@@ -713,7 +774,7 @@ def _bounce(
     ticket = number or outbox.ticket_of(session, row_id)
     if ticket is None:
         repo.set_raw_state(session, raw_id, "ignored", "bounce of an unknown notification")
-        return Outcome(OutcomeKind.STORED, "bounce kept, no ticket")
+        return Outcome(OutcomeKind.STORED, "bounce kept, no ticket", effect=Effect.IGNORED)
     trace.append(
         f"hard bounce ({reason}): notifications of #{ticket} stop until the address changes"
         if number
@@ -733,7 +794,7 @@ def _bounce(
         trace,
         now,
     )
-    return Outcome(OutcomeKind.STORED, f"bounce for ticket #{ticket}", ticket)
+    return Outcome(OutcomeKind.STORED, f"bounce for ticket #{ticket}", ticket, effect=Effect.BOUNCE)
 
 
 def _confirm(
@@ -763,7 +824,7 @@ def _confirm(
         trace,
         now,
     )
-    return Outcome(OutcomeKind.STORED, f"ticket #{number}", number)
+    return Outcome(OutcomeKind.STORED, f"ticket #{number}", number, effect=Effect.THREADED)
 
 
 def _add_message(
@@ -847,4 +908,4 @@ def quarantine(session: Session, delivery: Delivery, reason: str, now: datetime)
     )
     if raw_id is None:
         return Outcome(OutcomeKind.DUPLICATE, "already in quarantine")
-    return Outcome(OutcomeKind.QUARANTINED, f"kept in quarantine as raw mail {raw_id}")
+    return Outcome(OutcomeKind.QUARANTINED, f"{reason}; kept in quarantine as raw mail {raw_id}")

@@ -147,9 +147,7 @@ def apply(
     done: list[str] = []
 
     def act(action: str, **kw: object) -> None:
-        result = actions.act(
-            session, number, operator.email, action, now, policy, notices=notices, **kw
-        )
+        result = actions.act(session, number, operator, action, now, policy, notices=notices, **kw)
         done.append(f"{action}: {result['status']}")
 
     names = {o.name for o in orders}

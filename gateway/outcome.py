@@ -21,6 +21,20 @@ class OutcomeKind(StrEnum):
     DEFERRED = "deferred"  # 451 4.3.0: nothing stored, try again later
 
 
+class Effect(StrEnum):
+    """What a stored mail did to the tickets: for reports such as ``helpdesk import``'s."""
+
+    NONE = ""
+    NEW_TICKET = "new_ticket"  # opened a ticket (or a follow-up of a closed one)
+    THREADED = "threaded"  # a customer's message appended to its ticket
+    DUPLICATE = "duplicate"  # a new request an open ticket already held: appended there
+    REPEAT = "repeat"  # content already in the ticket, collapsed
+    OPERATOR = "operator"  # an operator's reply, note or commands
+    HELD = "held"  # a stranger's mail, held for an operator
+    IGNORED = "ignored"  # kept, but names no ticket (automatic mail, stray operator mail)
+    BOUNCE = "bounce"  # a delivery report about our own notification
+
+
 ACCEPTED = frozenset({OutcomeKind.STORED, OutcomeKind.DUPLICATE, OutcomeKind.QUARANTINED})
 
 
@@ -32,6 +46,7 @@ class Outcome:
     detail: str = ""
     ticket: int | None = None
     address: str = ""  # the address a refusal is about
+    effect: Effect = Effect.NONE
 
     @property
     def accepted(self) -> bool:

@@ -289,14 +289,26 @@ def sweep(
     with sessions() as session:
         session.begin()
         try:
-            for name in jobs:
-                _drain(
-                    name, lambda n=name: _BY_NAME[n][0](session, rules, now), report, rules.batch
-                )
+            sweep_in(session, rules, now, jobs=jobs, report=report)
             # counted before the rollback: the mails the sweep itself would write count too
             report.notifications_due = outbox.count_due(session, now)
         finally:
             session.rollback()
+    return report
+
+
+def sweep_in(
+    session: Session,
+    rules: SweepRules,
+    now: datetime,
+    *,
+    jobs: tuple[str, ...] = JOBS,
+    report: SweepReport | None = None,
+) -> SweepReport:
+    """Every rule once, inside the caller's transaction (a dry run; ``helpdesk import``)."""
+    report = report or SweepReport(as_of=now)
+    for name in jobs:
+        _drain(name, lambda n=name: _BY_NAME[n][0](session, rules, now), report, rules.batch)
     return report
 
 

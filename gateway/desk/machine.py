@@ -303,6 +303,31 @@ def cutoffs(policy: Policy, now: datetime) -> Cutoffs:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TimerDue:
+    """When each timer job first finds work, given the moments it counts from (the
+    inverse of ``cutoffs``); None: never, as things stand."""
+
+    auto_close: datetime | None
+    remind: datetime | None
+    reopen_lapse: datetime | None
+
+
+def timer_due(
+    policy: Policy,
+    *,
+    waiting: datetime | None,
+    unreminded: datetime | None,
+    closed: datetime | None,
+) -> TimerDue:
+    remind = policy.remind_after
+    return TimerDue(
+        auto_close=None if waiting is None else waiting + timedelta(days=policy.auto_close_days),
+        remind=None if unreminded is None or remind is None else unreminded + remind,
+        reopen_lapse=None if closed is None else closed + timedelta(days=policy.reopen_days),
+    )
+
+
 def _timer(state: TicketState, policy: Policy, now: datetime) -> Decision:
     if state.status is not Status.AWAITING_CUSTOMER or state.awaiting_since is None:
         return _keep(state, "timer: nothing due")

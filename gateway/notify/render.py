@@ -39,6 +39,7 @@ KINDS: tuple[str, ...] = (
     "command_error",
     "stranger_held",
     "held_notice",
+    "imported",
 )
 
 LOCALES: tuple[str, ...] = ("ru", "en")

@@ -148,6 +148,32 @@ def commit_group(
     return results
 
 
+def apply_in(
+    session: Session,
+    items: list[T],
+    work: Work[T, R],
+    on_error: OnError[T, R] | None,
+    *,
+    before_retry: Callable[[], None] | None = None,
+) -> list[R | BaseException]:
+    """The group inside the caller's transaction, under one SAVEPOINT; if an item fails,
+    again with a SAVEPOINT per item, so one bad mail is shunted alone.
+
+    For callers that hold one transaction over many groups (a dry run, rolled back
+    at the end) or that commit on their own schedule (``helpdesk import``).
+    """
+    try:
+        with session.begin_nested():
+            return [work(session, item) for item in items]
+    except Exception as exc:
+        if _is_database_failure(exc):
+            raise
+        log.debug("group of %d failed (%s); again with a savepoint each", len(items), exc)
+    if before_retry is not None:  # the caller's own state, back to where the group began
+        before_retry()
+    return [_one(session, item, work, on_error) for item in items]
+
+
 def _one(
     session: Session, item: T, work: Work[T, R], on_error: OnError[T, R] | None
 ) -> R | BaseException:

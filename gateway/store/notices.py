@@ -41,6 +41,7 @@ AUTO_SUBMITTED = {
     "command_error": "auto-replied",
     "stranger_held": "auto-generated",
     "held_notice": "auto-replied",
+    "imported": "auto-generated",  # ``helpdesk import --notify-open``: news of no mail of theirs
 }
 
 

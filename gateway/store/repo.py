@@ -310,6 +310,21 @@ def ticket_subject(session: Session, number: int) -> str:
 _TICKET_EXISTS = select(TICKETS.c.id).where(TICKETS.c.id == bindparam("number"))
 
 
+def open_numbers(session: Session, numbers: Sequence[int]) -> list[int]:
+    """Which of these tickets are open, in the order given."""
+    found: set[int] = set()
+    for i in range(0, len(numbers), 500):
+        chunk = numbers[i : i + 500]
+        found.update(
+            session.scalars(
+                select(TICKETS.c.id).where(
+                    TICKETS.c.id.in_(chunk), TICKETS.c.status.in_([s.value for s in OPEN_STATUSES])
+                )
+            )
+        )
+    return [n for n in numbers if n in found]
+
+
 def ticket_exists(session: Session, number: int) -> bool:
     return _conn(session).execute(_TICKET_EXISTS, {"number": number}).first() is not None
 

@@ -47,6 +47,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "auto_closed": {"days": 31, "window_days": 30},
     "duplicate": {"original_number": 12},
     "reminder": {"days_left": 3, "close_on": "14.05.2025"},
+    "imported": {},
     "confirm_address": {"address": "new@example.org"},
     # Oldest first, as the sweep sends them; status_label is filled in per locale below.
     "escalation": {
