@@ -151,7 +151,7 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
             flags=frozenset({Flag.DUPLICATE}) | nudge,
             notices=("duplicate",),
         )
-    if event.repeat and waiting_on_us:
+    if event.repeat and waiting_on_us and not event.close:  # "#close" again still closes
         return _keep(
             state,
             "content already in this ticket: collapsed, not new work for operators",

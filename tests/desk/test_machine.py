@@ -620,6 +620,14 @@ def test_repeat_inside_the_ticket_is_collapsed(status: Status) -> None:
     assert decision.flags == frozenset({Flag.DUPLICATE})
 
 
+@pytest.mark.parametrize("status", [AO, IP])
+def test_close_sent_again_still_closes(status: Status) -> None:
+    """A "#close" repeated word for word (closed, reopened, closed again) still closes."""
+    state = TicketState(7, status, 42, awaiting_since=NOW - DAY, closed_at=None)
+    decision = decide(state, CustomerWrote(at=NOW, repeat=True, close=True), POLICY, NOW)
+    assert_moved(decision, state, Status.CLOSED)
+
+
 def test_repeat_while_waiting_for_the_customer_still_answers() -> None:
     """A repeat is still the customer's answer when we wait for them: never left unanswered."""
     state = TicketState(7, AC, 42, awaiting_since=NOW - DAY, closed_at=None)
