@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/notify.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/import_mailbox.py --json-out bench/results/import.json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .import_linter_cache

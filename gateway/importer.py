@@ -3,18 +3,18 @@
 Why a replay and not a bulk load: threading, statuses, duplicates and the
 30-day rules are decided by the intake pipeline and the timer jobs; a second
 loader would drift from them. So every message goes through ``ingest`` in date
-order, with the clock set to the message's date, and the timer jobs (auto-close,
-reminder marks, the reopen window) run as of each hour the replay passes. The
-result is what the gateway would hold had it been running all along, to within
-that hour.
+order, with the clock set to the message's date, and the timer jobs that decide
+how later mail is handled (auto-close, the reopen window's lapse) run within the
+hour after they fall due. The result is what the gateway would hold had it been
+running all along, to within that hour.
 
 History is not news: the replay sends nothing (intake and the jobs run with no
 notices). Operators' answers are trusted by their From address, since the
 archive is the team's own. Idempotent and resumable for free: intake already
 has one effect per Message-ID (or hash of the bytes), so a second run, or one
 after an interruption, skips what is stored and carries on; the timer jobs run
-as of whole hours, so a resumed run applies them at the same moments as an
-uninterrupted one.
+at moments read from the store, so a resumed run applies them as an
+uninterrupted one does.
 """
 
 from __future__ import annotations
@@ -39,8 +39,11 @@ from gateway.store.group_commit import apply_in
 from gateway.store.notices import Notice, NoticeRules, notify_many
 from gateway.sweep import SweepReport, SweepRules, sweep_in
 
-TIMER_JOBS = ("auto_close", "remind", "reopen_lapse")  # in this order: a close beats a reminder
-_COUNTS_FROM = {"auto_close": "waiting", "remind": "unreminded", "reopen_lapse": "closed"}
+# The rules that change how later mail is handled. Reminders are not replayed: a reminder
+# changes nothing about a later mail, and the old system never sent one; a wait still
+# current at the end of the import is reminded by the live scheduler.
+TIMER_JOBS = ("auto_close", "reopen_lapse")
+_COUNTS_FROM = {"auto_close": "waiting", "reopen_lapse": "closed"}
 HOUR = timedelta(hours=1)
 CHUNK = 64  # messages per parse job
 SMALL = 2000  # fewer messages than this are parsed in the writing process: no start-up cost
@@ -85,7 +88,6 @@ class ImportReport:
     ignored: list[dict] = field(default_factory=list)
     refused: list[dict] = field(default_factory=list)
     auto_closed: int = 0
-    reminder_periods: int = 0
     reopen_lapsed: int = 0
     first_date: datetime | None = None
     last_date: datetime | None = None
@@ -118,7 +120,6 @@ class ImportReport:
             "refused": self.refused,
             "rules_applied": {
                 "auto_closed": self.auto_closed,
-                "reminder_periods": self.reminder_periods,
                 "reopen_lapsed": self.reopen_lapsed,
             },
             "first_date": self.first_date.isoformat() if self.first_date else None,
@@ -239,7 +240,6 @@ def _finish(
         swept = clockwork.advance(session, now)
         if swept is not None:
             report.auto_closed += len(swept.auto_closed)
-            report.reminder_periods += len(swept.reminded)
             report.reopen_lapsed += len(swept.reopen_lapsed)
         return repo.open_numbers(session, report.created)
 
@@ -254,7 +254,7 @@ class _Timers:
 
     Running every job before every message would cost more than the message. So
     each job's first due moment is kept: read from the store after the job runs
-    (the oldest waiting, unreminded or reopenable ticket, through the indexes the
+    (the oldest waiting or reopenable ticket, through the indexes the
     jobs use), and pulled earlier by every message, since any message may start a
     new wait. Before a message, the jobs due by its date run as of the hour after
     their due moment, in order, until none is due: a ticket left waiting closes
@@ -268,7 +268,6 @@ class _Timers:
         self.due: dict[str, datetime | None] | None = None  # None: not read yet
         self._after = {
             "auto_close": timedelta(days=policy.auto_close_days),
-            "remind": policy.remind_after,
             "reopen_lapse": timedelta(days=policy.reopen_days),
         }
 
@@ -310,7 +309,6 @@ class _Timers:
         due = timer_due(
             self.rules.policy,
             waiting=found.get("waiting"),
-            unreminded=found.get("unreminded"),
             closed=found.get("closed"),
         )
         self.due = {**(self.due or {}), **{job: getattr(due, job) for job in jobs}}
@@ -331,7 +329,10 @@ def _batches(
 ) -> Iterator[list[_Item]]:
     """Parsed messages in date order, in batches of one transaction each."""
     batch: list[_Item] = []
-    for entry, prep in _prepared(archive, entries, rules.intake.support, workers):
+    # Two batches in flight: the workers parse the next batch while this process writes
+    # the current one (with less, they idle during the write and the two take turns).
+    chunks_ahead = 2 * -(-rules.batch // CHUNK) + workers
+    for entry, prep in _prepared(archive, entries, rules.intake.support, workers, chunks_ahead):
         batch.append(_Item(entry, prep))
         if len(batch) >= rules.batch:
             yield batch
@@ -341,10 +342,10 @@ def _batches(
 
 
 def _prepared(
-    archive: Archive, entries: list[Entry], support: str, workers: int
+    archive: Archive, entries: list[Entry], support: str, workers: int, chunks_ahead: int
 ) -> Iterator[tuple[Entry, ingest.Prepared]]:
-    """Parse in worker processes, in order, a few chunks ahead of the writer (never the
-    whole archive in memory: years of mail with attachments can be gigabytes)."""
+    """Parse in worker processes, in order, ``chunks_ahead`` chunks ahead of the writer
+    (never the whole archive in memory: years of mail with attachments can be gigabytes)."""
     chunks = (entries[i : i + CHUNK] for i in range(0, len(entries), CHUNK))
 
     def deliveries(chunk: list[Entry]) -> list[Delivery]:
@@ -355,20 +356,35 @@ def _prepared(
             yield from zip(chunk, prepare_all(deliveries(chunk)), strict=True)
         return
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        ahead: deque[tuple[list[Entry], AsyncResult[list[ingest.Prepared]]]] = deque()
+        ahead: deque[tuple[list[Entry], list[Delivery], AsyncResult]] = deque()
         for chunk in chunks:
-            ahead.append((chunk, pool.apply_async(prepare_all, (deliveries(chunk),))))
-            if len(ahead) > 2 * workers + 1:
-                done, result = ahead.popleft()
-                yield from zip(done, result.get(), strict=True)
+            sent = deliveries(chunk)
+            ahead.append((chunk, sent, pool.apply_async(parse_all, (sent,))))
+            if len(ahead) > chunks_ahead:
+                yield from _joined(*ahead.popleft())
         while ahead:
-            done, result = ahead.popleft()
-            yield from zip(done, result.get(), strict=True)
+            yield from _joined(*ahead.popleft())
+
+
+def _joined(
+    chunk: list[Entry], sent: list[Delivery], result: AsyncResult
+) -> Iterator[tuple[Entry, ingest.Prepared]]:
+    """A worker's results with the deliveries put back: the bytes are not sent home again."""
+    for entry, delivery, prep in zip(chunk, sent, result.get(), strict=True):
+        yield entry, replace(prep, delivery=delivery)
+
+
+def parse_all(deliveries: list[Delivery]) -> list[ingest.Prepared]:
+    """A worker's job: ``prepare_all``, returned without the bytes the writer already has."""
+    return [replace(p, delivery=_SENT) for p in prepare_all(deliveries)]
+
+
+_SENT = Delivery(None, (), b"", ingest.IMPORTED)
 
 
 def prepare_all(deliveries: list[Delivery]) -> list[ingest.Prepared]:
-    """A worker's job: parse, key and cut quotes (CPU only, no database)."""
-    return [ingest.prepare(d, cut=True) for d in deliveries]
+    """Parse and key; cut the quotes of replies (where intake will want the new words)."""
+    return [ingest.prepare(d, cut=ingest.CUT_IF_REPLY) for d in deliveries]
 
 
 def _count(
@@ -381,7 +397,6 @@ def _count(
     report.dated_by[entry.dated_by] = report.dated_by.get(entry.dated_by, 0) + 1
     if done.swept is not None:
         report.auto_closed += len(done.swept.auto_closed)
-        report.reminder_periods += len(done.swept.reminded)
         report.reopen_lapsed += len(done.swept.reopen_lapsed)
     first = prep.idem_key not in seen
     seen.add(prep.idem_key)

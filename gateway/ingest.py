@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -128,14 +129,20 @@ def idempotency_key(parsed: ParsedMail | None, data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def prepare(delivery: Delivery, *, cut: bool = False) -> Prepared:
+CUT_IF_REPLY = "if reply"
+
+
+def prepare(delivery: Delivery, *, cut: bool | str = False) -> Prepared:
     """Parse and key; with ``cut``, also cut the quotes of a text short enough to be read
-    whole (the costliest CPU step, done here when this runs in a worker process)."""
+    whole (the costliest CPU step, done here when this runs in a worker process), or with
+    ``CUT_IF_REPLY`` only of a mail that answers another, where intake will read them."""
     try:
         parsed: ParsedMail | None = parse(delivery.data)
         error = None
     except UnparseableMail as exc:
         parsed, error = None, str(exc) or "not a mail message"
+    if cut == CUT_IF_REPLY:
+        cut = parsed is not None and bool(parsed.in_reply_to or parsed.references)
     cut_text = None
     if cut and parsed is not None and len(parsed.text) <= FRESH_CHARS:
         cut_text = new_text(parsed.text)
@@ -581,8 +588,12 @@ def _from_operator(
         how="by mail",
     )
     if not wrong:
+        # An action that is refused refuses before it writes; only a mail of several
+        # steps (a reply, then commands) needs a savepoint to undo the earlier ones.
+        commands = sum(o.name != "note" for o in orders)
+        steps = commands + (1 if reply or len(orders) > commands else 0)
         try:
-            with session.begin_nested():
+            with session.begin_nested() if steps > 1 else nullcontext():
                 done = operator_intake.apply(
                     session,
                     number=number,

@@ -11,12 +11,16 @@ entry. Every run is the real command in a child process.
 from __future__ import annotations
 
 import email.policy
+import fcntl
 import json
 import mailbox
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -453,6 +457,37 @@ def test_the_text_report_and_clear_errors(env, tmp_path):
     notes.write_text("just some notes\n")
     proc = cli(env, "import", str(notes))
     assert proc.returncode == 1 and b"is not an mbox file" in proc.stderr
+
+
+def test_a_terminal_sees_a_progress_bar(env, tmp_path):
+    """On a terminal, stderr shows the count, the rate and the time left; piped, nothing."""
+    path = write_mbox(tmp_path / "support.mbox", archive())
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "import", str(path), "--dry-run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+        )
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert child.wait(timeout=60) == 0
+    finally:
+        os.close(leader)
+    bar = seen.decode(errors="replace")
+    assert "importing" in bar and "17/17" in bar and "msg/s" in bar, bar
+    piped = cli(env, "import", str(path), "--dry-run")
+    assert piped.returncode == 0 and piped.stderr == b""
 
 
 @pytest.mark.slow

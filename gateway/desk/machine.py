@@ -305,25 +305,16 @@ def cutoffs(policy: Policy, now: datetime) -> Cutoffs:
 
 @dataclass(frozen=True, slots=True)
 class TimerDue:
-    """When each timer job first finds work, given the moments it counts from (the
-    inverse of ``cutoffs``); None: never, as things stand."""
+    """When the auto-close and the reopen window's lapse first find work, given the
+    moments they count from (the inverse of ``cutoffs``); None: never, as things stand."""
 
     auto_close: datetime | None
-    remind: datetime | None
     reopen_lapse: datetime | None
 
 
-def timer_due(
-    policy: Policy,
-    *,
-    waiting: datetime | None,
-    unreminded: datetime | None,
-    closed: datetime | None,
-) -> TimerDue:
-    remind = policy.remind_after
+def timer_due(policy: Policy, *, waiting: datetime | None, closed: datetime | None) -> TimerDue:
     return TimerDue(
         auto_close=None if waiting is None else waiting + timedelta(days=policy.auto_close_days),
-        remind=None if unreminded is None or remind is None else unreminded + remind,
         reopen_lapse=None if closed is None else closed + timedelta(days=policy.reopen_days),
     )
 

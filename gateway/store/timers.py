@@ -122,9 +122,6 @@ def lapse_reopen_window(session: Session, closed_before: datetime, batch: int) -
 _WAITING = select(T.c.awaiting_since).where(T.c.status == AC).order_by(T.c.awaiting_since)
 _OLDEST = {
     "waiting": _WAITING.limit(1),
-    "unreminded": _WAITING.where(
-        or_(T.c.reminded_for.is_(None), T.c.reminded_for != T.c.awaiting_since)
-    ).limit(1),
     "closed": select(T.c.closed_at)
     .where(T.c.reopenable.is_(True), T.c.closed_at.is_not(None))
     .order_by(T.c.closed_at)
@@ -134,12 +131,12 @@ _OLDEST = {
 
 def oldest(session: Session, which: Sequence[str] = tuple(_OLDEST)) -> dict[str, datetime | None]:
     """The moments the timer jobs count from, for the ticket that will be due first:
-    ``waiting`` (the longest awaiting_customer: auto-close), ``unreminded`` (… not yet
-    reminded this period: the reminder), ``closed`` (the longest closed and still
-    reopenable: the window's lapse). An index-ordered read of one row each;
+    ``waiting`` (the longest awaiting_customer: auto-close) and ``closed`` (the longest
+    closed and still reopenable: the window's lapse). An index-ordered read of one row each;
     ``helpdesk import`` asks this to run a job only when something is due.
     """
-    return {name: session.scalar(_OLDEST[name]) for name in which}
+    conn = session.connection()
+    return {name: conn.execute(_OLDEST[name]).scalar() for name in which}
 
 
 @dataclass(frozen=True)
