@@ -71,6 +71,7 @@ def start_gateway(port: int, data_dir: Path) -> subprocess.Popen:
         "HELPDESK_DATA_DIR": str(data_dir),
         "HELPDESK_LISTEN": f"smtp://127.0.0.1:{port}",
         "HELPDESK_DOMAIN": "example.com",
+        "HELPDESK_HTTP_LISTEN": "",  # intake alone is measured
     }
     env.pop("HELPDESK_DATABASE_URL", None)
     subprocess.run([BIN / "helpdesk", "init"], env=env, check=True, capture_output=True)

@@ -45,6 +45,9 @@ from gateway.store.group_commit import GroupCommitter
 from gateway.store.notices import NoticeRules
 from gateway.store.outbox import RateLimit
 from gateway.sweep import SweepRules, sweep
+from gateway.web.backend import Backend, Refused, WebConfig
+from gateway.web.server import HttpListener
+from gateway.web.site import make_app
 
 log = logging.getLogger("gateway")
 
@@ -156,6 +159,8 @@ class Gateway:
         self.submission_bound: tuple[str, int] | None = None  # None: submission is off
         self._submission: asyncio.Server | None = None
         self._dummy_hash: str | None = None
+        self._http: HttpListener | None = None
+        self.http_bound: tuple[str, int] | None = None  # None: the support page is off
 
     # --- set-up -----------------------------------------------------------
 
@@ -313,6 +318,76 @@ class Gateway:
             tls.fingerprint(cert),
         )
 
+    # --- the support page (issue 7) ---------------------------------------------
+
+    def web_config(self, bound: tuple[str, int] | None = None) -> WebConfig:
+        """The page's settings; mailed links use the public URL, else the bound address."""
+        s = self.settings
+        try:
+            faq = tuple(load_faq(Path(s.faq_path)))
+        except FaqError as exc:
+            raise ConfigError(f"{exc}; fix it or point HELPDESK_FAQ_PATH elsewhere") from None
+        secure = {"yes": True, "no": False}.get(
+            s.http_cookie_secure, s.http_base_url.startswith("https://")
+        )
+        return WebConfig(
+            secret=self.secret,
+            support=s.support,
+            domain=s.domain,
+            base_url=s.http_public_url.rstrip("/")
+            or (f"http://{bound[0]}:{bound[1]}" if bound else s.http_base_url),
+            token_format=s.token_format,
+            locale=s.locale,
+            policy=self.rules.policy,
+            trusted_header=s.http_trusted_header,
+            trusted_proxies=s.http_proxy_networks,
+            signin_lifetime=timedelta(minutes=s.http_signin_minutes),
+            session_lifetime=timedelta(hours=s.http_session_hours),
+            secure_cookie=secure,
+            faq=faq,
+            notices=self.rules.notices,
+        )
+
+    def web_backend(self) -> Backend:
+        """The gateway's abilities for the page; refusals become the page's ``Refused``."""
+
+        def refusing(fn: Callable[..., object]) -> Callable[..., object]:
+            def run(*args: object, **kwargs: object) -> object:
+                try:
+                    return fn(self, *args, **kwargs)
+                except AdminError as exc:
+                    raise Refused(str(exc)) from None
+
+            return run
+
+        return Backend(
+            sessions=self.sessions,
+            clock=self.clock,
+            deliver=self.deliver,
+            authenticate=self.authenticate,
+            operator_action=refusing(operator_action),  # type: ignore[arg-type]
+            merge=refusing(merge_tickets),  # type: ignore[arg-type]
+            assign=refusing(assign_ticket),  # type: ignore[arg-type]
+            decide_held=lambda pk, op, ok: refusing(decide_held)(pk, op, accept=ok),  # type: ignore[return-value]
+            retry_quarantined=refusing(retry_quarantined),  # type: ignore[arg-type]
+        )
+
+    def bind_http(self) -> HttpListener:
+        """The page's socket, bound before anything else starts: a busy port is one line."""
+        host, port = self.settings.http_host_port
+        try:
+            return HttpListener(host, port)
+        except OSError as exc:
+            raise ConfigError(
+                f"HELPDESK_HTTP_LISTEN={self.settings.http_listen}: cannot listen: "
+                f"{exc.strerror or exc}; choose another port, or empty to turn the page off"
+            ) from None
+
+    async def start_http(self, listener: HttpListener) -> None:
+        await listener.start(make_app(self.web_backend(), self.web_config(listener.bound)))
+        self._http, self.http_bound = listener, listener.bound
+        log.info("support page on http://%s:%d", *self.http_bound)
+
     # --- running ----------------------------------------------------------
 
     def make_dispatcher(self) -> Dispatcher:
@@ -360,6 +435,7 @@ class Gateway:
     async def start(self) -> asyncio.Server:
         self.require_database()
         submission = self.submission_tls() if self.settings.submission_listen else None
+        http = self.bind_http() if self.settings.http_listen else None
         self.dispatcher = self.make_dispatcher()
         if self.settings.intake_writer == "process":
             child = WriterProcess(
@@ -389,6 +465,14 @@ class Gateway:
             except BaseException:
                 server.close()
                 raise
+        if http is not None:
+            try:
+                await self.start_http(http)
+            except BaseException:
+                server.close()
+                if self._submission is not None:
+                    self._submission.close()
+                raise
         return server
 
     async def stop(self, server: asyncio.Server, grace: float = 10.0) -> None:
@@ -396,6 +480,8 @@ class Gateway:
         server.close()
         if self._submission is not None:
             self._submission.close()
+        if self._http is not None:
+            await self._http.stop()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while self._pending and loop.time() < deadline:

@@ -8,6 +8,7 @@ read this module (Mailman's global ``config`` object is what we avoid).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -47,7 +48,23 @@ class Settings:
     )
     smarthost: str = _setting("", "smtp://host:port for outgoing mail; empty = Maildir drop")
     locale: str = _setting("ru", "default language of customers' mail: ru or en")
-    http_listen: str = _setting("http://127.0.0.1:8025", "the support page")
+    http_listen: str = _setting(
+        "http://127.0.0.1:8025", "the support page, http://host:port; empty = off"
+    )
+    http_public_url: str = _setting(
+        "", "the page's address as customers reach it, for mailed sign-in links; empty = listen"
+    )
+    http_trusted_header: str = _setting(
+        "", "header naming the signed-in customer, set by the control panel's proxy; empty = off"
+    )
+    http_trusted_proxies: str = _setting(
+        "", "addresses/networks whose trusted header is believed, comma-separated; empty = none"
+    )
+    http_signin_minutes: int = _setting(30, "a mailed one-time sign-in link works this long")
+    http_session_hours: int = _setting(12, "a signed-in browser stays signed in this long")
+    http_cookie_secure: str = _setting(
+        "auto", "Secure session cookie: auto = when the public URL is https; yes; no"
+    )
     max_message_size: int = _setting(25 * 1024 * 1024, "announced in EHLO SIZE; larger gets 552")
     unknown_senders: str = _setting("guest", "guest = unverified guest ticket; refuse = 550")
     register_hint: str = _setting(
@@ -136,6 +153,29 @@ class Settings:
     @property
     def submission_host_port(self) -> tuple[str, int]:
         return _host_port(self.submission_listen, "HELPDESK_SUBMISSION_LISTEN")
+
+    @property
+    def http_host_port(self) -> tuple[str, int]:
+        return _host_port(self.http_listen, "HELPDESK_HTTP_LISTEN")
+
+    @property
+    def http_base_url(self) -> str:
+        """Where mailed links point: the public URL, else the listener's own address."""
+        return (self.http_public_url or self.http_listen).rstrip("/")
+
+    @property
+    def http_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        try:
+            return tuple(
+                ipaddress.ip_network(part.strip(), strict=False)
+                for part in self.http_trusted_proxies.split(",")
+                if part.strip()
+            )
+        except ValueError as exc:
+            raise ConfigError(
+                f"HELPDESK_HTTP_TRUSTED_PROXIES={self.http_trusted_proxies!r}: {exc}; "
+                "use addresses or networks like 10.0.0.5, 10.0.0.0/24"
+            ) from None
 
 
 def _host_port(url: str, name: str) -> tuple[str, int]:
@@ -281,6 +321,37 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"{name} must be at least 1")
     if settings.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+    _validate_http(settings)
+
+
+def _validate_http(settings: Settings) -> None:
+    """The support page's settings (issue 7)."""
+    if settings.http_listen:
+        if urlsplit(settings.http_listen).scheme != "http":
+            raise ConfigError(
+                f"HELPDESK_HTTP_LISTEN={settings.http_listen!r}: use http://host:port "
+                "(TLS belongs to the proxy in front), or empty to turn the page off"
+            )
+        settings.http_host_port  # noqa: B018 - validates host and port
+    if settings.http_public_url and urlsplit(settings.http_public_url).scheme not in (
+        "http",
+        "https",
+    ):
+        raise ConfigError(
+            f"HELPDESK_HTTP_PUBLIC_URL={settings.http_public_url!r}: use https://host/path"
+        )
+    settings.http_proxy_networks  # noqa: B018 - validates the networks
+    if settings.http_trusted_header and not settings.http_trusted_proxies:
+        raise ConfigError(
+            "HELPDESK_HTTP_TRUSTED_HEADER is set but HELPDESK_HTTP_TRUSTED_PROXIES is empty: "
+            "name the control panel's proxy addresses, or the header is never believed"
+        )
+    if settings.http_cookie_secure not in ("auto", "yes", "no"):
+        raise ConfigError(
+            f"HELPDESK_HTTP_COOKIE_SECURE={settings.http_cookie_secure!r}: use auto, yes or no"
+        )
+    if settings.http_signin_minutes < 1 or settings.http_session_hours < 1:
+        raise ConfigError("http_signin_minutes and http_session_hours must be at least 1")
 
 
 def reference() -> list[tuple[str, str, str]]:

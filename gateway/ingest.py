@@ -333,7 +333,7 @@ def process(
     # paste); a new request quotes nothing, and its signature repeats in every copy.
     top = mail.text[:FRESH_CHARS]
     fresh = "" if verdict.automatic else prep.new_words(top) if state is not None else top.strip()
-    seen = _seen_before(session, mail, fresh, customer.id, state, rules, now)
+    seen = _seen_before(session, prep, fresh, customer.id, state, rules, now)
     trace.extend(seen.trace)
     if seen.duplicate_of is not None:  # a new request that an open ticket already holds
         state = repo.ticket_state(session, seen.duplicate_of, for_update=True)
@@ -449,7 +449,7 @@ class _Seen:
 
 def _seen_before(
     session: Session,
-    mail: ParsedMail,
+    prep: Prepared,
     fresh: str,
     customer_id: int,
     state: TicketState | None,
@@ -457,6 +457,8 @@ def _seen_before(
     now: datetime,
 ) -> _Seen:
     """Same content in this ticket, or the same request as another of the customer's tickets?"""
+    mail = prep.parsed
+    assert mail is not None
     normalized = dedup.normalize(fresh)
     if not normalized:
         return _Seen()
@@ -472,6 +474,12 @@ def _seen_before(
             request=kept,
             repeat=True,
             trace=(f"same content as message {earlier}",),
+        )
+    if prep.delivery.distinct:
+        return _Seen(
+            digest=digest,
+            request=kept,
+            trace=("shown its look-alike on the support page, the customer chose a new ticket",),
         )
     policy = rules.policy
     since = now - timedelta(days=policy.reopen_days)

@@ -68,3 +68,6 @@ class Delivery:
     # (SMTP AUTH after STARTTLS, issue 4); None for every other way in. Only
     # this, never a From header, makes a mail an authenticated operator's.
     auth_user: str | None = None
+    # The customer, signed in on the support page, was shown the open ticket this request
+    # resembles and chose "a new ticket anyway": intake does not join it there.
+    distinct: bool = False

@@ -56,6 +56,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         domain="example.com",
         listen="smtp://127.0.0.1:0",
         intake_writer="process",
+        http_listen="",  # the support page is tested in tests/web, on ports of its own
     )
 
 

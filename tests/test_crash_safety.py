@@ -37,6 +37,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_mail(tmp_path: Path, database_ur
         "HELPDESK_DATABASE_URL": database_url,
         "HELPDESK_DOMAIN": "example.com",
         "HELPDESK_LISTEN": f"smtp://127.0.0.1:{port}",
+        "HELPDESK_HTTP_LISTEN": "",
     }
     init = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "init"], env=env, capture_output=True

@@ -83,6 +83,7 @@ def _env(url: str, data_dir: Path, **extra: str) -> dict[str, str]:
             "HELPDESK_DOMAIN": "example.com",
             "HELPDESK_SECRET": SECRET,
             "HELPDESK_TEAM_ADDRESS": TEAM,
+            "HELPDESK_HTTP_LISTEN": "",  # several instances on one machine: no page each
             **extra,
         }
     )

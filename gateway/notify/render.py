@@ -40,6 +40,7 @@ KINDS: tuple[str, ...] = (
     "stranger_held",
     "held_notice",
     "imported",
+    "signin_link",
 )
 
 LOCALES: tuple[str, ...] = ("ru", "en")

@@ -42,6 +42,7 @@ AUTO_SUBMITTED = {
     "stranger_held": "auto-generated",
     "held_notice": "auto-replied",
     "imported": "auto-generated",  # ``helpdesk import --notify-open``: news of no mail of theirs
+    "signin_link": "auto-generated",  # asked for on the support page, not by mail
 }
 
 

@@ -230,3 +230,18 @@ class Outbox(Base):
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_to_created", "to_address", "created_at"),
     )
+
+
+class WebSignin(Base):
+    """A one-time sign-in link of the support page that was used (issue 7).
+
+    The link itself is signed and carries its issue time, so only used ones
+    need a row: the nonce's primary key makes a second use fail atomically,
+    also when two instances receive the same click at once.
+    """
+
+    __tablename__ = "web_signins"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

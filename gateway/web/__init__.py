@@ -1,0 +1,9 @@
+"""The support page (issue 7): customers and operators in a browser.
+
+Server-rendered (Starlette + Jinja2, a few lines of progressive JavaScript).
+Nothing here decides anything about a ticket: a customer's form becomes a
+mail through the intake pipeline, an operator's button becomes the same
+``gateway.actions`` call as ``helpdesk ticket …``. ``app`` hands this package
+plain values and callables (:mod:`gateway.web.backend`); it never reads the
+configuration itself.
+"""

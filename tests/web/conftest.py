@@ -1,0 +1,150 @@
+"""The support page on a real socket: a gateway with its HTTP listener on a free port,
+clients that keep cookies, and one headless Chromium for the whole session.
+
+Browser tests need Debian's ``chromium`` and the ``playwright`` package (never
+``playwright install``: its download cannot work here). Without them the
+browser tests skip and say why — unless ``HELPDESK_REQUIRE_BROWSER=1`` (CI),
+where a missing browser is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway import app
+from gateway.clock import FrozenClock
+from gateway.config import Settings
+from gateway.testing import RunningGateway, running_gateway
+from tests.helpers import until
+
+CHROMIUM = os.environ.get("HELPDESK_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+HEADER = "X-Panel-User"
+PASSWORD = "secret-pass"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class Web:
+    """A running gateway with its support page, and what tests do through it."""
+
+    def __init__(self, gw: RunningGateway, clock: FrozenClock) -> None:
+        self.gw = gw
+        self.clock = clock
+        assert gw.gateway.http_bound is not None
+        host, port = gw.gateway.http_bound
+        self.base = f"http://{host}:{port}"
+        self._clients: list[httpx.Client] = []
+
+    @property
+    def outgoing(self) -> Path:
+        return Path(self.gw.gateway.settings.data_dir) / "outgoing" / "new"
+
+    def client(self, account: str | None = None) -> httpx.Client:
+        """A browser-like client; ``account``: the control panel's header names it."""
+        headers = {HEADER: account} if account else {}
+        c = httpx.Client(base_url=self.base, headers=headers, timeout=30)
+        self._clients.append(c)
+        return c
+
+    def token(self, client: httpx.Client, path: str = "/tickets/new") -> str:
+        page = client.get(path)
+        found = CSRF.search(page.text)
+        assert found, f"no form with a CSRF token on {path}: {page.status_code}"
+        return found.group(1)
+
+    def post(
+        self, client: httpx.Client, path: str, data: dict[str, str], page: str = "/tickets/new"
+    ) -> httpx.Response:
+        """A form POST with this session's CSRF token, read from ``page``."""
+        return client.post(path, data={"csrf": self.token(client, page), **data})
+
+    def operator(self, name: str = "Анна", address: str = "anna@example.com") -> httpx.Client:
+        """A signed-in operator's client (the operator is added first)."""
+        app.add_operator(self.gw.gateway, name, address, PASSWORD)
+        c = self.client()
+        r = self.post(c, "/op/login", {"login": address, "password": PASSWORD}, "/op/login")
+        assert r.status_code == 303, r.text
+        return c
+
+    def new_ticket(self, client: httpx.Client, subject: str, text: str, **extra: str) -> int:
+        data = {"subject": subject, "text": text, "notify": "on", "notify_address": "", **extra}
+        r = self.post(client, "/tickets/new", data, "/tickets/new")
+        assert r.status_code == 303, r.text
+        return int(r.headers["location"].rsplit("/", 1)[1])
+
+    def mails(self, count: int = 1) -> list[email.message.EmailMessage]:
+        """The mails the dispatcher dropped into the Maildir (no smarthost in these tests)."""
+        assert until(lambda: len(list(self.outgoing.glob("*"))) >= count), "no mail dropped"
+        files = sorted(self.outgoing.glob("*"), key=lambda p: p.stat().st_mtime)
+        return [
+            email.message_from_bytes(f.read_bytes(), policy=default_policy)  # type: ignore[misc]
+            for f in files
+        ]
+
+    def close(self) -> None:
+        for c in self._clients:
+            c.close()
+
+
+def web_settings(settings: Settings, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "http_listen": "http://127.0.0.1:0",
+        "http_trusted_header": HEADER,
+        "http_trusted_proxies": "127.0.0.1",
+    }
+    return replace(settings, **{**values, **overrides})
+
+
+@pytest.fixture
+def web(settings: Settings, clock: FrozenClock) -> Iterator[Web]:
+    with running_gateway(web_settings(settings), clock) as gw:
+        w = Web(gw, clock)
+        try:
+            yield w
+        finally:
+            w.close()
+
+
+def _browser_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright)"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole run (Debian's, not Playwright's download)."""
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("HELPDESK_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"HELPDESK_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    """A PNG of the page for the README (docs/screenshots/, overwritten each run)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
