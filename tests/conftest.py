@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from gateway.clock import FrozenClock
 from gateway.config import Settings, load_settings
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
+from tests.helpers import cli
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "mails"
@@ -58,6 +59,19 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         intake_writer="process",
         http_listen="",  # the support page is tested in tests/web, on ports of its own
     )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """The environment of a real ``helpdesk`` child process, on a database just made."""
+    e = {
+        **os.environ,
+        "HELPDESK_DATA_DIR": str(tmp_path / "var"),
+        "HELPDESK_DATABASE_URL": database_url,
+        "HELPDESK_DOMAIN": "example.com",
+    }
+    assert cli(e, "init").returncode == 0
+    return e
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -12,15 +11,8 @@ from tests.helpers import cli, mail
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    e = {
-        **os.environ,
-        "HELPDESK_DATA_DIR": str(tmp_path / "var"),
-        "HELPDESK_DATABASE_URL": database_url,
-        "HELPDESK_DOMAIN": "example.com",
-    }
-    assert cli(e, "init").returncode == 0
-    return e
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def _json(proc) -> object:

@@ -40,17 +40,10 @@ SUPPORT = "support@example.com"
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    e = {
-        **os.environ,
-        "HELPDESK_DATA_DIR": str(tmp_path / "var"),
-        "HELPDESK_DATABASE_URL": database_url,
-        "HELPDESK_DOMAIN": "example.com",
-    }
-    assert cli(e, "init").returncode == 0
+def env(cli_env: dict[str, str]) -> dict[str, str]:
     for name, address in (("Anna", "anna@example.com"), ("Boris", "boris@example.com")):
-        assert cli(e, "operators", "add", name, address).returncode == 0
-    return e
+        assert cli(cli_env, "operators", "add", name, address).returncode == 0
+    return cli_env
 
 
 def _json(proc: subprocess.CompletedProcess) -> Any:
@@ -93,6 +86,14 @@ def archive() -> list[tuple[EmailMessage | bytes, datetime]]:
     h = timedelta(hours=1)
     d = timedelta(days=1)
     ivan, bob, olga, petr = "ivan@client.ru", "bob@shop.com", "olga@firm.ru", "petr@site.ru"
+    bob_request = msg(
+        bob,
+        SUPPORT,
+        "Backup restore needed",
+        "Please restore the backup of shop.com from 9 January, the uploads folder is gone.",
+        T0 + 2 * d,
+        mid="<t2-1@shop.com>",
+    )
     inbox = [
         # 1. Ivan (KOI8-R): answered twice, then silent: closed by the 30-day rule.
         msg(
@@ -137,22 +138,8 @@ def archive() -> list[tuple[EmailMessage | bytes, datetime]]:
             charset="koi8-r",
         ),
         # 2. Bob (English): to support@ and to Boris, one Message-ID twice; re-sent later
-        msg(
-            bob,
-            SUPPORT,
-            "Backup restore needed",
-            "Please restore the backup of shop.com from 9 January, the uploads folder is gone.",
-            T0 + 2 * d,
-            mid="<t2-1@shop.com>",
-        ),
-        msg(
-            bob,
-            SUPPORT,
-            "Backup restore needed",
-            "Please restore the backup of shop.com from 9 January, the uploads folder is gone.",
-            T0 + 2 * d,
-            mid="<t2-1@shop.com>",
-        ),
+        bob_request,
+        bob_request,
         msg(
             bob,
             SUPPORT,
