@@ -361,7 +361,10 @@ def process(
             now=now,
             follow_up_of=linked,
             request=seen.request,
+            notify=prep.delivery.notify,
         )
+        if not prep.delivery.notify:
+            trace.append("notifications off: the customer asked for no e-mail")
         if state is not None:
             trace.append(f"new ticket #{number}: follow-up of #{state.number}")
         elif seen.related_to is not None:

@@ -71,3 +71,6 @@ class Delivery:
     # The customer, signed in on the support page, was shown the open ticket this request
     # resembles and chose "a new ticket anyway": intake does not join it there.
     distinct: bool = False
+    # False: the sender asked for no e-mail about the ticket this opens (the page's
+    # checkbox), so not even its "created" mail is queued.
+    notify: bool = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, and_, case, func, insert, nulls_last, select, update
+from sqlalchemy import Row, case, func, insert, nulls_last, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,6 @@ from gateway.store.tables import (
     Customer,
     Message,
     Operator,
-    Outbox,
     Ticket,
     WebSignin,
 )
@@ -139,25 +138,3 @@ def assignee_name(session: Session, number: int) -> str | None:
         .join(Ticket, Ticket.assignee_id == Operator.id)
         .where(Ticket.id == number)
     )
-
-
-def suppress_created(session: Session, number: int, reason: str) -> int:
-    """Hold back a new ticket's "created" mail not yet picked up by the dispatcher.
-
-    The support page's "do not notify me" for a new ticket: intake queues the
-    mail as it would for any new request; this withdraws it, unless a
-    dispatcher already leased it (``attempts`` > 0) — then it goes out once.
-    """
-    result = session.execute(
-        update(Outbox)
-        .where(
-            and_(
-                Outbox.ticket_id == number,
-                Outbox.kind == "created",
-                Outbox.state == "pending",
-                Outbox.attempts == 0,
-            )
-        )
-        .values(state="suppressed", last_error=reason)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -362,8 +362,10 @@ def create_ticket(
     now: datetime,
     follow_up_of: int | None = None,
     request: tuple[str, str] | None = None,
+    notify: bool = True,
 ) -> int:
-    """A new ticket; ``request`` is its (digest, normalized text) for the duplicate catcher."""
+    """A new ticket; ``request`` is its (digest, normalized text) for the duplicate catcher;
+    ``notify`` False keeps the address for later but sends nothing (the customer asked)."""
     digest, normalized = request if request is not None else (None, None)
     return (
         _conn(session)
@@ -373,7 +375,7 @@ def create_ticket(
                 "subject": subject,
                 "customer_id": customer_id,
                 "status": decision.status.value,
-                "notify": notify_address is not None,
+                "notify": notify and notify_address is not None,
                 "notify_address": notify_address,
                 "locale": locale,
                 "created_at": now,

@@ -132,6 +132,7 @@ class CustomerPages(CustomerBase):
                 data["text"],
                 now,
                 distinct=form.get("confirmed") == "1",
+                notify=bool(data["notify"]),
             )
         before = await self._read(lambda s: portal.ticket_numbers(s, person.id))
         number = await self._deliver(delivery)
@@ -150,12 +151,9 @@ class CustomerPages(CustomerBase):
     def _new_ticket_notify(
         self, session: Any, number: int, data: dict[str, Any], own: str, now: Any
     ) -> None:
-        """The form's notification choice for a ticket intake just made (notify on, to the
-        sender): off withdraws the "created" mail; another address needs confirming."""
-        if not data["notify"]:
-            repo.set_notify(session, number, notify=False)
-            portal.suppress_created(session, number, "the customer chose no e-mail on the page")
-        elif data["notify_address"] and data["notify_address"] != own:
+        """The form's other address for a ticket intake just made: it needs confirming first.
+        (Off was said to intake itself, so not even the "created" mail was queued.)"""
+        if data["notify"] and data["notify_address"] and data["notify_address"] != own:
             queries.set_notify(
                 session,
                 number,

@@ -50,11 +50,12 @@ def new_request(
     now: datetime,
     *,
     distinct: bool = False,
+    notify: bool = True,
 ) -> Delivery:
     """The "New ticket" form: a mail to the support address (``distinct``: the customer saw
-    the open ticket it resembles and chose a new one anyway)."""
+    the open ticket it resembles and chose a new one anyway; ``notify`` False: no e-mail)."""
     data = _message(config, sender, config.support, subject, text, now)
-    return Delivery(sender, (config.support,), data, SOURCE, distinct=distinct)
+    return Delivery(sender, (config.support,), data, SOURCE, distinct=distinct, notify=notify)
 
 
 def to_ticket(
