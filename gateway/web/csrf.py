@@ -34,8 +34,12 @@ def token(request: Request) -> str:
 
 
 def renew(request: Request) -> None:
-    """A new session after signing in or out: the old token (and anything else) is gone."""
+    """A new session after signing in or out: the old token and everything else is gone,
+    but the language the visitor chose."""
+    lang = request.session.get("lang")
     request.session.clear()
+    if lang:
+        request.session["lang"] = lang
     token(request)
 
 

@@ -94,10 +94,7 @@ class OperatorPages:
                 request, "op_login.html", 401, error=t("op_bad_login"), login=login
             )
         self.throttle.succeeded(login)
-        lang = request.session.get("lang")
         csrf.renew(request)
-        if lang:
-            request.session["lang"] = lang
         request.session[auth.OPERATOR_KEY] = who
         return redirect("/op")
 

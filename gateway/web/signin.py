@@ -96,18 +96,12 @@ class SigninPages(CustomerBase):
         fresh = await self._write(lambda s: portal.use_signin(s, nonce, customer_id, now))
         if not fresh:
             return self._bad_link(request, "used")
-        lang = request.session.get("lang")
         csrf.renew(request)
-        if lang:
-            request.session["lang"] = lang
         request.session[auth.CUSTOMER_KEY] = customer_id
         return redirect("/tickets")
 
     async def signout(self, request: Request) -> Response:
         await csrf.checked_form(request)
-        lang = request.session.get("lang")
         csrf.renew(request)
-        if lang:
-            request.session["lang"] = lang
         self.site.flash(request, "signed_out")
         return redirect("/signin")
