@@ -16,6 +16,7 @@ import json
 import mailbox
 import os
 import pty
+import re
 import signal
 import struct
 import subprocess
@@ -586,10 +587,14 @@ def _snapshot(engine) -> list[tuple]:
             text("SELECT ticket_id, at, actor, from_status, to_status, reason FROM events")
         ).all()
     key = {t.id: (t.email, str(t.created_at)) for t in tickets}
+
+    def named(reason: str) -> str:  # "the request of #473 again": the ticket, not its number
+        return re.sub(r"#(\d+)", lambda m: str(key.get(int(m.group(1)), m.group(0))), reason)
+
     return [
         sorted((key[t.id], *map(str, t[2:])) for t in tickets),
         sorted((key[m.ticket_id], *map(str, m[1:])) for m in messages),
-        sorted((key[e.ticket_id], *map(str, e[1:])) for e in events),
+        sorted((key[e.ticket_id], *map(str, e[1:-1]), named(e.reason or "")) for e in events),
     ]
 
 
