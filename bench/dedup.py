@@ -1,6 +1,6 @@
 """Intake's duplicate check per message at 1,000 and at 1,000,000 tickets.
 
-Issue 5's target: the check a new request does — ``repo.dedup_candidates``
+Issue 5's target: the check a new request does — ``store.tickets.dedup_candidates``
 (the customer's open tickets and those closed in the last 30 days, through
 ``ix_tickets_customer_status``) then ``desk.dedup.best_match`` — costs the
 same per message whatever the size of the table.
@@ -22,7 +22,7 @@ greeting added, a word changed) of the customer's latest ticket, 10 % from
 customers with no tickets; 40 % of those from existing customers are from
 the busy ones. Each check's time is split into the query and the match, and
 the candidate query's plan is shown. Last, whole mails (one per customer)
-go through ``ingest.prepare`` + ``ingest.ingest``, 25 to a transaction as a
+go through ``intake.prepare`` + ``intake.ingest``, 25 to a transaction as a
 group commit has them, the sizes in turn; for those, ``messages``,
 ``raw_mails`` and ``outbox`` start empty (only customers and tickets are
 loaded).
@@ -57,12 +57,12 @@ from sqlalchemy import Engine
 # bench/ is on the path when run as ``python bench/dedup.py``: the loader and plans are shared
 from sweep import HISTORY_DAYS, Backend, BulkWriter, Watch, explain, open_backend
 
-from gateway import ingest
+from gateway import intake
 from gateway.desk import dedup
 from gateway.desk.model import OPEN_STATUSES, Policy
+from gateway.notify.enqueue import Notices
 from gateway.outcome import Delivery
-from gateway.store import db, repo
-from gateway.store.notices import NoticeRules
+from gateway.store import db, tickets
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 DAY = timedelta(days=1)
@@ -432,7 +432,7 @@ def check_all(
             session.connection()  # BEGIN now, not inside the first timed query
             for q in reqs[i : i + 100]:
                 t0 = time.perf_counter()
-                rows = repo.dedup_candidates(session, q.customer, since)
+                rows = tickets.dedup_candidates(session, q.customer, since)
                 t1 = time.perf_counter()
                 found = [
                     dedup.Candidate(r.id, r.status in OPEN_VALUES, r.request_digest, r.request_norm)
@@ -468,7 +468,7 @@ def mails(reqs: list[Request], count: int, now: datetime, tag: str) -> list[Deli
         mid = hashlib.sha1(f"{tag}-{i}-{q.text}".encode()).hexdigest()[:20]
         msg["Message-ID"] = f"<{mid}.{i}@{email_of(q.customer).split('@')[1]}>"
         msg.set_content(q.text + "\n\n-- \nС уважением,\nклиент\n")
-        out.append(Delivery(email_of(q.customer), (SUPPORT,), msg.as_bytes(), "bench"))
+        out.append(Delivery(email_of(q.customer), (SUPPORT,), msg.as_bytes()))
     return out
 
 
@@ -476,17 +476,18 @@ def ingest_all(
     sessions, deliveries: list[Delivery], now: datetime, outcomes: dict[str, int]
 ) -> float:
     """Seconds for the mails through prepare + ingest, 25 to a transaction (a group commit)."""
-    rules = ingest.IntakeRules(
+    rules = intake.IntakeRules(
         support=SUPPORT,
         domain="example.com",
+        secret=b"x" * 32,
         own_id_domains=frozenset({"example.com"}),
-        notices=NoticeRules(support=SUPPORT, domain="example.com", secret=b"x" * 32),
+        notices=Notices(support=SUPPORT, domain="example.com", secret=b"x" * 32),
     )
     t0 = time.perf_counter()
     for i in range(0, len(deliveries), 25):
         with sessions() as session, session.begin():
             for d in deliveries[i : i + 25]:
-                got = ingest.ingest(session, ingest.prepare(d), rules, now)
+                got = intake.ingest(session, intake.prepare(d), rules, now)
                 outcomes[got.kind.value] = outcomes.get(got.kind.value, 0) + 1
     return time.perf_counter() - t0
 
@@ -494,7 +495,7 @@ def ingest_all(
 def capture_plan(engine: Engine, sessions, customer: int, since: datetime) -> list[str]:
     watch = Watch()
     with watch.on(engine), sessions() as session, session.begin():
-        repo.dedup_candidates(session, customer, since)
+        tickets.dedup_candidates(session, customer, since)
     (statement, parameters), *_ = watch.first.values()
     return explain(engine, statement, parameters)
 

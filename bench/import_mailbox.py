@@ -4,7 +4,7 @@ Issue 6's target: at least 1,000 messages/s on SQLite on this machine, for the
 whole command (reading the archive's dates, sorting, the replay through intake
 and the 30-day rules, the report).
 
-The mailbox (``gateway.sample_archive``) is what a support team's archive
+The mailbox (``tests/support/sample_archive.py``) is what a support team's archive
 looks like: about 27,000 conversations of 6,000 customers over two years,
 answered by five operators, with silences the 30-day rule closes, nudges,
 requests sent twice under new Message-IDs and mails that reached the archive
@@ -30,7 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway.sample_archive import OPERATORS, generate
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the generator lives in tests/
+from tests.support.sample_archive import OPERATORS, generate
 
 BIN = Path(sys.executable).parent
 

@@ -25,12 +25,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from gateway.app import Gateway
+from gateway.app.gateway import Gateway
 from gateway.clock import FrozenClock
 from gateway.config import load_settings
 from gateway.outcome import Delivery
 from gateway.store import db
-from gateway.store.notices import notify
 from gateway.store.tables import Outbox
 from gateway.testing import free_port, wait_for_banner
 
@@ -45,16 +44,15 @@ def fill(gw: Gateway, customers: int, per_customer: int) -> None:
             f"Subject: Не открывается сайт {n}\r\nMessage-ID: <bench{n}@example.net>\r\n\r\n"
             "Здравствуйте! После переноса сайт отдаёт 502. Помогите, пожалуйста.\r\n"
         ).encode()
-        gw.ingest_now(Delivery(f"c{n}@example.net", ("support@example.com",), raw, "bench"))
+        gw.ingest_now(Delivery(f"c{n}@example.net", ("support@example.com",), raw))
     assert gw.rules.notices is not None
     with db.transaction(gw.sessions) as session:
         for n in range(customers):
             for _ in range(per_customer - 1):
-                notify(
+                gw.rules.notices.one(
                     session,
                     n + 1,
                     "status",
-                    gw.rules.notices,
                     gw.clock(),
                     extra={"old_status": "awaiting_customer", "new_status": "awaiting_operator"},
                 )

@@ -68,9 +68,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 
 from gateway.desk.model import Policy
+from gateway.notify.enqueue import Notices
+from gateway.schedule.jobs import SweepRules
+from gateway.schedule.sweep import run_job
 from gateway.store import db
-from gateway.store.notices import NoticeRules
-from gateway.sweep import SweepRules, run_job
 
 PG_URL = os.environ.get(
     "HELPDESK_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -678,7 +679,7 @@ def one_run(
         sessions = db.session_factory(backend.engine)
         rules = SweepRules(
             policy=Policy(),
-            notices=NoticeRules(
+            notices=Notices(
                 support="support@example.com", domain="example.com", secret=b"x" * 32
             ),
         )

@@ -56,21 +56,42 @@ class Outcome:
 DATABASE_AWAY = Outcome(OutcomeKind.DEFERRED, "the database is not available")
 
 
+class Origin(StrEnum):
+    """How a mail reached us; stored as ``raw_mails.source``."""
+
+    SMTP = "smtp"  # the listener as MX, or behind an MTA
+    LMTP = "lmtp"  # behind an MTA, one answer per recipient
+    SUBMISSION = "submission"  # an operator's mail client, logged in
+    PIPE = "pipe"  # ``helpdesk ingest`` from an MTA's pipe transport
+    IMPORT = "import"  # ``helpdesk import``: the team's archive, replayed
+    WEB = "web"  # the support page, writing the mail the customer would have written
+
+
+class Trust(StrEnum):
+    """What the edge vouches for about the sender. Intake believes this, never a header."""
+
+    CLAIM = "claim"  # nothing: the From header is only a claim (SMTP, LMTP, pipe)
+    OPERATOR_LOGIN = "operator_login"  # SMTP AUTH after STARTTLS: ``login`` is the operator
+    ARCHIVE = "archive"  # the team's own archive: its From is what it was then
+    CUSTOMER_SESSION = "customer_session"  # signed in on the page as ``login``
+
+
+class Wish(StrEnum):
+    """What a sender asked for that a mail cannot say (the support page's choices)."""
+
+    NEW_TICKET = "new_ticket"  # shown the open ticket it resembles, chose a new one anyway
+    NO_EMAIL = "no_email"  # no e-mail about the ticket this opens, not even "created"
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One mail as the edge received it: envelope and the bytes, untouched."""
+    """One mail as the edge received it: envelope and the bytes, untouched, and what the
+    edge knows of its sender."""
 
     mail_from: str | None  # "" is the null sender <>; None: not known (a pipe without --sender)
     rcpt_tos: tuple[str, ...]
     data: bytes
-    source: str = "smtp"  # smtp | lmtp | submission | pipe | import
-    # The operator's address when the mail came in over authenticated submission
-    # (SMTP AUTH after STARTTLS, issue 4); None for every other way in. Only
-    # this, never a From header, makes a mail an authenticated operator's.
-    auth_user: str | None = None
-    # The customer, signed in on the support page, was shown the open ticket this request
-    # resembles and chose "a new ticket anyway": intake does not join it there.
-    distinct: bool = False
-    # False: the sender asked for no e-mail about the ticket this opens (the page's
-    # checkbox), so not even its "created" mail is queued.
-    notify: bool = True
+    origin: Origin = Origin.SMTP
+    trust: Trust = Trust.CLAIM
+    login: str | None = None  # who the edge authenticated (operator or customer), lower case
+    wishes: frozenset[Wish] = frozenset()

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from gateway.app import Gateway
+from gateway.app.gateway import Gateway
 from gateway.clock import Clock, FrozenClock
 from gateway.config import Settings
 

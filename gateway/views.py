@@ -1,7 +1,10 @@
-"""What the CLI (and later the web page) shows: tickets and queues as plain data.
+"""Every JSON shape of DESIGN §6, built once: tickets, a ticket's history, held mail,
+the quarantine, the outbox, customers and operators.
 
-The JSON shapes are the contract of DESIGN §6 — scripts and monitoring read
-them — so they are built here, once, and the text output is derived from them.
+Scripts and monitoring read these shapes, so the CLI's ``--json``, its text
+(``cli.render``) and the support page's tables all start from them.
+Whether a closed ticket can still be reopened is asked of ``desk.windows``
+with the moment it is shown at, as intake would decide it then.
 """
 
 from __future__ import annotations
@@ -10,20 +13,30 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from gateway.desk.model import Status
-from gateway.store import repo
-
-CLOSED_VALUES = frozenset(s.value for s in Status if s.is_closed)
+from gateway.desk import windows
+from gateway.desk.model import Policy, Status
+from gateway.store import listings, outbox, people, raw
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def ticket_summary(ticket: Any, customer_email: str, locale: str = "en") -> dict[str, Any]:
+def ticket_summary(
+    ticket: Any, customer_email: str, policy: Policy, now: datetime, locale: str = "en"
+) -> dict[str, Any]:
     status = Status(ticket.status)
+    reopenable = windows.reopenable(
+        status,
+        ticket.closed_at,
+        locked=ticket.locked,
+        merged=ticket.duplicate_of is not None,
+        now=now,
+        policy=policy,
+    )
     return {
         "number": ticket.id,
         "status": status.value,
@@ -39,7 +52,7 @@ def ticket_summary(ticket: Any, customer_email: str, locale: str = "en") -> dict
         "awaiting_since": _iso(ticket.awaiting_since),
         "closed_at": _iso(ticket.closed_at),
         "locked": ticket.locked,
-        "reopenable": ticket.status in CLOSED_VALUES and ticket.reopenable,
+        "reopenable": reopenable,
         "follow_up_of": ticket.follow_up_of,
         "duplicate_of": ticket.duplicate_of,
         "assignee_id": ticket.assignee_id,
@@ -48,19 +61,23 @@ def ticket_summary(ticket: Any, customer_email: str, locale: str = "en") -> dict
     }
 
 
-def tickets(session: Session, *, status: str | None, customer: str | None) -> list[dict[str, Any]]:
+def tickets(
+    session: Session, *, status: str | None, customer: str | None, policy: Policy, now: datetime
+) -> list[dict[str, Any]]:
     return [
-        ticket_summary(row.Ticket, row.customer_email)
-        for row in repo.list_tickets(session, status=status, customer=customer)
+        ticket_summary(row.Ticket, row.customer_email, policy, now)
+        for row in listings.list_tickets(session, status=status, customer=customer)
     ]
 
 
-def ticket_detail(session: Session, number: int) -> dict[str, Any] | None:
-    found = repo.ticket_with_history(session, number)
+def ticket_detail(
+    session: Session, number: int, *, policy: Policy, now: datetime
+) -> dict[str, Any] | None:
+    found = listings.ticket_with_history(session, number)
     if found is None:
         return None
     head, messages, events, files = found
-    out = ticket_summary(head.Ticket, head.customer_email)
+    out = ticket_summary(head.Ticket, head.customer_email, policy, now)
     out["messages"] = [
         {
             "id": m.id,
@@ -113,43 +130,67 @@ def quarantine(session: Session, *, everything: bool) -> list[dict[str, Any]]:
             "reason": r.error,
             "attempts": r.attempts,
         }
-        for r in repo.raw_mails(session, states)
+        for r in raw.raw_mails(session, states)
     ]
 
 
-def render_ticket_text(t: dict[str, Any]) -> str:
-    """The human form of ``ticket show``: header, messages with their traces, history."""
-    lines = [
-        f"Ticket #{t['number']}: {t['subject']}",
-        f"  status:   {t['status']} ({t['status_label']})" + ("  [locked]" if t["locked"] else ""),
-        f"  customer: {t['customer']}",
-        f"  notify:   {'on, to ' + (t['notify_address'] or '?') if t['notify'] else 'off'}",
-        f"  created:  {t['created_at']}   awaiting since: {t['awaiting_since'] or '-'}"
-        f"   closed: {t['closed_at'] or '-'}",
+def held(session: Session) -> list[dict[str, Any]]:
+    """Strangers' mails waiting for an operator, oldest first (``helpdesk held list``)."""
+    return [
+        {
+            "id": m.id,
+            "ticket": m.ticket_id,
+            "from": m.author_address,
+            "subject": m.subject,
+            "text": m.text,
+            "created_at": _iso(m.created_at),
+        }
+        for m in listings.held_messages(session)
     ]
-    if t["follow_up_of"]:
-        lines.append(f"  linked to #{t['follow_up_of']} (follow-up or a repeat of it)")
-    if t["duplicate_of"]:
-        lines.append(f"  merged into #{t['duplicate_of']}: its messages are there")
-    for m in t.get("messages", []):
-        flags = f" [{', '.join(m['flags'])}]" if m["flags"] else ""
-        if "duplicate" in m["flags"]:  # collapsed: the same content is shown above
-            lines += ["", f"--- message {m['id']} from {m['author']}{flags}: collapsed"]
-            lines += [f"    why: {step}" for step in m["trace"][-1:]]
-            continue
-        lines += ["", f"--- message {m['id']} from {m['author']} {m['author_address']}{flags}"]
-        lines += [f"    why: {step}" for step in m["trace"]]
-        lines += ["    " + line for line in (m["text"] or "").strip().splitlines()[:40]]
-        for a in m["attachments"]:
-            lines.append(
-                f"    attachment: {a['filename']} ({a['content_type']}, {a['size']} bytes)"
-            )
-        if m["defects"]:
-            lines.append(f"    defects: {'; '.join(m['defects'])}")
-    if t.get("events"):
-        lines += ["", "History:"]
-        lines += [
-            f"  {e['at']}  {e['from'] or '(new)'} → {e['to']}  by {e['actor']}: {e['reason']}"
-            for e in t["events"]
-        ]
-    return "\n".join(lines)
+
+
+def outbox_row(r: Row) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "ticket": r.ticket_id,
+        "kind": r.kind,
+        "to": r.to_address,
+        "state": r.state,
+        "attempts": r.attempts,
+        "message_id": r.message_id,
+        "last_error": r.last_error,
+        "created_at": _iso(r.created_at),
+        "next_attempt_at": _iso(r.next_attempt_at),
+        "sent_at": _iso(r.sent_at),
+    }
+
+
+def outbox_rows(session: Session, *, failed_only: bool) -> list[dict[str, Any]]:
+    """The newest notifications, or only the failed and suppressed (``helpdesk outbox``)."""
+    return [outbox_row(r) for r in outbox.rows(session, failed_only=failed_only)]
+
+
+def customers(session: Session) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": c.id,
+            "email": c.email,
+            "name": c.name,
+            "verified": c.verified,
+            "created_at": _iso(c.created_at),
+        }
+        for c in people.customers(session)
+    ]
+
+
+def operators(session: Session) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": o.id,
+            "name": o.name,
+            "email": o.email,
+            "password": o.password_hash is not None,
+            "created_at": _iso(o.created_at),
+        }
+        for o in people.operators(session)
+    ]

@@ -87,8 +87,9 @@ def cli(
 def show(gw: RunningGateway, number: int) -> dict[str, Any]:
     from gateway import views
 
-    with gw.gateway.sessions() as session:
-        detail = views.ticket_detail(session, number)
+    w = gw.gateway.wiring
+    with w.sessions() as session:
+        detail = views.ticket_detail(session, number, policy=w.policy, now=w.clock())
     assert detail is not None, f"no ticket #{number}"
     return json.loads(json.dumps(detail))
 
@@ -96,8 +97,9 @@ def show(gw: RunningGateway, number: int) -> dict[str, Any]:
 def tickets(gw: RunningGateway) -> list[dict[str, Any]]:
     from gateway import views
 
-    with gw.gateway.sessions() as session:
-        return views.tickets(session, status=None, customer=None)
+    w = gw.gateway.wiring
+    with w.sessions() as session:
+        return views.tickets(session, status=None, customer=None, policy=w.policy, now=w.clock())
 
 
 def until(check: Callable[[], bool], timeout: float = 15.0) -> bool:

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from gateway.app import Gateway
+from gateway.app.gateway import Gateway
 from gateway.clock import FrozenClock
-from gateway.outcome import Delivery, OutcomeKind
+from gateway.outcome import Delivery, Origin, OutcomeKind, Trust
 from gateway.store.tables import Message, RawMail
 from tests.conftest import CORPUS
 
@@ -27,7 +27,9 @@ def test_every_corpus_mail_ends_as_a_message_or_in_quarantine(settings, caplog):
     kinds: dict[OutcomeKind, int] = {}
     for path in files:
         outcome = gw.ingest_now(
-            Delivery(None, ("support@example.com",), path.read_bytes(), "import")
+            Delivery(
+                None, ("support@example.com",), path.read_bytes(), Origin.IMPORT, Trust.ARCHIVE
+            )
         )
         assert outcome.accepted, f"{path}: {outcome}"
         kinds[outcome.kind] = kinds.get(outcome.kind, 0) + 1

@@ -18,7 +18,7 @@ from email.utils import make_msgid
 import pytest
 from sqlalchemy import select
 
-from gateway import app
+from gateway.app.runs import run_sweep
 from gateway.store.tables import Outbox
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
 from tests.helpers import SUPPORT, mail, send, show, tickets, until
@@ -270,9 +270,9 @@ def test_a_repeat_of_a_recently_closed_ticket_is_linked_and_operators_told(
 ):
     """Closed ≤ 30 days: new ticket linked to it, possible_repeat to the team; later: plain new."""
     with start(texts) as gw:
-        app.add_operator(gw.gateway, "Анна", "anna@example.com", None)
+        gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", None)
         assert _send(gw, mail(texts.subject, texts.request)) == 1
-        app.operator_action(gw.gateway, 1, "Анна", "close")
+        gw.gateway.wiring.desk.act(1, "Анна", "close")
         clock.advance(days=days)
         assert _send(gw, mail(texts.subject, texts.near)) == 2
         old, new = show(gw, 1), show(gw, 2)
@@ -305,7 +305,7 @@ def test_content_sent_again_in_the_ticket_is_collapsed_unless_we_wait_for_the_cu
     """Awaiting us: flagged duplicate, nothing moves, no mail. Awaiting them: it is their answer."""
     reply_subject = f"Re: [#1] {texts.subject}"
     with start(texts) as gw:
-        app.add_operator(gw.gateway, "Анна", "anna@example.com", None)
+        gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", None)
         assert _send(gw, mail(texts.subject, texts.request)) == 1
         since = show(gw, 1)["awaiting_since"]
         rows = len(_outbox(gw))
@@ -317,7 +317,7 @@ def test_content_sent_again_in_the_ticket_is_collapsed_unless_we_wait_for_the_cu
         assert len(t["events"]) == 1 and len(_outbox(gw)) == rows  # no event, no notice
 
         clock.advance(hours=1)
-        app.operator_action(gw.gateway, 1, "Анна", "reply", text=texts.answer)
+        gw.gateway.wiring.desk.act(1, "Анна", "reply", text=texts.answer)
         clock.advance(hours=1)
         assert _send(gw, mail(reply_subject, texts.request)) == 1
         t = show(gw, 1)
@@ -341,9 +341,9 @@ def test_the_same_request_while_we_wait_for_the_customer_is_their_answer(
 ):
     """The request sent anew (no reply token) while we wait for the customer moves it to us."""
     with start(texts) as gw:
-        app.add_operator(gw.gateway, "Анна", "anna@example.com", None)
+        gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", None)
         assert _send(gw, mail(texts.subject, texts.request)) == 1
-        app.operator_action(gw.gateway, 1, "Анна", "reply", text=texts.answer)
+        gw.gateway.wiring.desk.act(1, "Анна", "reply", text=texts.answer)
         answered = clock()
         clock.advance(days=2)
         assert _send(gw, mail(texts.subject, texts.near)) == 1
@@ -351,7 +351,7 @@ def test_the_same_request_while_we_wait_for_the_customer_is_their_answer(
         # Today the ticket stays awaiting_customer and this sweep closes it "no reply for
         # 31 days", two days after the customer wrote.
         clock.set(answered + timedelta(days=31))
-        app.run_sweep(gw.gateway, as_of=clock(), dry_run=False)
+        run_sweep(gw.gateway.wiring, as_of=clock(), dry_run=False)
         assert show(gw, 1)["status"] == "awaiting_operator"
 
 
@@ -359,10 +359,10 @@ def test_the_same_request_while_we_wait_for_the_customer_is_their_answer(
 def test_the_same_request_again_joins_an_open_follow_up(start, smarthost, clock, texts):
     """A follow-up ticket is an open ticket like any other: the request sent anew joins it."""
     with start(texts) as gw:
-        app.add_operator(gw.gateway, "Анна", "anna@example.com", None)
+        gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", None)
         this, other = texts.other_site  # the old ticket was about another site: no repeat
         assert _send(gw, mail(texts.subject, texts.request.replace(this, other))) == 1
-        app.operator_action(gw.gateway, 1, "Анна", "close")
+        gw.gateway.wiring.desk.act(1, "Анна", "close")
         clock.advance(days=31)
         assert _send(gw, mail(f"Re: [#1] {texts.subject}", texts.request)) == 2
         assert show(gw, 2)["follow_up_of"] == 1
@@ -373,15 +373,15 @@ def test_the_same_request_again_joins_an_open_follow_up(start, smarthost, clock,
 @pytest.mark.parametrize("texts", [pytest.param(RU, id="ru")])
 def test_a_follow_up_made_of_repeated_content_is_not_collapsed(start, smarthost, clock, texts):
     """The first message of a new follow-up ticket is shown in full: nothing above it repeats it."""
-    from gateway import views
+    from gateway.cli import render
 
     with start(texts) as gw:
-        app.add_operator(gw.gateway, "Анна", "anna@example.com", None)
+        gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", None)
         assert _send(gw, mail(texts.subject, texts.request)) == 1
-        app.operator_action(gw.gateway, 1, "Анна", "close")
+        gw.gateway.wiring.desk.act(1, "Анна", "close")
         clock.advance(days=31)
         assert _send(gw, mail(f"Re: [#1] {texts.subject}", texts.request)) == 2
         t = show(gw, 2)
         assert t["follow_up_of"] == 1 and len(t["messages"]) == 1
-        assert "collapsed" not in views.render_ticket_text(t)
+        assert "collapsed" not in render.ticket(t)
         assert "duplicate" not in t["messages"][0]["flags"]

@@ -16,7 +16,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway import app
 from gateway.mail import reply_address
 from gateway.testing import RunningGateway, running_gateway
 from tests.helpers import SUPPORT, mail, send, show, wire
@@ -60,7 +59,7 @@ def _gateway(settings, clock, tmp_path: Path, public: str):
 
 
 def _ticket(gw: RunningGateway) -> str:
-    app.add_operator(gw.gateway, "Анна", OPERATOR, None)
+    gw.gateway.wiring.desk.add_operator("Анна", OPERATOR, None)
     assert send(gw, mail())[0] == 250
     return reply_address.make(SUPPORT, gw.gateway.secret, "o", 1, bound=OPERATOR)
 

@@ -33,8 +33,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from gateway.sample_archive import OPERATORS, generate
 from tests.helpers import cli
+from tests.support.sample_archive import OPERATORS, generate
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
 SUPPORT = "support@example.com"

@@ -9,7 +9,9 @@ from email.header import Header
 import pytest
 from sqlalchemy import func, select, text
 
-from gateway import app
+from gateway import views
+from gateway.intake import retry_quarantined
+from gateway.operations import Refused
 from gateway.store.tables import Message, RawMail, Ticket
 from gateway.testing import running_gateway
 from tests.helpers import SUPPORT, mail, send, show, tickets, wire
@@ -33,14 +35,15 @@ def test_new_mail_opens_a_ticket_awaiting_operator(gateway):
 def test_unknown_sender_is_recorded_as_guest(gateway):
     """An unknown sender gets a ticket as an unverified guest, and the trace says so."""
     send(gateway, mail(sender="new@example.org"), sender="new@example.org")
-    customers = app.list_customers(gateway.gateway)
+    with gateway.gateway.sessions() as session:
+        customers = views.customers(session)
     assert [(c["email"], c["verified"]) for c in customers] == [("new@example.org", False)]
     assert any("unverified guest" in step for step in show(gateway, 1)["messages"][0]["trace"])
 
 
 def test_known_customer_is_identified(gateway):
     """A registered address is identified as that customer, not a new guest."""
-    added = app.add_customer(gateway.gateway, "ivan@example.ru", "Иван")
+    added = gateway.gateway.wiring.desk.add_customer("ivan@example.ru", "Иван")
     send(gateway, mail())
     t = show(gateway, 1)
     assert t["customer_id"] == added["id"]
@@ -53,7 +56,7 @@ def test_unknown_sender_refused_at_rcpt_when_configured(settings, clock):
         code, reply = send(gw, mail(sender="who@example.org"), sender="who@example.org")
         assert code == 550
         assert reply.startswith("5.7.1") and "Register" in reply
-        app.add_customer(gw.gateway, "ok@example.org", "")
+        gw.gateway.wiring.desk.add_customer("ok@example.org", "")
         assert send(gw, mail(sender="ok@example.org"), sender="ok@example.org")[0] == 250
         # A known envelope sender cannot smuggle in an unknown From.
         code, reply = send(gw, mail(sender="who@example.org"), sender="ok@example.org")
@@ -143,8 +146,8 @@ def test_same_message_id_twice_has_one_effect(gateway):
 
 
 def _to_awaiting_customer(gw, number=1):
-    app.add_operator(gw.gateway, "anna", "anna@example.com", None)
-    app.operator_action(gw.gateway, number, "anna", "status", status="awaiting_customer")
+    gw.gateway.wiring.desk.add_operator("anna", "anna@example.com", None)
+    gw.gateway.wiring.desk.act(number, "anna", "status", status="awaiting_customer")
 
 
 def test_customer_reply_returns_ticket_to_awaiting_operator(gateway, clock):
@@ -188,8 +191,8 @@ def test_autoreply_is_flagged_and_changes_nothing(gateway, clock):
 def test_autoreply_does_not_reopen_a_closed_ticket(gateway, clock):
     """An out-of-office reply to a closed ticket leaves it closed."""
     send(gateway, mail())
-    app.add_operator(gateway.gateway, "anna", "anna@example.com", None)
-    app.operator_action(gateway.gateway, 1, "anna", "close")
+    gateway.gateway.wiring.desk.add_operator("anna", "anna@example.com", None)
+    gateway.gateway.wiring.desk.act(1, "anna", "close")
     clock.advance(days=1)
     send(
         gateway,
@@ -234,8 +237,8 @@ def test_nudge_is_flagged_and_keeps_the_queue_position(gateway, clock, nudge):
 def test_closed_ticket_reopens_within_30_days(gateway, clock):
     """A customer message 29 days after closing reopens the ticket."""
     send(gateway, mail())
-    app.add_operator(gateway.gateway, "anna", "anna@example.com", None)
-    app.operator_action(gateway.gateway, 1, "anna", "close")
+    gateway.gateway.wiring.desk.add_operator("anna", "anna@example.com", None)
+    gateway.gateway.wiring.desk.act(1, "anna", "close")
     clock.advance(days=29)
     send(gateway, mail(subject="Re: [#1] Не работает сайт", body="Снова не работает."))
     t = show(gateway, 1)
@@ -247,8 +250,8 @@ def test_closed_ticket_reopens_within_30_days(gateway, clock):
 def test_after_30_days_a_linked_follow_up_is_made(gateway, clock):
     """31 days after closing, the message opens a new ticket linked to the old one."""
     send(gateway, mail())
-    app.add_operator(gateway.gateway, "anna", "anna@example.com", None)
-    app.operator_action(gateway.gateway, 1, "anna", "close")
+    gateway.gateway.wiring.desk.add_operator("anna", "anna@example.com", None)
+    gateway.gateway.wiring.desk.act(1, "anna", "close")
     clock.advance(days=31)
     code, reply = send(gateway, mail(subject="Re: [#1] Не работает сайт", body="Снова 502."))
     assert code == 250 and "ticket #2" in reply
@@ -261,8 +264,8 @@ def test_after_30_days_a_linked_follow_up_is_made(gateway, clock):
 def test_admin_closed_ticket_is_never_reopened(gateway, clock):
     """An administratively closed ticket stays locked: a reply becomes a follow-up."""
     send(gateway, mail())
-    app.add_operator(gateway.gateway, "anna", "anna@example.com", None)
-    app.operator_action(gateway.gateway, 1, "anna", "admin_close", reason="нарушение договора")
+    gateway.gateway.wiring.desk.add_operator("anna", "anna@example.com", None)
+    gateway.gateway.wiring.desk.act(1, "anna", "admin_close", reason="нарушение договора")
     clock.advance(days=1)
     send(gateway, mail(subject="Re: [#1] Не работает сайт", body="Почему закрыли?"))
     old = show(gateway, 1)
@@ -290,9 +293,10 @@ def test_unparseable_mail_is_quarantined_and_retried(gateway):
     assert code == 250 and "operator" in reply
     rows = _quarantine(gateway)
     assert len(rows) == 1 and rows[0]["reason"].startswith("cannot parse")
-    with pytest.raises(app.AdminError):
-        app.retry_quarantined(gateway.gateway, 999)
-    outcome = app.retry_quarantined(gateway.gateway, rows[0]["id"])
+    wiring = gateway.gateway.wiring
+    with pytest.raises(Refused):
+        retry_quarantined(wiring.sessions, 999, wiring.intake, wiring.clock())
+    outcome = retry_quarantined(wiring.sessions, rows[0]["id"], wiring.intake, wiring.clock())
     assert outcome.kind.value == "quarantined"
     assert _quarantine(gateway)[0]["attempts"] == 2
 

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, select, text
 
-from gateway.app import Gateway
+from gateway.app.gateway import Gateway
 from gateway.config import load_settings
 from gateway.desk import dedup
 from gateway.store.tables import Customer, Event, Message, Outbox, RawMail, ThreadId, Ticket

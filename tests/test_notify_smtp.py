@@ -15,7 +15,6 @@ from email.policy import default as default_policy
 import pytest
 from sqlalchemy import select
 
-from gateway import app
 from gateway.mail import reply_address
 from gateway.notify.build import Letter, build
 from gateway.store import outbox
@@ -34,7 +33,7 @@ def gw(settings, clock, smarthost) -> Iterator[RunningGateway]:
         notify_backoff_seconds=1,
         operator_copies=False,  # these tests count the customer's mails; test_operators_mail
     ) as running:
-        app.add_operator(running.gateway, "Анна", "anna@example.com", None)
+        running.gateway.wiring.desk.add_operator("Анна", "anna@example.com", None)
         yield running
 
 
@@ -83,7 +82,7 @@ def test_lifecycle_mails_thread_and_carry_the_right_headers(gw, smarthost):
     assert reply_address.read(created.mail_from, SUPPORT, gw.gateway.secret) == ("b", 1)
     assert reply_address.read(reply_to, SUPPORT, gw.gateway.secret) == ("t", 1)
 
-    app.operator_action(gw.gateway, 1, "Анна", "reply", text="Перезапустили PHP.\nПроверьте.")
+    gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Перезапустили PHP.\nПроверьте.")
     gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
     answer = smarthost.wait_for(2)[1].message
     assert answer["From"].addresses[0].addr_spec == SUPPORT  # never the operator's own address
@@ -141,7 +140,7 @@ def test_550_is_final_and_says_why(gw, smarthost):
     assert send(gw, mail())[0] == 250
     (row,) = _wait_rows(gw, lambda rows: rows and rows[0].state == "failed")
     assert "550 5.1.1" in row.last_error
-    assert app.retry_outbox(gw.gateway, row.id)["state"] == "pending"
+    assert gw.gateway.wiring.desk.retry_outbox(row.id).state == "pending"
     gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
     smarthost.wait_for(1)
 
@@ -273,7 +272,7 @@ def test_hard_bounce_stops_mail_to_the_address(gw, smarthost):
     assert ticket["status"] == "awaiting_operator"  # a bounce is not a customer's answer
     assert "auto" in ticket["messages"][-1]["flags"]
     assert any("5.1.1" in line for line in ticket["messages"][-1]["trace"])
-    app.operator_action(gw.gateway, 1, "Анна", "reply", text="Ответ")
+    gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Ответ")
     rows = _wait_rows(gw, lambda rows: len(rows) == 2)
     assert rows[1].state == "suppressed" and "bounced" in rows[1].last_error
     assert len(smarthost.mails) == 1  # and nothing answers the bounce itself
@@ -285,7 +284,7 @@ def test_notify_off_stops_notifications(gw, smarthost):
     smarthost.wait_for(1)
     assert send(gw, mail(subject="Re: [#1]", body="#notify off\n\nДобавлю: и почта тоже."))[0]
     assert show(gw, 1)["notify"] is False
-    app.operator_action(gw.gateway, 1, "Анна", "reply", text="Ответ")
+    gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Ответ")
     time.sleep(0.5)
     assert len(smarthost.mails) == 1
 

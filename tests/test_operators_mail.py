@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import app
 from gateway.mail import reply_address
 from gateway.store.tables import Outbox
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
@@ -77,8 +76,8 @@ class Desk:
         self.gw = gw
         self.smarthost = smarthost
         self.ids = {
-            ANNA: app.add_operator(gw.gateway, "Анна", ANNA, PASSWORD)["id"],
-            BORIS: app.add_operator(gw.gateway, "Борис", BORIS, PASSWORD)["id"],
+            ANNA: gw.gateway.wiring.desk.add_operator("Анна", ANNA, PASSWORD)["id"],
+            BORIS: gw.gateway.wiring.desk.add_operator("Борис", BORIS, PASSWORD)["id"],
         }
         self._last_row = 0
 
@@ -231,7 +230,7 @@ def _with_attachment(sender: str) -> EmailMessage:
 
 def test_each_operator_gets_a_copy_with_a_reply_address_of_their_own(desk):
     """New ticket: each operator gets operator_message from support, Reply-To signed for them."""
-    app.add_customer(desk.gw.gateway, CUSTOMER, "Иван Петров", verified=True)
+    desk.gw.gateway.wiring.desk.add_customer(CUSTOMER, "Иван Петров", verified=True)
     number = desk.customer(message=_with_attachment(CUSTOMER))
     sent = desk.sent()
     assert sorted(kinds(sent)) == ["created", "operator_message", "operator_message"]

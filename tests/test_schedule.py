@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from gateway import app
 from gateway.clock import FrozenClock
 from gateway.testing import RunningGateway, running_gateway
 from tests.helpers import mail, send, show, until
@@ -25,10 +24,10 @@ FAST = {
 
 
 def _awaiting_customer(gw: RunningGateway) -> int:
-    app.add_operator(gw.gateway, "Анна", "anna@example.com", None)
+    gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", None)
     code, _ = send(gw, mail())
     assert code == 250
-    app.operator_action(gw.gateway, 1, "Анна", "reply", text="Проверьте, пожалуйста.")
+    gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Проверьте, пожалуйста.")
     assert show(gw, 1)["status"] == "awaiting_customer"
     return 1
 

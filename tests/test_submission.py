@@ -16,10 +16,9 @@ from dataclasses import dataclass, field, replace
 import pytest
 from sqlalchemy import select
 
-from gateway import app
-from gateway.app import Gateway
+from gateway.app.gateway import Gateway
 from gateway.config import ConfigError, load_settings
-from gateway.outcome import Delivery, Outcome
+from gateway.outcome import Delivery, Origin, Outcome, Trust
 from gateway.smtp import replies, tls
 from gateway.store.tables import RawMail
 from gateway.testing import RunningGateway, running_gateway
@@ -42,7 +41,7 @@ def _insecure() -> ssl.SSLContext:
 def submission(settings, clock, **overrides) -> Iterator[RunningGateway]:
     """A gateway with submission on, and the operator Анна <anna@example.com> with a password."""
     with running_gateway(settings, clock, submission_listen=LISTEN, **overrides) as gw:
-        app.add_operator(gw.gateway, "Анна", OPERATOR, PASSWORD)
+        gw.gateway.wiring.desk.add_operator("Анна", OPERATOR, PASSWORD)
         yield gw
 
 
@@ -146,7 +145,7 @@ def test_wrong_credentials_get_535(settings, clock, login, password):
 def test_operator_without_password_cannot_log_in(settings, clock):
     """An operator added without --password-stdin has no submission login."""
     with submission(settings, clock) as gw:
-        app.add_operator(gw.gateway, "Борис", "boris@example.com", None)
+        gw.gateway.wiring.desk.add_operator("Борис", "boris@example.com", None)
         with client(gw) as c:
             assert auth_plain(c, "boris@example.com", "")[0] == 535
 
@@ -182,7 +181,7 @@ def test_submission_is_not_a_relay(settings, clock):
 
 
 def test_the_authenticated_operator_reaches_intake(settings, clock):
-    """The Delivery carries auth_user (through the writer process); the main listener's does not."""
+    """The Delivery carries the login (through the writer process); the main listener's does not."""
 
     @dataclass
     class Recording(Gateway):
@@ -196,25 +195,25 @@ def test_the_authenticated_operator_reaches_intake(settings, clock):
     gw.init_database()
     running = RunningGateway(gw).start()
     try:
-        app.add_operator(gw, "Анна", OPERATOR, PASSWORD)
+        gw.wiring.desk.add_operator("Анна", OPERATOR, PASSWORD)
         with client(running) as c:
             auth_plain(c, OPERATOR, PASSWORD)
             c.sendmail(OPERATOR, [SUPPORT], wire(mail(sender=OPERATOR)))
         send(running, mail())
     finally:
         running.stop()
-    assert [(d.source, d.auth_user) for d in gw.seen] == [
-        ("submission", OPERATOR),
-        ("smtp", None),
+    assert [(d.origin, d.trust, d.login) for d in gw.seen] == [
+        (Origin.SUBMISSION, Trust.OPERATOR_LOGIN, OPERATOR),
+        (Origin.SMTP, Trust.CLAIM, None),
     ]
-    assert settings.intake_writer == "process"  # so auth_user crossed the pipe as a pickle
+    assert settings.intake_writer == "process"  # so the login crossed the pipe as a pickle
 
 
-def test_delivery_with_auth_user_pickles():
-    """The intake writer's pipe carries Delivery as a pickle: auth_user survives it."""
-    d = Delivery(OPERATOR, (SUPPORT,), b"x", "submission", auth_user=OPERATOR)
+def test_delivery_with_a_login_pickles():
+    """The intake writer's pipe carries Delivery as a pickle: the login survives it."""
+    d = Delivery(OPERATOR, (SUPPORT,), b"x", Origin.SUBMISSION, Trust.OPERATOR_LOGIN, OPERATOR)
     assert pickle.loads(pickle.dumps(d)) == d
-    assert Delivery(None, (), b"").auth_user is None
+    assert Delivery(None, (), b"").login is None
 
 
 def test_certificate_is_made_once_and_reused(settings, clock):

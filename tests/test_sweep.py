@@ -1,7 +1,7 @@
-"""The 30-day rules, the unanswered watch and the dedup sweep (gateway.sweep, issue 5).
+"""The 30-day rules, the unanswered watch and the dedup sweep (gateway.schedule, issue 5).
 
 Mail comes in over real SMTP, the clock is a FrozenClock moved by days (never
-slept through, guarantee 7), the sweep runs as ``app.run_sweep`` (what
+slept through, guarantee 7), the sweep runs as ``app.runs.run_sweep`` (what
 ``helpdesk sweep`` calls) or as the real command in a child process, and every
 notification is counted where it lands: an aiosmtpd smarthost that records
 what the dispatcher sent.
@@ -21,13 +21,15 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import func, select, text
 
-from gateway import app, ingest
+from gateway import intake
+from gateway.app.gateway import Gateway
+from gateway.app.runs import run_sweep
 from gateway.clock import FrozenClock
 from gateway.config import Settings
 from gateway.outcome import Delivery
-from gateway.store import repo
+from gateway.schedule.sweep import sweep
+from gateway.store import tickets as ticket_store
 from gateway.store.tables import Event, Outbox, Ticket
-from gateway.sweep import sweep
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
 from tests.helpers import SUPPORT, cli, mail, send, show, tickets, until, wire
 
@@ -62,7 +64,7 @@ def _ready(gw: RunningGateway) -> RunningGateway:
     scheduler = gw.gateway.scheduler
     assert scheduler is not None
     assert until(lambda: all(n >= 1 for n in scheduler.runs.values())), scheduler.runs
-    app.add_operator(gw.gateway, "Анна", "anna@example.com", None)
+    gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", None)
     return gw
 
 
@@ -136,7 +138,7 @@ def _kinds(sent: list[Sent]) -> list[tuple[str, str, int | None]]:
 
 def _run(gw: RunningGateway, at: datetime) -> dict:
     """``helpdesk sweep --as-of AT`` in-process: the rules, then the due mail sent."""
-    result = app.run_sweep(gw.gateway, as_of=at, dry_run=False)
+    result = run_sweep(gw.gateway.wiring, as_of=at, dry_run=False)
     return {k: result[k] for k in REPORT_KEYS}
 
 
@@ -159,7 +161,7 @@ def _reply_by_customer(gw: RunningGateway, number: int, body: str, sender: str =
 
 
 def _answer(gw: RunningGateway, number: int, text: str = "Перезапустили PHP, проверьте.") -> None:
-    app.operator_action(gw.gateway, number, "Анна", "reply", text=text)
+    gw.gateway.wiring.desk.act(number, "Анна", "reply", text=text)
     assert show(gw, number)["status"] == "awaiting_customer"
 
 
@@ -256,7 +258,7 @@ def test_reopen_window_lapses_after_30_days(gw, smarthost, clock):
     b = _open(gw, "Почта не ходит", "Письма на info@example.org возвращаются.", "olga@example.ru")
     t0 = clock()
     for n in (a, b):
-        app.operator_action(gw.gateway, n, "Анна", "close")
+        gw.gateway.wiring.desk.act(n, "Анна", "close")
         assert show(gw, n)["reopenable"] is True
 
     clock.set(t0 + timedelta(days=29))
@@ -338,7 +340,7 @@ def _sweep_cli(env: dict[str, str], at: datetime, *flags: str) -> dict:
 
 def _footprint(settings: Settings) -> tuple:
     """Everything a sweep may change: ticket rows, the history, the outbox."""
-    probe = app.Gateway(settings)
+    probe = Gateway(settings)
     try:
         with probe.sessions() as s:
             rows = s.execute(
@@ -370,7 +372,7 @@ def test_dry_run_reports_what_the_real_run_then_does_and_changes_nothing(
         closing = _open(gw)
         _answer(gw, closing)
         lapsing = _open(gw, "Почта не ходит", "Письма на info@example.org возвращаются.", "o@ex.ru")
-        app.operator_action(gw.gateway, lapsing, "Анна", "close")
+        gw.gateway.wiring.desk.act(lapsing, "Анна", "close")
         clock.set(t0 + timedelta(days=8))
         reminding = _open(gw, "Не открывается панель", "Панель panel.example.ru: 403.", "p@ex.ru")
         _answer(gw, reminding)
@@ -425,8 +427,8 @@ def test_dry_run_counts_the_notifications_the_real_run_sends(gw, smarthost, cloc
     _settle(gw, smarthost)
     written = len(_outbox(gw))
     at = clock.advance(days=31)
-    dry = app.run_sweep(gw.gateway, as_of=at, dry_run=True)
-    real = app.run_sweep(gw.gateway, as_of=at, dry_run=False)
+    dry = run_sweep(gw.gateway.wiring, as_of=at, dry_run=True)
+    real = run_sweep(gw.gateway.wiring, as_of=at, dry_run=False)
     assert real["auto_closed"] == [number] and len(_outbox(gw)) == written + 1
     assert dry["notifications_due"] == 1  # is 0: the auto_closed row was rolled back
 
@@ -453,13 +455,13 @@ def _race(
     snapshot showed them: none.
     """
     g = gw.gateway
-    app.add_customer(g, sender, "")  # known already: the racing copies do not insert it
-    a, b = (ingest.prepare(Delivery(sender, (SUPPORT,), wire(c))) for c in (first, second))
+    g.wiring.desk.add_customer(sender, "")  # known already: the racing copies do not insert it
+    a, b = (intake.prepare(Delivery(sender, (SUPPORT,), wire(c))) for c in (first, second))
     if g.engine.dialect.name != "postgresql":
-        monkeypatch.setattr(repo, "dedup_candidates", lambda *args, **kwargs: [])
+        monkeypatch.setattr(ticket_store, "dedup_candidates", lambda *args, **kwargs: [])
         for prep in (a, b):
             with g.sessions() as session, session.begin():
-                assert ingest.ingest(session, prep, g.rules, g.clock()).ticket is not None
+                assert intake.ingest(session, prep, g.rules, g.clock()).ticket is not None
         monkeypatch.undo()
         return
     pid: queue.Queue[int] = queue.Queue()
@@ -468,7 +470,7 @@ def _race(
     def other_instance() -> None:
         with g.sessions() as session, session.begin():
             pid.put(session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-            outcomes.append(ingest.ingest(session, b, g.rules, g.clock()))
+            outcomes.append(intake.ingest(session, b, g.rules, g.clock()))
 
     def waiting(backend: int) -> bool:
         with g.sessions() as s:
@@ -477,7 +479,7 @@ def _race(
 
     with g.sessions() as session:
         session.begin()
-        outcomes.append(ingest.ingest(session, a, g.rules, g.clock()))
+        outcomes.append(intake.ingest(session, a, g.rules, g.clock()))
         racer = threading.Thread(target=other_instance)
         racer.start()
         backend = pid.get(timeout=15)
@@ -523,10 +525,10 @@ def test_dedup_sweep_merges_copies_that_raced_past_intake(gw, smarthost, clock, 
 
 
 def test_sweep_function_takes_the_time_it_is_handed(gw, clock):
-    """gateway.sweep.sweep with serve's sessions: the rules read `now` as given, not the clock."""
+    """schedule.sweep with serve's sessions: the rules read `now` as given, not the clock."""
     number = _open(gw)
     _answer(gw, number)
-    rules = app.sweep_rules(gw.gateway.settings, gw.gateway.secret)
+    rules = gw.gateway.wiring.sweep_rules()
     sessions = gw.gateway.sessions
     assert sweep(sessions, rules, clock() + timedelta(days=31), dry_run=True).auto_closed == [
         number

@@ -8,15 +8,18 @@ function is total over (state, event): an impossible request raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from gateway.desk import windows
 from gateway.desk.model import (
     CustomerWrote,
     Decision,
     Disposition,
     Event,
     Flag,
+    HeldAccepted,
+    Merged,
     OperatorActed,
     Policy,
     Status,
@@ -45,6 +48,10 @@ def decide(state: TicketState | None, event: Event, policy: Policy, now: datetim
         return _operator(state, event, now)
     if isinstance(event, TimerFired):
         return _timer(state, policy, now)
+    if isinstance(event, Merged):
+        return _merged(state, event, now)
+    if isinstance(event, HeldAccepted):
+        return _held_accepted(state, event, policy, now)
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover
 
 
@@ -196,7 +203,7 @@ def _closed(
 ) -> Decision:
     assert state.closed_at is not None
     age = now - state.closed_at
-    if age <= timedelta(days=policy.reopen_days):
+    if windows.within_reopen(state.closed_at, now, policy):
         decision = _move(
             state,
             Status.AWAITING_OPERATOR,
@@ -272,59 +279,60 @@ def _operator(state: TicketState, event: OperatorActed, now: datetime) -> Decisi
     raise RuleViolation(f"unknown action {action!r}")
 
 
+# --- merges and held mail --------------------------------------------------------------
+
+
+def _merged(state: TicketState, event: Merged, now: datetime) -> Decision:
+    """The ticket closes as a duplicate of ``event.target``, which holds its messages now."""
+    target = event.target
+    if target.number == state.number:
+        raise RuleViolation(f"ticket #{state.number} cannot be merged into itself")
+    for ticket in sorted((state, target), key=lambda t: t.number):
+        if ticket.merged_into is not None:
+            raise RuleViolation(
+                f"ticket #{ticket.number} was already merged into #{ticket.merged_into}"
+            )
+    if state.customer_id != target.customer_id:
+        raise RuleViolation(
+            f"tickets #{state.number} and #{target.number} belong to different customers; "
+            "only one customer's tickets can be merged"
+        )
+    if target.locked:
+        raise RuleViolation(f"ticket #{target.number} is locked (closed administratively)")
+    return Decision(
+        disposition=Disposition.APPEND,
+        status=Status.CLOSED,
+        awaiting_since=None,
+        closed_at=now,
+        locked=state.locked,
+        changes=(StatusChange(state.status, Status.CLOSED, event.reason),),
+        trace=(f"{state.status.value} → closed: {event.reason}",),
+        merged_into=target.number,
+    )
+
+
+def _held_accepted(
+    state: TicketState, event: HeldAccepted, policy: Policy, now: datetime
+) -> Decision:
+    """An accepted held mail is the customer's message, but it never opens a new ticket:
+    where the customer's own mail would make a follow-up, the operator is told no."""
+    decision = _customer(state, CustomerWrote(at=event.at), policy, now)
+    if decision.disposition is not Disposition.APPEND:
+        raise RuleViolation(
+            f"ticket #{state.number} is closed and cannot reopen; ask the sender to write a new "
+            "request, or reject the held mail"
+        )
+    return decision
+
+
 # --- the scheduler ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Cutoffs:
-    """The moments that make a ticket due, as of ``now``.
-
-    The store selects candidates with these in SQL (through the
-    ``status, awaiting_since`` and ``reopenable, closed_at`` indexes, so a
-    sweep reads the due tickets, not the table); ``decide`` then judges each
-    one with the same numbers.
-    """
-
-    close_waiting_before: datetime  # awaiting_customer since before this → auto-close
-    remind_waiting_before: datetime | None  # … since before this → the reminder
-    reopen_closed_before: datetime  # closed before this → no longer reopenable
-    escalate_waiting_before: datetime  # awaiting_operator since before this → digest
-    escalated_before: datetime  # … unless listed in a digest after this
-
-
-def cutoffs(policy: Policy, now: datetime) -> Cutoffs:
-    remind = policy.remind_after
-    return Cutoffs(
-        close_waiting_before=now - timedelta(days=policy.auto_close_days),
-        remind_waiting_before=None if remind is None else now - remind,
-        reopen_closed_before=now - timedelta(days=policy.reopen_days),
-        escalate_waiting_before=now - policy.escalate_after,
-        escalated_before=now - policy.escalate_every,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class TimerDue:
-    """When the auto-close and the reopen window's lapse first find work, given the
-    moments they count from (the inverse of ``cutoffs``); None: never, as things stand."""
-
-    auto_close: datetime | None
-    reopen_lapse: datetime | None
-
-
-def timer_due(policy: Policy, *, waiting: datetime | None, closed: datetime | None) -> TimerDue:
-    return TimerDue(
-        auto_close=None if waiting is None else waiting + timedelta(days=policy.auto_close_days),
-        reopen_lapse=None if closed is None else closed + timedelta(days=policy.reopen_days),
-    )
 
 
 def _timer(state: TicketState, policy: Policy, now: datetime) -> Decision:
     if state.status is not Status.AWAITING_CUSTOMER or state.awaiting_since is None:
         return _keep(state, "timer: nothing due")
     waited = now - state.awaiting_since
-    due = cutoffs(policy, now)
-    if state.awaiting_since < due.close_waiting_before:
+    if now > windows.auto_close_on(state.awaiting_since, policy):
         return _move(
             state,
             Status.CLOSED_NO_REPLY,
@@ -332,35 +340,10 @@ def _timer(state: TicketState, policy: Policy, now: datetime) -> Decision:
             f"no reply for {_days(waited)} days",
             notices=("auto_closed",),
         )
-    if (
-        due.remind_waiting_before is not None
-        and state.awaiting_since <= due.remind_waiting_before
-        and state.reminded_for != state.awaiting_since
-    ):
+    if windows.reminder_due(state.awaiting_since, state.reminded_for, now, policy):
         return _keep(
             state,
             f"reminder: waiting {_days(waited)} of {policy.auto_close_days} days",
             notices=("reminder",),
         )
     return _keep(state, f"timer: waiting {_days(waited)} of {policy.auto_close_days} days")
-
-
-def escalation_due(
-    status: Status,
-    awaiting_since: datetime | None,
-    escalated_at: datetime | None,
-    policy: Policy,
-    now: datetime,
-) -> bool:
-    """Has the ticket waited for an operator too long, and not been listed lately?
-
-    Nudges leave ``awaiting_since`` alone, so "any update?" neither delays nor
-    hastens this; the repeat interval keeps one forgotten ticket from filling
-    the operators' mailbox.
-    """
-    if status is not Status.AWAITING_OPERATOR or awaiting_since is None:
-        return False
-    due = cutoffs(policy, now)
-    if awaiting_since >= due.escalate_waiting_before:
-        return False
-    return escalated_at is None or escalated_at <= due.escalated_before

@@ -79,13 +79,6 @@ class Policy:
     escalate_every: timedelta = timedelta(hours=24)  # a ticket is listed at most this often
     duplicate_similarity: float = 0.75  # near-duplicate threshold (desk.dedup.similarity)
 
-    @property
-    def remind_after(self) -> timedelta | None:
-        """How long a ticket waits for the customer before the reminder; None = never."""
-        if self.remind_days_before <= 0 or self.remind_days_before >= self.auto_close_days:
-            return None
-        return timedelta(days=self.auto_close_days - self.remind_days_before)
-
 
 @dataclass(frozen=True, slots=True)
 class TicketState:
@@ -134,7 +127,24 @@ class TimerFired:
     at: datetime
 
 
-Event = CustomerWrote | OperatorActed | TimerFired
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """The ticket is merged into ``target`` (an operator's ``#merge``, or the dedup sweep):
+    it closes, and its conversation continues there."""
+
+    at: datetime
+    target: TicketState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAccepted:
+    """An operator accepted a stranger's held mail: it counts as the customer's message."""
+
+    at: datetime
+
+
+Event = CustomerWrote | OperatorActed | TimerFired | Merged | HeldAccepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +174,7 @@ class Decision:
     flags: frozenset[Flag] = frozenset()
     trace: tuple[str, ...] = ()
     notices: tuple[str, ...] = field(default=())
+    merged_into: int | None = None  # a merge: the ticket its conversation moved to
 
     @property
     def changed(self) -> bool:

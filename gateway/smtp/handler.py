@@ -16,17 +16,17 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from gateway.outcome import Delivery, Outcome, OutcomeKind
+from gateway.outcome import Origin, Outcome
 from gateway.smtp import replies
+from gateway.smtp.accept import Accepting, Deliver
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[Delivery], Awaitable[Outcome]]
 CheckSender = Callable[[str], Awaitable[Outcome | None]]
 
 
 @dataclass
-class Handler:
+class Handler(Accepting):
     """Everything the edge needs, as plain callables from ``app``."""
 
     serves: Callable[[str], bool]
@@ -39,39 +39,19 @@ class Handler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if not self.serves(address):
-            return replies.for_outcome(
-                Outcome(OutcomeKind.UNKNOWN_RECIPIENT), address=address, support=self.support
-            )
+        refused = self.refused_recipient(address)
+        if refused is not None:
+            return refused
         sender = envelope.mail_from or ""
         refusal = await self.check_sender(sender) if sender else None
         if refusal is not None:
             return replies.for_outcome(refusal, address=sender)
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(options)
-        return replies.RECIPIENT_OK
+        return self.take_recipient(envelope, address, options)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        data = envelope.original_content or b""
-        if isinstance(data, str):  # pragma: no cover - decode_data is off
-            data = data.encode("utf-8", "surrogateescape")
-        rcpts = tuple(envelope.rcpt_tos)
-        if len(data) > self.size_limit:
-            reply = replies.for_outcome(Outcome(OutcomeKind.TOO_BIG), limit=self.size_limit)
-        else:
-            delivery = Delivery(
-                envelope.mail_from or "", rcpts, data, "lmtp" if self.lmtp else "smtp"
-            )
-            try:
-                outcome = await self.deliver(delivery)
-            except Exception:
-                log.exception("delivery failed; the client will retry")
-                outcome = Outcome(OutcomeKind.DEFERRED)
-            reply = replies.for_outcome(
-                outcome, address=outcome.address or envelope.mail_from or "", limit=self.size_limit
-            )
-        if self.lmtp:
-            return "\r\n".join([reply] * max(1, len(rcpts)))
+        reply = await self.accept(envelope, Origin.LMTP if self.lmtp else Origin.SMTP)
+        if self.lmtp:  # RFC 2033: one answer per recipient, for one delivery
+            return "\r\n".join([reply] * max(1, len(envelope.rcpt_tos)))
         return reply
 
     async def handle_exception(self, error: Exception) -> str:

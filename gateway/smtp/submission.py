@@ -16,7 +16,7 @@ this handler adds the rest:
 - **RCPT TO** only the support address and its ``+`` subaddresses (we are
   never a relay, not even for operators).
 - **DATA** goes to the same intake as the main listener, as a ``Delivery``
-  with ``source="submission"`` and ``auth_user`` set to that address.
+  of origin ``SUBMISSION``, trusted as ``OPERATOR_LOGIN`` of that address.
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
-from gateway.outcome import Delivery, Outcome, OutcomeKind
+from gateway.outcome import Origin, Trust
 from gateway.smtp import replies
-from gateway.smtp.handler import Deliver
+from gateway.smtp.accept import Accepting, Deliver
 
 log = logging.getLogger(__name__)
 
 Authenticate = Callable[[str, str], str | None]
 """(login, password) → the operator's address, or None. Blocking; run in a thread."""
-
-SOURCE = "submission"
 
 
 class _NoLoginDataNotice(logging.Filter):
@@ -53,7 +51,7 @@ logging.getLogger("mail.log").addFilter(_NoLoginDataNotice())
 
 
 @dataclass
-class SubmissionHandler:
+class SubmissionHandler(Accepting):
     """Everything the submission edge needs, as plain callables from ``app``."""
 
     serves: Callable[[str], bool]
@@ -115,35 +113,11 @@ class SubmissionHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if not self.serves(address):
-            return replies.for_outcome(
-                Outcome(OutcomeKind.UNKNOWN_RECIPIENT), address=address, support=self.support
-            )
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(options)
-        return replies.RECIPIENT_OK
+        return self.refused_recipient(address) or self.take_recipient(envelope, address, options)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        data = envelope.original_content or b""
-        if isinstance(data, str):  # pragma: no cover - decode_data is off
-            data = data.encode("utf-8", "surrogateescape")
-        if len(data) > self.size_limit:
-            return replies.for_outcome(Outcome(OutcomeKind.TOO_BIG), limit=self.size_limit)
-        delivery = Delivery(
-            envelope.mail_from or "",
-            tuple(envelope.rcpt_tos),
-            data,
-            SOURCE,
-            auth_user=session.auth_data,
-        )
-        try:
-            outcome = await self.deliver(delivery)
-        except Exception:
-            log.exception("delivery failed; the client will retry")
-            outcome = Outcome(OutcomeKind.DEFERRED)
-        return replies.for_outcome(
-            outcome, address=outcome.address or delivery.mail_from or "", limit=self.size_limit
-        )
+        login = session.auth_data if isinstance(session.auth_data, str) else None
+        return await self.accept(envelope, Origin.SUBMISSION, Trust.OPERATOR_LOGIN, login)
 
     async def handle_exception(self, error: Exception) -> str:
         log.exception("submission session error", exc_info=error)

@@ -20,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -113,3 +114,14 @@ def require_migrated(engine: Engine) -> None:
             f"the database schema is at revision {current}, the code needs {head}: "
             "run `helpdesk init` to migrate it"
         )
+
+
+def require_database(engine: Engine) -> None:
+    """The database is reachable and migrated, or a sentence that says what to do."""
+    try:
+        require_migrated(engine)
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(
+            f"cannot open the database {engine.url.render_as_string(hide_password=True)}:"
+            f" {exc.__class__.__name__}; check HELPDESK_DATABASE_URL"
+        ) from None

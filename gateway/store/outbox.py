@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.mail.compose import own_message_id
 from gateway.store.tables import Attachment, Outbox, Ticket
 
 OUTBOX = Outbox.__table__
@@ -61,10 +60,6 @@ _LOCK_ADDRESSES = text(
     "FROM unnest(CAST(:addresses AS text[])) AS a ORDER BY a"
 )
 _INSERT = OUTBOX.insert().returning(OUTBOX.c.id, sort_by_parameter_order=True)
-
-
-def new_message_id(domain: str) -> str:
-    return own_message_id(domain)
 
 
 @dataclass(frozen=True)
@@ -248,25 +243,6 @@ def rows(session: Session, *, failed_only: bool = False, limit: int = 200) -> Se
     if failed_only:
         query = query.where(OUTBOX.c.state.in_((FAILED, SUPPRESSED)))
     return session.execute(query).all()
-
-
-def mark_bouncing(session: Session, row_id: int, reason: str) -> int | None:
-    """A hard bounce of row ``row_id``: stop mailing its ticket's notify address.
-
-    Returns the ticket number when the bounced address is still the ticket's
-    notify address (a bounce of an address since replaced changes nothing).
-    """
-    row = session.execute(
-        select(OUTBOX.c.ticket_id, OUTBOX.c.to_address).where(OUTBOX.c.id == row_id)
-    ).first()
-    if row is None or row.ticket_id is None:
-        return None
-    changed = session.execute(
-        update(Ticket)
-        .where(Ticket.id == row.ticket_id, func.lower(Ticket.notify_address) == row.to_address)
-        .values(notify_bounced=reason)
-    )
-    return row.ticket_id if changed.rowcount else None  # type: ignore[attr-defined]
 
 
 def ticket_of(session: Session, row_id: int) -> int | None:

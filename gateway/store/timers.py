@@ -19,7 +19,7 @@ from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import OPEN_STATUSES, Decision, Status, TicketState
-from gateway.store import repo
+from gateway.store import tickets
 from gateway.store.tables import Customer, Message, Ticket
 
 T = Ticket.__table__
@@ -52,7 +52,7 @@ def waiting_for_customer(
         stmt = stmt.where(T.c.awaiting_since >= since)
     if unreminded:
         stmt = stmt.where(or_(T.c.reminded_for.is_(None), T.c.reminded_for != T.c.awaiting_since))
-    return [repo.state_of(r) for r in _claim(session, stmt, batch)]
+    return [tickets.state_of(r) for r in _claim(session, stmt, batch)]
 
 
 _APPLY = (
@@ -93,7 +93,7 @@ def apply_timer(
                 for s, d in moves
             ],
         )
-        repo.add_events_many(
+        tickets.add_events_many(
             session,
             [(s.number, c) for s, d in moves for c in d.changes],
             actor="system:scheduler",
@@ -238,7 +238,7 @@ def requests_of(session: Session, numbers: Sequence[int]) -> dict[int, tuple[str
 def lock_pair(session: Session, earlier: int, later: int) -> dict[int, Row]:
     """Lock both tickets, lower number first (two instances never deadlock)."""
     rows = session.execute(
-        select(T.c.id, T.c.status, T.c.duplicate_of, T.c.customer_id)
+        select(*_STATE, T.c.reminded_for, T.c.duplicate_of)
         .where(T.c.id.in_((earlier, later)))
         .order_by(T.c.id)
         .with_for_update()

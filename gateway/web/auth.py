@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from gateway.store import portal, repo
+from gateway.store import people
 from gateway.web.backend import Network
 
 CUSTOMER_KEY = "customer"
@@ -109,16 +109,16 @@ def account_of(session: Session, value: str) -> int | str | None:
     """
     value = value.strip()
     if value.isdigit():
-        row = portal.customer_by_id(session, int(value))
+        row = people.customer_by_id(session, int(value))
         return row.id if row else None
     if "@" not in value or " " in value or len(value) > 320:
         return None
-    found = repo.find_customer(session, value)
+    found = people.find_customer(session, value)
     return found.id if found is not None else value.lower()
 
 
 def add_account(session: Session, address: str, now: datetime) -> int:
-    return repo.add_customer(session, address, "", verified=True, now=now).id
+    return people.add_customer(session, address, "", verified=True, now=now).id
 
 
 @dataclass

@@ -11,18 +11,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.notify.faq import match_faq
+from gateway.operations.contact import set_by_customer
 from gateway.outcome import Delivery, OutcomeKind
-from gateway.store import portal, repo
+from gateway.store import portal, tickets
 from gateway.web import csrf, mailer, queries
 from gateway.web.identity import CustomerBase
+from gateway.web.page import Site, redirect
 from gateway.web.signin import ADDRESS
-from gateway.web.site import Site, redirect
 
 MAX_SUBJECT = 200
 MAX_TEXT = 100_000
@@ -62,7 +64,7 @@ class CustomerPages(CustomerBase):
             if not owned:
                 follow_up = None
             else:
-                subject = await self._read(lambda s: repo.ticket_subject(s, follow_up))
+                subject = await self._read(lambda s: tickets.ticket_subject(s, follow_up))
         form = {"subject": subject, "text": "", "notify": True, "notify_address": person.email}
         return self.site.render(
             request, "new_ticket.html", form=form, follow_up=follow_up, errors=[], faq=[]
@@ -154,13 +156,13 @@ class CustomerPages(CustomerBase):
         """The form's other address for a ticket intake just made: it needs confirming first.
         (Off was said to intake itself, so not even the "created" mail was queued.)"""
         if data["notify"] and data["notify_address"] and data["notify_address"] != own:
-            queries.set_notify(
+            set_by_customer(
                 session,
                 number,
                 on=True,
                 address=data["notify_address"],
                 own_address=own,
-                notices=self.config.notices,
+                tell=self.config.notices,
                 now=now,
             )
 
@@ -177,7 +179,10 @@ class CustomerPages(CustomerBase):
         person = await self.need(request)
         number = request.path_params["number"]
         lang = self._lang(request)
-        page = await self._read(lambda s: queries.customer_ticket(s, person.id, number, lang))
+        now, policy = self.backend.clock(), self.config.policy
+        page = await self._read(
+            lambda s: queries.customer_ticket(s, person.id, number, lang, policy, now)
+        )
         if page is None:
             raise HTTPException(404)
         return person, page
@@ -250,17 +255,12 @@ class CustomerPages(CustomerBase):
         if address and not ADDRESS.match(address):
             self.site.flash(request, "invalid_address", "error")
             return redirect(f"/tickets/{number}")
-        now = self.backend.clock()
-        pending = await self._write(
-            lambda s: queries.set_notify(
-                s,
-                number,
-                on=on,
-                address=address,
-                own_address=person.email,
-                notices=self.config.notices,
-                now=now,
-            )
+        pending = await run_in_threadpool(
+            self.backend.desk.set_customer_notify,
+            number,
+            on=on,
+            address=address,
+            own_address=person.email,
         )
         if pending:
             self.site.flash(request, "confirm_sent", address=pending)

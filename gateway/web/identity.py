@@ -15,7 +15,7 @@ from starlette.requests import Request
 from gateway.store import db
 from gateway.web import auth, queries
 from gateway.web.i18n import pick_locale
-from gateway.web.site import Site
+from gateway.web.page import Site
 
 
 class CustomerBase:

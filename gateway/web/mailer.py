@@ -17,10 +17,9 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 from gateway.mail import reply_address
 from gateway.mail.subject import format_token
-from gateway.outcome import Delivery
+from gateway.outcome import Delivery, Origin, Trust, Wish
 from gateway.web.backend import WebConfig
 
-SOURCE = "web"
 CLOSE_COMMAND = "#close"
 CLOSED_ON_PAGE = {
     "ru": "Закрыто клиентом на странице поддержки {when:%Y-%m-%d %H:%M:%S} UTC.",
@@ -55,7 +54,9 @@ def new_request(
     """The "New ticket" form: a mail to the support address (``distinct``: the customer saw
     the open ticket it resembles and chose a new one anyway; ``notify`` False: no e-mail)."""
     data = _message(config, sender, config.support, subject, text, now)
-    return Delivery(sender, (config.support,), data, SOURCE, distinct=distinct, notify=notify)
+    wishes = {Wish.NEW_TICKET} if distinct else set()
+    wishes |= set() if notify else {Wish.NO_EMAIL}
+    return _from_page(sender, config.support, data, frozenset(wishes))
 
 
 def to_ticket(
@@ -78,4 +79,11 @@ def to_ticket(
         text = f"{CLOSE_COMMAND}\n\n{text.strip()}\n\n{said}".replace("\n\n\n\n", "\n\n")
     token = format_token(number, config.token_format)
     data = _message(config, sender, to, f"Re: {token} {subject}", text, now)
-    return Delivery(sender, (to,), data, SOURCE)
+    return _from_page(sender, to, data)
+
+
+def _from_page(
+    sender: str, to: str, data: bytes, wishes: frozenset[Wish] = frozenset()
+) -> Delivery:
+    """The page vouches for its signed-in customer: the mail's From is theirs."""
+    return Delivery(sender, (to,), data, Origin.WEB, Trust.CUSTOMER_SESSION, sender, wishes)

@@ -17,15 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import intake
 from gateway.desk.model import OPEN_STATUSES, Status
+from gateway.operations import Refused
+from gateway.outcome import Outcome
 from gateway.store import portal
 from gateway.web import auth, csrf, queries
-from gateway.web.backend import Refused
 from gateway.web.customer import attachment_response
 from gateway.web.i18n import pick_locale
-from gateway.web.site import Site, redirect
+from gateway.web.page import Site, redirect
 
-# The verbs of a ticket's page → the action of gateway.actions (as `helpdesk ticket VERB`).
+# The verbs of a ticket's page → the action of operations.tickets (as `helpdesk ticket VERB`).
 SIMPLE = {"reply": "reply", "note": "note", "take": "take", "close": "close"}
 SETTABLE = (Status.AWAITING_OPERATOR, Status.IN_PROGRESS, Status.AWAITING_CUSTOMER)
 
@@ -87,7 +89,7 @@ class OperatorPages:
             minutes = max(1, int(wait.total_seconds() // 60) + 1)
             error = t("op_throttled", minutes=minutes)
             return self.site.render(request, "op_login.html", 429, error=error, login=login)
-        who = await run_in_threadpool(self.backend.authenticate, login, password)
+        who = await run_in_threadpool(self.backend.desk.authenticate, login, password)
         if who is None:
             self.throttle.failed(login, now)
             return self.site.render(
@@ -139,7 +141,11 @@ class OperatorPages:
         if decision not in ("accept", "reject"):
             raise HTTPException(404)
         await self._run(
-            request, self.backend.decide_held, request.path_params["id"], me, decision == "accept"
+            request,
+            self.backend.desk.decide_held,
+            request.path_params["id"],
+            me,
+            accept=decision == "accept",
         )
         return redirect("/op/held")
 
@@ -147,14 +153,16 @@ class OperatorPages:
         self.need(request)
         await csrf.checked_form(request)
         try:
-            outcome = await run_in_threadpool(
-                self.backend.retry_quarantined, request.path_params["id"]
-            )
+            outcome = await run_in_threadpool(self._retry, request.path_params["id"])
         except Refused as exc:
             self._flash_text(request, "error", str(exc))
         else:
             self._flash_text(request, "ok", f"{outcome.kind.value}: {outcome.detail}")
         return redirect("/op/quarantine")
+
+    def _retry(self, raw_id: int) -> Outcome:
+        b = self.backend
+        return intake.retry_quarantined(b.sessions, raw_id, b.intake, b.clock())
 
     # --- a ticket -------------------------------------------------------------
 
@@ -162,7 +170,8 @@ class OperatorPages:
         self.need(request)
         lang = self._lang(request)
         number = request.path_params["number"]
-        page = await self._read(lambda s: queries.operator_ticket(s, number, lang))
+        now, policy = self.backend.clock(), self.site.config.policy
+        page = await self._read(lambda s: queries.operator_ticket(s, number, lang, policy, now))
         if page is None:
             raise HTTPException(404)
         settable = [{"value": s.value, "label": s.label(lang)} for s in SETTABLE]
@@ -182,17 +191,17 @@ class OperatorPages:
         form = await csrf.checked_form(request)
         number, verb = request.path_params["number"], request.path_params["verb"]
         text = str(form.get("text", ""))[:100_000]
-        b = self.backend
+        b = self.backend.desk
         if verb in SIMPLE:
-            done = await self._run(request, b.operator_action, number, me, SIMPLE[verb], text=text)
+            done = await self._run(request, b.act, number, me, SIMPLE[verb], text=text)
         elif verb == "status":
             done = await self._run(
-                request, b.operator_action, number, me, "status", status=str(form.get("status"))
+                request, b.act, number, me, "status", status=str(form.get("status"))
             )
         elif verb == "admin-close":
             done = await self._run(
                 request,
-                b.operator_action,
+                b.act,
                 number,
                 me,
                 "admin_close",

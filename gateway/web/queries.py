@@ -9,17 +9,16 @@ operators' rejected commands, the decision traces.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from gateway import views
-from gateway.desk import dedup
-from gateway.desk.model import Status
+from gateway.desk import dedup, windows
+from gateway.desk.model import Policy, Status
 from gateway.mail.subject import thread_subject
-from gateway.store import outbox, portal, repo
-from gateway.store.notices import AUTO_SUBMITTED, NoticeRules, notify
+from gateway.store import contact, people, portal, tickets
 from gateway.web.backend import WebConfig
 
 HIDDEN_FLAGS = frozenset({"note", "held", "rejected", "auto"})
@@ -50,7 +49,7 @@ class Customer:
 
 
 def customer(session: Session, customer_id: int) -> Customer | None:
-    row = portal.customer_by_id(session, customer_id)
+    row = people.customer_by_id(session, customer_id)
     return Customer(row.id, row.email, row.name) if row else None
 
 
@@ -69,14 +68,14 @@ def my_tickets(session: Session, customer_id: int, locale: str) -> list[dict[str
 
 
 def customer_ticket(
-    session: Session, customer_id: int, number: int, locale: str
+    session: Session, customer_id: int, number: int, locale: str, policy: Policy, now: datetime
 ) -> dict[str, Any] | None:
     """The ticket as its customer sees it; None when it is not theirs (or does not exist)."""
     if not portal.owns_ticket(session, customer_id, number):
         return None
-    detail = views.ticket_detail(session, number)
+    detail = views.ticket_detail(session, number, policy=policy, now=now)
     assert detail is not None
-    notify_row = repo.ticket_notify(session, number)
+    notify_row = contact.ticket_notify(session, number)
     shown = []
     for m in detail["messages"]:
         flags = set(m["flags"])
@@ -125,7 +124,7 @@ def ticket_state(detail: dict[str, Any], config: WebConfig, now: datetime) -> tu
         return "merged", ""
     if detail["locked"] or closed is None:
         return "final", ""
-    until = datetime.fromisoformat(closed) + timedelta(days=config.policy.reopen_days)
+    until = windows.reopen_until(datetime.fromisoformat(closed), config.policy)
     return ("reopenable", when(until)) if now <= until else ("final", "")
 
 
@@ -135,68 +134,29 @@ def open_duplicate(
     """One of the customer's open tickets that intake would take this request into.
 
     The same normalization, candidates and threshold as intake's duplicate
-    check (``desk.dedup``, ``repo.dedup_candidates``), so the page asks exactly
+    check (``desk.dedup``, ``store.tickets.dedup_candidates``), so the page asks exactly
     when mail would have been joined.
     """
     request = dedup.request_text(thread_subject(subject) or subject, text.strip())
     if not request:
         return None
-    since = now - timedelta(days=config.policy.reopen_days)
+    since = windows.repeat_since(now, config.policy)
     candidates = [
         dedup.Candidate(r.id, True, r.request_digest, r.request_norm)
-        for r in repo.dedup_candidates(session, customer_id, since)
+        for r in tickets.dedup_candidates(session, customer_id, since)
         if not Status(r.status).is_closed
     ]
     match = dedup.best_match(request, candidates, config.policy.duplicate_similarity)
     if match is None:
         return None
-    state = repo.ticket_state(session, match.number)
+    state = tickets.ticket_state(session, match.number)
     assert state is not None
     return {
         "number": match.number,
-        "subject": repo.ticket_subject(session, match.number),
+        "subject": tickets.ticket_subject(session, match.number),
         "status": state.status.value,
         "status_label": state.status.label(config.locale),
     }
-
-
-def set_notify(
-    session: Session,
-    number: int,
-    *,
-    on: bool,
-    address: str,
-    own_address: str,
-    notices: NoticeRules | None,
-    now: datetime,
-) -> str | None:
-    """Notification settings from the page; the address needing confirmation, if any.
-
-    The same rules as the mail commands: an address other than the customer's
-    own (or the ticket's current one) is used only after a reply from it
-    confirms it (``#notify-to``), so nobody can point a ticket's mail at a
-    third party by typing an address.
-    """
-    current = repo.ticket_notify(session, number)
-    address = address.strip().lower() or str(current["notify_address"] or own_address)
-    if address in (own_address, current["notify_address"]):
-        if address == current["notify_address"]:
-            repo.set_notify(session, number, notify=on)
-        else:
-            repo.set_notify(session, number, notify=on, address=address)
-        return None
-    repo.set_notify(session, number, notify=on, pending_address=address)
-    if notices is not None:
-        notify(
-            session,
-            number,
-            "confirm_address",
-            notices,
-            now,
-            to_address=address,
-            extra={"address": address},
-        )
-    return address
 
 
 def send_signin_link(
@@ -204,34 +164,18 @@ def send_signin_link(
 ) -> int | None:
     """Queue the sign-in mail (the outbox: retried, rate-limited per address like any
     automatic mail). The link is in the row; whoever can read the database has it anyway."""
+    if config.notices is None:
+        return None
     minutes = int(config.signin_lifetime.total_seconds() // 60)
     subject = {"ru": "Вход в техподдержку", "en": "Sign in to support"}[locale]
-    limit = config.notices.limit if config.notices is not None else None
-    row, _ = outbox.enqueue(
-        session,
-        ticket_id=None,
-        kind="signin_link",
-        to_address=address,
-        locale=locale,
-        context={
-            "subject": subject,
-            "link": link,
-            "minutes": minutes,
-            "locale": locale,
-            "support_address": config.support,
-        },
-        auto_submitted=AUTO_SUBMITTED["signin_link"],
-        message_id=outbox.new_message_id(config.domain),
-        now=now,
-        limit=limit,
-    )
-    return row
+    context = {"subject": subject, "link": link, "minutes": minutes}
+    return config.notices.signin_link(session, address, locale, context, now)
 
 
 def queue(
     session: Session, status: str | None, assignee: str, locale: str, me: str
 ) -> dict[str, Any]:
-    ops = repo.operators(session)
+    ops = people.operators(session)
     who: int | str | None = None
     if assignee == "none":
         who = "none"
@@ -256,8 +200,10 @@ def queue(
     }
 
 
-def operator_ticket(session: Session, number: int, locale: str) -> dict[str, Any] | None:
-    detail = views.ticket_detail(session, number)
+def operator_ticket(
+    session: Session, number: int, locale: str, policy: Policy, now: datetime
+) -> dict[str, Any] | None:
+    detail = views.ticket_detail(session, number, policy=policy, now=now)
     if detail is None:
         return None
     for m in detail["messages"]:
@@ -275,23 +221,13 @@ def operator_ticket(session: Session, number: int, locale: str) -> dict[str, Any
         "assignee": portal.assignee_name(session, number),
         "assignee_id": detail["assignee_id"],
         "operators": [
-            {"id": o.id, "name": o.name, "email": o.email} for o in repo.operators(session)
+            {"id": o.id, "name": o.name, "email": o.email} for o in people.operators(session)
         ],
     }
 
 
 def held(session: Session) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": m.id,
-            "ticket": m.ticket_id,
-            "from": m.author_address,
-            "subject": m.subject,
-            "text": m.text,
-            "when": when(m.created_at),
-        }
-        for m in repo.held_messages(session)
-    ]
+    return [{**m, "when": when(m["created_at"])} for m in views.held(session)]
 
 
 def quarantine(session: Session) -> list[dict[str, Any]]:

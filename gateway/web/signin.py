@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.store import portal, repo
+from gateway.store import people, portal
 from gateway.web import auth, csrf, queries
 from gateway.web.identity import CustomerBase
-from gateway.web.site import Site, redirect
+from gateway.web.page import Site, redirect
 
 ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -59,7 +59,7 @@ class SigninPages(CustomerBase):
         if ADDRESS.match(email):
 
             def send(session: Any) -> None:
-                person = repo.find_customer(session, email)
+                person = people.find_customer(session, email)
                 if person is not None:
                     link = f"{self.config.base_url}/signin/{self.links.make(person.id, now)}"
                     queries.send_signin_link(session, person.email, link, lang, self.config, now)

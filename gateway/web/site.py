@@ -12,89 +12,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup, escape
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.web import auth, csrf, i18n
+from gateway.web import auth, csrf, customer, operator, signin
 from gateway.web.backend import Backend, WebConfig
+from gateway.web.page import SESSION_COOKIE, Site, default_root
 
 log = logging.getLogger("gateway.web")
-
-SESSION_COOKIE = "helpdesk_session"
-
-
-def default_root() -> Path:
-    """``templates/web`` of the project, beside the e-mail templates."""
-    return Path(__file__).resolve().parents[2] / "templates" / "web"
-
-
-@dataclass
-class Site:
-    """What every page handler needs: the gateway, the settings and the templates."""
-
-    backend: Backend
-    config: WebConfig
-    env: Environment
-
-    def render(
-        self, request: Request, name: str, status: int = 200, **context: Any
-    ) -> HTMLResponse:
-        lang = _locale(request, self.config.locale)
-        session = request.scope.get("session")
-        flashes = session.pop("flash", []) if session is not None else []
-        token = csrf.token(request) if session is not None else ""
-        base = {
-            "lang": lang,
-            "t": i18n.translator(lang),
-            "csrf_field": lambda: (
-                Markup('<input type="hidden" name="csrf" value="%s">') % escape(token)
-            ),
-            "area": "op" if request.url.path.startswith("/op") else "customer",
-            "customer": getattr(request.state, "customer", None),
-            "operator": getattr(request.state, "operator", None),
-            "via_header": getattr(request.state, "via_header", False),
-            "flashes": flashes,
-        }
-        html = self.env.get_template(name).render({**base, **context})
-        return HTMLResponse(html, status_code=status)
-
-    def error(self, request: Request, status: int, title: str, text: str) -> HTMLResponse:
-        t = self.t(request)
-        return self.render(
-            request, "error.html", status, heading=t(title), message=t(text), back=None
-        )
-
-    def t(self, request: Request) -> Any:
-        return i18n.translator(_locale(request, self.config.locale))
-
-    def flash(self, request: Request, key: str, kind: str = "ok", **values: object) -> None:
-        text = self.t(request)(key, **values)
-        request.session["flash"] = [*request.session.get("flash", []), (kind, text)]
-
-
-def _locale(request: Request, default: str) -> str:
-    if request.scope.get("session") is None:
-        return default if default in i18n.LOCALES else "ru"
-    return i18n.pick_locale(request, default)
-
-
-def redirect(url: str) -> RedirectResponse:
-    """After a POST: 303, so a reload does not post again."""
-    return RedirectResponse(url, status_code=303)
 
 
 class SecurityHeaders:
@@ -129,9 +65,6 @@ class SecurityHeaders:
 
 def make_app(backend: Backend, config: WebConfig, root: Path | None = None) -> Starlette:
     """The support page as an ASGI application."""
-    # The page modules import Site from here: imported when the app is built, not above.
-    from gateway.web import customer, operator, signin
-
     root = root or default_root()
     env = Environment(
         loader=FileSystemLoader(root),
@@ -196,4 +129,4 @@ def make_app(backend: Backend, config: WebConfig, root: Path | None = None) -> S
     )
 
 
-__all__ = ["Route", "Site", "make_app", "redirect"]
+__all__ = ["make_app"]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.desk.machine import RuleViolation, cutoffs, decide, escalation_due
+from gateway.desk.machine import RuleViolation, decide
 from gateway.desk.model import (
     OPEN_STATUSES,
     CustomerWrote,
@@ -26,6 +26,7 @@ from gateway.desk.model import (
     TicketState,
     TimerFired,
 )
+from gateway.desk.windows import cutoffs, escalation_due
 
 AO = Status.AWAITING_OPERATOR
 IP = Status.IN_PROGRESS

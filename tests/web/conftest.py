@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import app
 from gateway.clock import FrozenClock
 from gateway.config import Settings
 from gateway.testing import RunningGateway, running_gateway
@@ -71,7 +70,7 @@ class Web:
 
     def operator(self, name: str = "Анна", address: str = "anna@example.com") -> httpx.Client:
         """A signed-in operator's client (the operator is added first)."""
-        app.add_operator(self.gw.gateway, name, address, PASSWORD)
+        self.gw.gateway.wiring.desk.add_operator(name, address, PASSWORD)
         c = self.client()
         r = self.post(c, "/op/login", {"login": address, "password": PASSWORD}, "/op/login")
         assert r.status_code == 303, r.text

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from gateway import app
 from gateway.clock import FrozenClock
 from gateway.config import load_settings
 from gateway.testing import running_gateway
@@ -86,11 +85,9 @@ def test_a_customer_from_the_control_panel(site: Web, browser: Any) -> None:
         assert "Заявка №1 создана" in page.inner_text("main")
         assert show(site.gw, 1)["status"] == "awaiting_operator"
 
-        app.add_operator(site.gw.gateway, "Анна", "anna@example.com", PASSWORD)
+        site.gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", PASSWORD)
         site.clock.advance(minutes=20)
-        app.operator_action(
-            site.gw.gateway,
-            1,
+        site.gw.gateway.wiring.desk.act(1,
             "anna@example.com",
             "reply",
             text="Здравствуйте! Перезапустили PHP-FPM, проверьте, пожалуйста.",
@@ -141,7 +138,7 @@ def test_a_customer_from_the_control_panel(site: Web, browser: Any) -> None:
 
 
 def test_a_customer_signs_in_with_a_mailed_link(site: Web, context: Any) -> None:
-    app.add_customer(site.gw.gateway, IVAN, "Иван")
+    site.gw.gateway.wiring.desk.add_customer(IVAN, "Иван")
     page = context.new_page()
     page.goto(f"{site.base}/")
     page.wait_for_url(re.compile(r"/signin$"))
@@ -167,8 +164,8 @@ def test_a_customer_signs_in_with_a_mailed_link(site: Web, context: Any) -> None
 
 
 def test_an_operator_works_the_queue(site: Web, context: Any) -> None:
-    app.add_operator(site.gw.gateway, "Анна", "anna@example.com", PASSWORD)
-    app.add_operator(site.gw.gateway, "Борис", "boris@example.com", PASSWORD)
+    site.gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", PASSWORD)
+    site.gw.gateway.wiring.desk.add_operator("Борис", "boris@example.com", PASSWORD)
     ivan, petr = site.client(IVAN), site.client("petr@example.org")
     site.new_ticket(ivan, SUBJECT, REQUEST)
     site.clock.advance(minutes=30)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from gateway import app
 from gateway.store.tables import Outbox, RawMail
 from tests.helpers import mail, send, show
 from tests.web.conftest import Web
@@ -26,7 +25,7 @@ def outbox(web: Web) -> list[Outbox]:
 
 def test_a_ticket_made_on_the_page_is_a_ticket_made_by_mail(web: Web) -> None:
     """awaiting_operator, the customer's event, a "created" mail, operator copies, raw kept."""
-    app.add_operator(web.gw.gateway, "Анна", "anna@example.com", "pw")
+    web.gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", "pw")
     number = web.new_ticket(web.client(IVAN), SUBJECT, REQUEST)
     mailed = mail("Почта не приходит", "Письма на info@example.ru не доходят со вчера")
     assert send(web.gw, mailed, sender="petr@example.org")[0] == 250
@@ -96,8 +95,8 @@ def test_reply_nudge_close_and_reopen(web: Web) -> None:
     reopen within the window; after it, a linked new ticket."""
     ivan = web.client(IVAN)
     number = web.new_ticket(ivan, SUBJECT, REQUEST)
-    app.add_operator(web.gw.gateway, "Анна", "anna@example.com", "pw")
-    app.operator_action(web.gw.gateway, number, "anna@example.com", "reply", text="Проверьте")
+    web.gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", "pw")
+    web.gw.gateway.wiring.desk.act(number, "anna@example.com", "reply", text="Проверьте")
     assert show(web.gw, number)["status"] == "awaiting_customer"
     web.clock.advance(hours=1)
     web.post(ivan, f"/tickets/{number}/reply", {"text": "Всё ещё 502, вот скриншот"})

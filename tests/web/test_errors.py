@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 
 from gateway.clock import FrozenClock
+from gateway.desk.model import Policy
+from gateway.intake import IntakeRules
+from gateway.operations.desk import Desk
 from gateway.outcome import Delivery, Outcome
 from gateway.store import db
 from gateway.web.backend import Backend, WebConfig
@@ -31,19 +34,13 @@ def _client(tmp_path: Path, deliver_fails: bool = False) -> httpx.AsyncClient:
     async def deliver(delivery: Delivery) -> Outcome:
         raise RuntimeError("a bug in intake")
 
-    def refuse(*args: object, **kwargs: object) -> dict:
-        raise AssertionError("not used")
-
+    sessions, clock = db.session_factory(engine), FrozenClock()
     backend = Backend(
-        sessions=db.session_factory(engine),
-        clock=FrozenClock(),
+        sessions=sessions,
+        clock=clock,
         deliver=deliver,
-        authenticate=lambda login, password: None,
-        operator_action=refuse,
-        merge=refuse,
-        assign=refuse,
-        decide_held=refuse,
-        retry_quarantined=refuse,  # type: ignore[arg-type]
+        desk=Desk(sessions, clock, Policy()),
+        intake=IntakeRules(support="support@example.com", domain="example.com", secret=b"s" * 32),
     )
     config = WebConfig(
         secret=b"s" * 32,

@@ -6,8 +6,7 @@ the same function); these tests check the visible effect and the audit trail.
 
 from __future__ import annotations
 
-from gateway import app
-from gateway.store import repo
+from gateway.store import raw
 from tests.helpers import mail, send, show
 from tests.web.conftest import Web
 
@@ -60,7 +59,7 @@ def test_ticket_buttons_act_as_the_cli_verbs(web: Web) -> None:
     assert "Перезапустили nginx" in customer_page and "старом тарифе" not in customer_page
     press("status", status="in_progress")
     assert show(web.gw, number)["status"] == "in_progress"
-    app.add_operator(web.gw.gateway, "Борис", "boris@example.com", "pw")
+    web.gw.gateway.wiring.desk.add_operator("Борис", "boris@example.com", "pw")
     press("assign", assignee="boris@example.com")
     assert "Борис" in op.get(f"/op/tickets/{number}").text
     press("close")
@@ -114,7 +113,7 @@ def test_held_strangers_mail_is_accepted_from_the_page(web: Web) -> None:
 def test_quarantine_lists_and_retries(web: Web) -> None:
     op = web.operator()
     with web.gw.gateway.sessions.begin() as session:
-        repo.store_raw(
+        raw.store_raw(
             session,
             idem_key="sha256:x",
             received_at=web.clock(),

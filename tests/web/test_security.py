@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from gateway import app
-from gateway.store import outbox, repo
+from gateway.store import outbox, people
 from gateway.testing import running_gateway
 from tests.helpers import mail, send, show
 from tests.web.conftest import Web, web_settings
@@ -105,7 +104,7 @@ def test_the_header_from_the_proxy_signs_the_customer_in(web: Web) -> None:
     r = web.client(IVAN).get("/tickets")
     assert r.status_code == 200 and IVAN in r.text
     with web.gw.gateway.sessions() as session:
-        person = repo.find_customer(session, IVAN)
+        person = people.find_customer(session, IVAN)
     assert person is not None and person.verified
 
 
@@ -147,7 +146,7 @@ def test_markup_in_subject_and_text_is_shown_escaped(web: Web) -> None:
 
 def test_sign_in_link_works_once_and_expires(web: Web) -> None:
     """A mailed link signs in once; again, or after its lifetime, it explains and refuses."""
-    app.add_customer(web.gw.gateway, IVAN, "Иван")
+    web.gw.gateway.wiring.desk.add_customer(IVAN, "Иван")
     anon = web.client()
     r = web.post(anon, "/signin", {"email": IVAN.upper()}, "/signin")
     assert r.status_code == 200 and "ivan@example.ru" in r.text
@@ -189,7 +188,7 @@ def test_a_forged_or_damaged_link_is_refused(web: Web) -> None:
 
 def test_operator_pages_need_the_submission_credentials(web: Web) -> None:
     """Wrong password: 401 and the form again; no operator page without signing in."""
-    app.add_operator(web.gw.gateway, "Анна", "anna@example.com", "secret-pass")
+    web.gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", "secret-pass")
     c = web.client()
     assert c.get("/op").status_code == 303
     r = web.post(c, "/op/login", {"login": "anna@example.com", "password": "nope"}, "/op/login")
@@ -202,7 +201,7 @@ def test_operator_pages_need_the_submission_credentials(web: Web) -> None:
 
 def test_password_guessing_is_throttled_per_login(web: Web) -> None:
     """Five wrong passwords, then a pause even for the right one; it ends with the window."""
-    app.add_operator(web.gw.gateway, "Анна", "anna@example.com", "secret-pass")
+    web.gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", "secret-pass")
     c = web.client()
 
     def login(password: str) -> int:

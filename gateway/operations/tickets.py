@@ -1,8 +1,10 @@
-"""Operator actions from a terminal (DESIGN §6 ``helpdesk ticket …``).
+"""The verbs that change a ticket, in the caller's transaction (DESIGN §6 ``helpdesk ticket …``).
 
-The same machine as mail intake decides them; this module only loads the
-ticket under a row lock, applies the decision and writes the audit rows, all
-in the caller's transaction.
+Each loads the ticket under a row lock, asks ``desk.machine.decide`` — the
+one function every status change goes through, merges and held mail too —
+writes the decision with its audit rows (``store.tickets.apply_decision``)
+and has its notices written by the ``Tell`` it was given. The terminal, the
+page and an operator's mailed commands all come here.
 """
 
 from __future__ import annotations
@@ -16,20 +18,18 @@ from sqlalchemy.orm import Session
 from gateway.desk.machine import RuleViolation, decide
 from gateway.desk.model import (
     AuthorKind,
-    CustomerWrote,
     Decision,
-    Disposition,
+    HeldAccepted,
+    Merged,
     OperatorActed,
     Policy,
     Status,
     TicketState,
 )
-from gateway.store import repo
-from gateway.store.notices import NoticeRules, enqueue_notices, notify
-
-
-class ActionRefused(Exception):
-    """The action cannot be done; the message says why and what to do instead."""
+from gateway.operations import Refused
+from gateway.operations.ports import Tell
+from gateway.store import messages, people, tickets
+from gateway.store.people import Person
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class MailSource:
 def store_words(
     session: Session,
     number: int,
-    person: repo.Person,
+    person: Person,
     source: MailSource,
     text: str,
     *,
@@ -56,7 +56,7 @@ def store_words(
     now: datetime,
 ) -> int:
     """An operator's message row in the ticket; its Message-ID, if any, threads there."""
-    pk = repo.add_message(
+    pk = messages.add_message(
         session,
         ticket_id=number,
         raw_mail_id=source.raw_mail_id,
@@ -74,37 +74,53 @@ def store_words(
         created_at=now,
     )
     if source.message_id:
-        repo.remember_thread_id(session, source.message_id, number)
+        messages.remember_thread_id(session, source.message_id, number)
     return pk
 
 
-def find_operator(session: Session, operator: str | repo.Person) -> repo.Person:
+def find_operator(session: Session, operator: str | Person) -> Person:
     """An operator by address or by name (or the one already found by intake); refused
     with what to do when there is none."""
-    if isinstance(operator, repo.Person):
+    if isinstance(operator, Person):
         return operator
-    person = repo.find_operator(session, operator)
+    person = people.find_operator(session, operator)
     if person is None:
         person = next(
             (
-                repo.Person(o.id, o.email, o.name, True)
-                for o in repo.operators(session)
+                Person(o.id, o.email, o.name, True)
+                for o in people.operators(session)
                 if o.name.casefold() == operator.casefold()
             ),
             None,
         )
     if person is None:
-        raise ActionRefused(f"no operator {operator!r}; add one with `helpdesk operators add`")
+        raise Refused(f"no operator {operator!r}; add one with `helpdesk operators add`")
     return person
+
+
+def locked_state(session: Session, number: int) -> TicketState:
+    """The ticket under a row lock, or a refusal that names the listing to look in."""
+    state = tickets.ticket_state(session, number, for_update=True)
+    if state is None:
+        raise Refused(f"there is no ticket #{number}; see `helpdesk tickets`")
+    return state
+
+
+def judged(state: TicketState, event: object, policy: Policy, now: datetime) -> Decision:
+    """``decide``, with the machine's "cannot" as the verb's refusal."""
+    try:
+        return decide(state, event, policy, now)  # type: ignore[arg-type]
+    except RuleViolation as exc:
+        raise Refused(str(exc)) from None
 
 
 def assign(session: Session, number: int, operator: str, assignee: str, now: datetime) -> dict:
     """Give the ticket to another operator; the status stays (taking it is theirs to do)."""
     find_operator(session, operator)
     target = find_operator(session, assignee)
-    if not repo.ticket_exists(session, number):
-        raise ActionRefused(f"there is no ticket #{number}; see `helpdesk tickets`")
-    repo.set_assignee(session, number, target.id)
+    if not tickets.ticket_exists(session, number):
+        raise Refused(f"there is no ticket #{number}; see `helpdesk tickets`")
+    tickets.set_assignee(session, number, target.id)
     return {"number": number, "assignee": target.name}
 
 
@@ -114,50 +130,51 @@ def merge(
     into: int,
     operator: str,
     now: datetime,
-    notices: NoticeRules | None = None,
+    policy: Policy,
+    tell: Tell | None = None,
 ) -> dict:
     """Merge ticket ``number`` into ``into``: messages move, ``number`` closes as its duplicate."""
     person = find_operator(session, operator)
-    if number == into:
-        raise ActionRefused(f"ticket #{number} cannot be merged into itself")
-    first, second = sorted((number, into))
-    states = {n: repo.ticket_state(session, n, for_update=True) for n in (first, second)}
-    for n, state in states.items():
-        if state is None:
-            raise ActionRefused(f"there is no ticket #{n}; see `helpdesk tickets`")
-        if state.merged_into is not None:
-            raise ActionRefused(f"ticket #{n} was already merged into #{state.merged_into}")
-    if states[number].customer_id != states[into].customer_id:  # type: ignore[union-attr]
-        raise ActionRefused(
-            f"tickets #{number} and #{into} belong to different customers; only one "
-            "customer's tickets can be merged"
-        )
-    if states[into].locked:  # type: ignore[union-attr]
-        raise ActionRefused(f"ticket #{into} is locked (closed administratively)")
-    moved = repo.merge_ticket(
+    states = {n: locked_state(session, n) for n in sorted({number, into})}  # lower first
+    moved = merge_states(
         session,
-        number,
-        into,
+        states[number],
+        states[into],
         actor=f"operator:{person.name}",
         reason=f"merged into #{into} by operator {person.name}",
         now=now,
+        policy=policy,
+        tell=tell,
     )
-    if notices is not None:
-        notify(
-            session,
-            into,
-            "duplicate",
-            notices,
-            now,
-            extra={"original_number": into, "merged_number": number},
-        )
     return {"number": number, "into": into, "messages_moved": moved}
+
+
+def merge_states(
+    session: Session,
+    source: TicketState,
+    target: TicketState,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    policy: Policy,
+    tell: Tell | None,
+) -> int:
+    """A merge of two tickets the caller holds locked: the machine's decision, the
+    conversation moved, the customer told once. Returns how many messages moved."""
+    decision = judged(source, Merged(now, target, reason), policy, now)
+    moved = tickets.move_conversation(session, source.number, target.number)
+    tickets.apply_decision(session, source.number, source, decision, actor=actor, now=now)
+    if tell is not None:
+        extra = {"original_number": target.number, "merged_number": source.number}
+        tell.one(session, target.number, "duplicate", now, extra=extra)
+    return moved
 
 
 def act(
     session: Session,
     number: int,
-    operator: str | repo.Person,
+    operator: str | Person,
     action: str,
     now: datetime,
     policy: Policy,
@@ -165,7 +182,7 @@ def act(
     status: Status | None = None,
     reason: str = "",
     text: str = "",
-    notices: NoticeRules | None = None,
+    tell: Tell | None = None,
     source: MailSource | None = None,
 ) -> dict[str, object]:
     """Apply one operator action; returns the ticket's new status and what changed.
@@ -174,18 +191,12 @@ def act(
     row then keeps its raw bytes and Message-ID, so replies to it thread here.
     """
     person = find_operator(session, operator)
-    state = repo.ticket_state(session, number, for_update=True)
-    if state is None:
-        raise ActionRefused(f"there is no ticket #{number}; see `helpdesk tickets`")
-    try:
-        decision = decide(
-            state, OperatorActed(at=now, action=action, status=status, reason=reason), policy, now
-        )
-    except RuleViolation as exc:
-        raise ActionRefused(str(exc)) from None
+    state = locked_state(session, number)
+    event = OperatorActed(at=now, action=action, status=status, reason=reason)
+    decision = judged(state, event, policy, now)
     message_pk = None
     if action == "reply" and not text.strip():
-        raise ActionRefused("a reply needs text: --text TEXT, or pipe it on stdin")
+        raise Refused("a reply needs text: --text TEXT, or pipe it on stdin")
     if text or action == "note":
         src = source or MailSource()
         message_pk = store_words(
@@ -199,12 +210,15 @@ def act(
             now=now,
         )
     if action == "take":
-        repo.set_assignee(session, number, person.id)
-    _write(session, number, state, decision, person, now, message_pk)
+        tickets.set_assignee(session, number, person.id)
+    actor = f"operator:{person.name}"
+    tickets.apply_decision(
+        session, number, state, decision, actor=actor, now=now, message_pk=message_pk
+    )
     queued: list[int] = []
-    if notices is not None:
+    if tell is not None:
         extra = {"operator_name": person.name, "text": text} if action == "reply" else {}
-        queued = enqueue_notices(session, number, decision, notices, now, extra=extra)
+        queued = tell.decision(session, number, decision, now, extra=extra)
     return {
         "number": number,
         "notifications": queued,
@@ -222,7 +236,6 @@ def decide_held(
     accept: bool,
     now: datetime,
     policy: Policy,
-    notices: NoticeRules | None = None,
 ) -> dict:
     """An operator's decision on a stranger's held mail (guarantee 6).
 
@@ -231,9 +244,9 @@ def decide_held(
     and visible, out of the conversation.
     """
     person = find_operator(session, operator)
-    message = repo.message_row(session, message_pk)
+    message = messages.message_row(session, message_pk)
     if message is None or "held" not in message.flags.split():
-        raise ActionRefused(f"no held mail {message_pk}; see `helpdesk held list`")
+        raise Refused(f"no held mail {message_pk}; see `helpdesk held list`")
     flags = [f for f in message.flags.split() if f != "held"]
     message.flags = " ".join(sorted([*flags, "accepted" if accept else "rejected"]))
     trace = json.loads(message.trace)
@@ -242,15 +255,17 @@ def decide_held(
     number = message.ticket_id
     status = None
     if accept:
-        state = repo.ticket_state(session, number, for_update=True)
-        assert state is not None
-        decision = decide(state, CustomerWrote(at=now), policy, now)
-        if decision.disposition is not Disposition.APPEND:
-            raise ActionRefused(
-                f"ticket #{number} is closed and cannot reopen; ask the sender to write a new "
-                "request, or reject the held mail"
-            )
-        _write(session, number, state, decision, person, now, message_pk)
+        state = locked_state(session, number)
+        decision = judged(state, HeldAccepted(now), policy, now)
+        tickets.apply_decision(
+            session,
+            number,
+            state,
+            decision,
+            actor=f"operator:{person.name}",
+            now=now,
+            message_pk=message_pk,
+        )
         status = decision.status.value
     return {
         "id": message_pk,
@@ -258,25 +273,3 @@ def decide_held(
         "decision": "accepted" if accept else "rejected",
         "status": status,
     }
-
-
-def _write(
-    session: Session,
-    number: int,
-    state: TicketState,
-    decision: Decision,
-    person: repo.Person,
-    now: datetime,
-    message_pk: int | None,
-) -> None:
-    """The ticket's new state and its audit rows, when the decision moved anything."""
-    if decision.changed or decision.awaiting_since != state.awaiting_since:
-        repo.update_ticket(session, number, decision, now)
-        repo.add_events(
-            session,
-            number,
-            decision.changes,
-            actor=f"operator:{person.name}",
-            at=now,
-            message_pk=message_pk,
-        )

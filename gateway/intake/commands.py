@@ -1,4 +1,4 @@
-"""An authenticated operator's mail into a ticket: commands first, then the reply (issue 4).
+"""The commands on the first lines of an operator's mail, checked before anything happens.
 
 The operator answers from an ordinary mail client. Of their mail only the new
 words count (quotes and signature are cut by ``mail.body`` before this module
@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gateway import actions
-from gateway.desk.model import Policy, Status
-from gateway.store import repo
-from gateway.store.notices import NoticeRules, notify
+from gateway.desk.model import Status
+from gateway.mail.intent import Command, CommandError
+from gateway.operations import Refused
+from gateway.operations.tickets import find_operator
+from gateway.store import tickets
 
 STATUS_WORDS = {
     "in_progress": Status.IN_PROGRESS,
@@ -66,8 +66,8 @@ class Wrong:
 
 def check(
     session: Session,
-    commands: tuple,  # tuple[mail.intent.Command, ...]
-    errors: tuple,  # tuple[mail.intent.CommandError, ...]
+    commands: tuple[Command, ...],
+    errors: tuple[CommandError, ...],
     number: int,
 ) -> tuple[list[Order], list[Wrong]]:
     """Every command line understood and possible, or the list of what is wrong."""
@@ -99,8 +99,8 @@ def check(
                 orders.append(Order("admin_close", c.line, c.raw, text=arg))
         elif c.name == "assign":
             try:
-                person = actions.find_operator(session, arg) if arg else None
-            except actions.ActionRefused:
+                person = find_operator(session, arg) if arg else None
+            except Refused:
                 person = None
             if person is None:
                 wrong.append(Wrong(c.line, c.raw, f"no operator {arg!r}: use a name or address"))
@@ -109,7 +109,7 @@ def check(
         elif c.name == "merge":
             found = _NUMBER.match(arg)
             target = int(found.group(1)) if found else None
-            if target is None or target == number or not repo.ticket_exists(session, target):
+            if target is None or target == number or not tickets.ticket_exists(session, target):
                 wrong.append(
                     Wrong(c.line, c.raw, "#merge needs the number of another existing ticket")
                 )
@@ -129,88 +129,3 @@ def body_after(fresh: str, orders: list[Order], wrong: list[Wrong]) -> str:
     """The reply: the new text below the command lines."""
     last = max([o.line for o in orders] + [w.line for w in wrong] + [0])
     return "\n".join(fresh.splitlines()[last:]).strip()
-
-
-def apply(
-    session: Session,
-    *,
-    number: int,
-    operator: repo.Person,
-    orders: list[Order],
-    reply: str,
-    source: actions.MailSource,
-    policy: Policy,
-    notices: NoticeRules | None,
-    now: datetime,
-) -> list[str]:
-    """Carry out a checked mail: the reply (or note) first, then the commands in order."""
-    done: list[str] = []
-
-    def act(action: str, **kw: object) -> None:
-        result = actions.act(session, number, operator, action, now, policy, notices=notices, **kw)
-        done.append(f"{action}: {result['status']}")
-
-    names = {o.name for o in orders}
-    if "note" in names:
-        act("note", text=reply, source=source)
-    elif reply:
-        act("reply", text=reply, source=source)
-    for o in orders:
-        if o.name in ("take", "close"):
-            act(o.name)
-        elif o.name == "status":
-            act("status", status=o.status)
-        elif o.name == "admin_close":
-            act("admin_close", reason=o.text)
-        elif o.name == "assign":
-            actions.assign(session, number, operator.email, o.text, now)
-            done.append(f"assigned to {o.text}")
-        elif o.name == "notify":
-            repo.set_notify(session, number, notify=o.switch)
-            done.append(f"notifications {'on' if o.switch else 'off'}")
-        elif o.name == "merge":
-            assert o.number is not None
-            actions.merge(session, number, o.number, operator.email, now, notices)
-            done.append(f"merged into #{o.number}")
-    return done
-
-
-def reject(
-    session: Session,
-    *,
-    number: int,
-    operator: repo.Person,
-    wrong: list[Wrong],
-    source: actions.MailSource,
-    text: str,
-    notices: NoticeRules | None,
-    now: datetime,
-) -> None:
-    """Keep the mail (marked rejected, never sent) and tell the operator what to fix."""
-    actions.store_words(
-        session,
-        number,
-        operator,
-        source,
-        text,
-        flags="rejected",
-        trace=[
-            *(f"line {w.line} {w.text!r}: {w.reason}" for w in wrong),
-            "nothing was changed and nothing was sent to the customer",
-        ],
-        now=now,
-    )
-    if notices is not None:
-        notify(
-            session,
-            number,
-            "command_error",
-            notices,
-            now,
-            to_address=operator.email,
-            limited=False,  # a busy operator must still hear that a command failed
-            extra={
-                "operator_name": operator.name,
-                "errors": [{"line": w.line, "text": w.text, "reason": w.reason} for w in wrong],
-            },
-        )

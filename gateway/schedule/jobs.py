@@ -24,22 +24,20 @@ it back, so what it reports is exactly what a real run would do.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from gateway.desk import dedup
-from gateway.desk.machine import cutoffs, decide, escalation_due
-from gateway.desk.model import OPEN_STATUSES, Policy, TimerFired
+from gateway.desk import dedup, windows
+from gateway.desk.machine import decide
+from gateway.desk.model import Policy, TimerFired
 from gateway.mail.subject import format_token
-from gateway.store import outbox, repo, timers
-from gateway.store.notices import Notice, NoticeRules, notify_many, notify_team_digest
-
-OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
-JOBS = ("auto_close", "remind", "reopen_lapse", "escalate", "dedup")
+from gateway.notify.enqueue import Notice, Notices
+from gateway.operations import Refused
+from gateway.operations.tickets import merge_states
+from gateway.store import timers
+from gateway.store.tickets import OPEN_VALUES, state_of
 
 
 @dataclass(frozen=True)
@@ -47,47 +45,17 @@ class SweepRules:
     """What the jobs read from the settings, handed in by ``app``."""
 
     policy: Policy = field(default_factory=Policy)
-    notices: NoticeRules | None = None  # None: change tickets, send nothing
+    notices: Notices | None = None  # None: change tickets, send nothing
     token_format: str = "[#{number}]"
     batch: int = 500
     dedup_window: timedelta = timedelta(hours=1)  # how far back the dedup sweep looks
-
-
-@dataclass
-class SweepReport:
-    """What one run changed (or, dry, would change), ticket numbers per job."""
-
-    as_of: datetime
-    dry_run: bool = False
-    auto_closed: list[int] = field(default_factory=list)
-    reminded: list[int] = field(default_factory=list)
-    reopen_lapsed: list[int] = field(default_factory=list)
-    escalated: list[int] = field(default_factory=list)
-    merged: list[tuple[int, int]] = field(default_factory=list)  # (later, into earlier)
-    notifications_due: int | None = None  # dry run: what would then be due to send
-
-    def as_dict(self) -> dict:
-        return {
-            "as_of": self.as_of.isoformat(),
-            "dry_run": self.dry_run,
-            "auto_closed": self.auto_closed,
-            "reminded": self.reminded,
-            "reopen_lapsed": self.reopen_lapsed,
-            "escalated": self.escalated,
-            "merged": [{"ticket": a, "into": b} for a, b in self.merged],
-            **(
-                {"notifications_due": self.notifications_due}
-                if self.notifications_due is not None
-                else {}
-            ),
-        }
 
 
 # --- the jobs: each does one batch in the caller's transaction, returns what it did ----------
 
 
 def auto_close(session: Session, rules: SweepRules, now: datetime) -> list[int]:
-    due = cutoffs(rules.policy, now)
+    due = windows.cutoffs(rules.policy, now)
     states = timers.waiting_for_customer(session, due.close_waiting_before, rules.batch)
     decided = [(s, decide(s, TimerFired(now), rules.policy, now)) for s in states]
     decided = [(s, d) for s, d in decided if d.changed]
@@ -106,7 +74,7 @@ def auto_close(session: Session, rules: SweepRules, now: datetime) -> list[int]:
 
 
 def remind(session: Session, rules: SweepRules, now: datetime) -> list[int]:
-    due = cutoffs(rules.policy, now)
+    due = windows.cutoffs(rules.policy, now)
     if due.remind_waiting_before is None:
         return []
     states = timers.waiting_for_customer(
@@ -119,12 +87,11 @@ def remind(session: Session, rules: SweepRules, now: datetime) -> list[int]:
     decided = [(s, decide(s, TimerFired(now), rules.policy, now)) for s in states]
     decided = [(s, d) for s, d in decided if "reminder" in d.notices]
     timers.apply_timer(session, decided, now)
-    days = rules.policy.auto_close_days
     notices = []
     for s, _ in decided:
         assert s.awaiting_since is not None
-        close_on = s.awaiting_since + timedelta(days=days)
-        left = max(1, math.ceil((close_on - now) / timedelta(days=1)))
+        close_on = windows.auto_close_on(s.awaiting_since, rules.policy)
+        left = windows.days_left(s.awaiting_since, now, rules.policy)
         notices.append(
             Notice(s.number, "reminder", {"days_left": left, "close_on": f"{close_on:%d.%m.%Y}"})
         )
@@ -133,19 +100,19 @@ def remind(session: Session, rules: SweepRules, now: datetime) -> list[int]:
 
 
 def reopen_lapse(session: Session, rules: SweepRules, now: datetime) -> list[int]:
-    due = cutoffs(rules.policy, now)
+    due = windows.cutoffs(rules.policy, now)
     return timers.lapse_reopen_window(session, due.reopen_closed_before, rules.batch)
 
 
 def escalate(session: Session, rules: SweepRules, now: datetime) -> list[int]:
-    due = cutoffs(rules.policy, now)
+    due = windows.cutoffs(rules.policy, now)
     found = timers.unanswered(
         session, due.escalate_waiting_before, due.escalated_before, rules.batch
     )
     found = [
         t
         for t in found
-        if escalation_due(t.status, t.awaiting_since, t.escalated_at, rules.policy, now)
+        if windows.escalation_due(t.status, t.awaiting_since, t.escalated_at, rules.policy, now)
     ]
     if not found:
         return []
@@ -174,7 +141,7 @@ def escalate(session: Session, rules: SweepRules, now: datetime) -> list[int]:
                 for t in found
             ],
         }
-        notify_team_digest(session, "escalation", rules.notices, now, context)
+        rules.notices.digest(session, "escalation", now, context)
     return numbers
 
 
@@ -223,100 +190,22 @@ def _merge(
     ):
         return False
     how = "the same request" if match.exact else f"{match.score:.0%} like the request"
-    repo.merge_ticket(
-        session,
-        number,
-        match.number,
-        actor="system:dedup-sweep",
-        reason=f"duplicate of #{match.number} ({how}); messages moved there",
-        now=now,
-    )
-    extra = {"original_number": match.number, "merged_number": number}
-    _notify(session, rules, now, [Notice(match.number, "duplicate", extra)])
+    try:
+        merge_states(
+            session,
+            state_of(source),
+            state_of(target),
+            actor="system:dedup-sweep",
+            reason=f"duplicate of #{match.number} ({how}); messages moved there",
+            now=now,
+            policy=rules.policy,
+            tell=rules.notices,
+        )
+    except Refused:  # the machine says no (a locked target): leave both as they are
+        return False
     return True
 
 
 def _notify(session: Session, rules: SweepRules, now: datetime, notices: list[Notice]) -> None:
     if rules.notices is not None and notices:
-        notify_many(session, notices, rules.notices, now)
-
-
-# --- running them ----------------------------------------------------------------------------
-
-Job = Callable[[Session, SweepRules, datetime], list]
-_BY_NAME: dict[str, tuple[Job, str]] = {
-    "auto_close": (auto_close, "auto_closed"),
-    "remind": (remind, "reminded"),
-    "reopen_lapse": (reopen_lapse, "reopen_lapsed"),
-    "escalate": (escalate, "escalated"),
-    "dedup": (merge_duplicates, "merged"),
-}
-
-
-def run_job(
-    sessions: sessionmaker[Session],
-    name: str,
-    rules: SweepRules,
-    now: datetime,
-    report: SweepReport | None = None,
-) -> SweepReport:
-    """One job until nothing is due: a transaction per batch, so a crash loses one batch's
-    work at most and another instance can take over the rest."""
-    report = report or SweepReport(as_of=now)
-
-    def batch() -> list:
-        with sessions() as session, session.begin():
-            return _BY_NAME[name][0](session, rules, now)
-
-    _drain(name, batch, report, rules.batch)
-    return report
-
-
-def sweep(
-    sessions: sessionmaker[Session],
-    rules: SweepRules,
-    now: datetime,
-    *,
-    dry_run: bool = False,
-    jobs: tuple[str, ...] = JOBS,
-) -> SweepReport:
-    """Every rule once, as of ``now``. A dry run rolls everything back at the end."""
-    report = SweepReport(as_of=now, dry_run=dry_run)
-    if not dry_run:
-        for name in jobs:
-            run_job(sessions, name, rules, now, report)
-        return report
-    with sessions() as session:
-        session.begin()
-        try:
-            sweep_in(session, rules, now, jobs=jobs, report=report)
-            # counted before the rollback: the mails the sweep itself would write count too
-            report.notifications_due = outbox.count_due(session, now)
-        finally:
-            session.rollback()
-    return report
-
-
-def sweep_in(
-    session: Session,
-    rules: SweepRules,
-    now: datetime,
-    *,
-    jobs: tuple[str, ...] = JOBS,
-    report: SweepReport | None = None,
-) -> SweepReport:
-    """Every rule once, inside the caller's transaction (a dry run; ``helpdesk import``)."""
-    report = report or SweepReport(as_of=now)
-    for name in jobs:
-        _drain(name, lambda n=name: _BY_NAME[n][0](session, rules, now), report, rules.batch)
-    return report
-
-
-def _drain(name: str, batch: Callable[[], list], report: SweepReport, size: int) -> None:
-    """Run batches of job ``name`` until one comes back short (the dedup job pages itself)."""
-    done: list = getattr(report, _BY_NAME[name][1])
-    while True:
-        got = batch()
-        done.extend(got)
-        if name == "dedup" or len(got) < size:
-            return
+        rules.notices.many(session, notices, now)

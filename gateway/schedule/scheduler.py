@@ -1,4 +1,4 @@
-"""The rules on a timer inside ``helpdesk serve``: APScheduler 3 runs each job of ``sweep``.
+"""The rules on a timer inside ``helpdesk serve``: APScheduler 3 runs each job of ``jobs``.
 
 Every instance runs every job; there is no leader to elect. That is safe
 because each job claims its tickets with ``SKIP LOCKED`` and writes
@@ -26,7 +26,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock
-from gateway.sweep import JOBS, SweepReport, SweepRules, run_job
+from gateway.schedule.jobs import SweepRules
+from gateway.schedule.sweep import JOBS, SweepReport, run_job
 
 log = logging.getLogger("gateway.schedule")
 

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-from gateway import ingest
+from gateway.intake import IntakeRules, ingest, prepare
+from gateway.intake.quarantine import shunt as shunt_mail
 from gateway.outcome import DATABASE_AWAY, Delivery, Outcome
 
 log = logging.getLogger("gateway.writer")
@@ -46,7 +47,7 @@ class WriterConfig:
 
     database_url: str
     sqlite_synchronous: str
-    rules: ingest.IntakeRules
+    rules: IntakeRules
 
 
 class WriterUnavailable(Exception):
@@ -89,7 +90,7 @@ class WriterProcess:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "gateway.intake_writer",
+            "gateway.intake.writer",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -204,11 +205,11 @@ def _child() -> int:
 
     def work(session: object, item: tuple[int, Delivery, datetime]) -> Outcome:
         _, delivery, now = item
-        return ingest.ingest(session, ingest.prepare(delivery), rules, now)  # type: ignore[arg-type]
+        return ingest(session, prepare(delivery), rules, now)  # type: ignore[arg-type]
 
     def shunt(session: object, item: tuple[int, Delivery, datetime], exc: Exception) -> Outcome:
         _, delivery, now = item
-        return ingest.shunt(session, delivery, exc, now)  # type: ignore[arg-type]
+        return shunt_mail(session, delivery, exc, now)  # type: ignore[arg-type]
 
     # Intake allocates many short-lived objects and few cycles: a full collection
     # every few hundred mails is plenty, and the start-up heap need not be scanned.

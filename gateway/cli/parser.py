@@ -1,0 +1,188 @@
+"""The argparse tree of ``helpdesk`` (DESIGN §6): every verb, its arguments and its help.
+
+A usage error is one line that says what to fix and exit status 2; the verbs
+themselves are in ``cli.commands``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.cli.commands import (
+    EX_USAGE,
+    cmd_customers_add,
+    cmd_customers_list,
+    cmd_held_decide,
+    cmd_held_list,
+    cmd_import,
+    cmd_ingest,
+    cmd_init,
+    cmd_operators_add,
+    cmd_operators_list,
+    cmd_outbox_list,
+    cmd_outbox_retry,
+    cmd_quarantine_list,
+    cmd_quarantine_retry,
+    cmd_serve,
+    cmd_sweep,
+    cmd_ticket_act,
+    cmd_ticket_assign,
+    cmd_ticket_merge,
+    cmd_ticket_notify,
+    cmd_ticket_show,
+    cmd_tickets,
+)
+
+
+def _as_of(value: str) -> datetime:
+    """An ISO date-time for --as-of; without a zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--as-of {value!r} is not an ISO date-time, e.g. 2026-12-31T12:00:00+03:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, what to fix, exit 2
+        self.exit(EX_USAGE, f"helpdesk: {message}; see `{self.prog} --help`\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="helpdesk", description="Helpdesk Gateway: e-mail in, tickets out.")
+    p.add_argument("--config", type=Path, help="settings file (default config/helpdesk.toml)")
+    sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    def verb(name: str, fn: Callable, help: str, parent: Any = sub) -> argparse.ArgumentParser:
+        sp = parent.add_parser(name, help=help, description=help)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    def with_json(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--json", action="store_true", help="print JSON (DESIGN §6 shapes)")
+        return sp
+
+    verb("init", cmd_init, "create or migrate the database")
+    verb("serve", cmd_serve, "run the listeners until SIGTERM/SIGINT")
+    sp = verb("ingest", cmd_ingest, "store one message read on stdin (exit 0, 65 or 75)")
+    sp.add_argument("--sender", help="envelope sender (MAIL FROM); '' is the null sender <>")
+    sp.add_argument("--recipient", action="append", help="envelope recipient; repeatable")
+
+    sp = with_json(verb("tickets", cmd_tickets, "list tickets"))
+    sp.add_argument("--status", help="only this status")
+    sp.add_argument("--customer", help="only this customer (address or id)")
+
+    ticket = sub.add_parser("ticket", help="one ticket").add_subparsers(
+        dest="ticket_verb", required=True, parser_class=_Parser
+    )
+    sp = with_json(verb("show", cmd_ticket_show, "a ticket with messages and history", ticket))
+    sp.add_argument("number", type=int)
+    for name, help in (
+        ("take", "assign to the operator and set in_progress"),
+        ("close", "close as resolved"),
+        ("note", "add an internal note (text from --text or stdin)"),
+        ("reply", "answer the customer (text from --text or stdin); awaiting_customer"),
+        ("status", "set an open status"),
+        ("admin-close", "close administratively (locks the ticket, contract §9.5)"),
+    ):
+        sp = with_json(verb(name, cmd_ticket_act, help, ticket))
+        sp.add_argument("number", type=int)
+        if name == "status":
+            sp.add_argument("status", help="in_progress, awaiting_customer or awaiting_operator")
+        sp.add_argument(
+            "--as", dest="as_", required=True, metavar="OPERATOR", help="operator name or address"
+        )
+        if name in ("note", "reply"):
+            sp.add_argument("--text")
+        if name == "admin-close":
+            sp.add_argument("--reason", required=True, help="why; the customer is told")
+
+    sp = with_json(verb("merge", cmd_ticket_merge, "merge ticket N into ticket M", ticket))
+    sp.add_argument("number", type=int)
+    sp.add_argument("into", type=int)
+    sp.add_argument("--as", dest="as_", required=True, metavar="OPERATOR")
+    sp = with_json(verb("assign", cmd_ticket_assign, "give the ticket to an operator", ticket))
+    sp.add_argument("number", type=int)
+    sp.add_argument("assignee", help="operator name or address")
+    sp.add_argument("--as", dest="as_", required=True, metavar="OPERATOR")
+
+    held = sub.add_parser(
+        "held", help="strangers' mails held for a decision (guarantee 6)"
+    ).add_subparsers(dest="held_verb", required=True, parser_class=_Parser)
+    with_json(verb("list", cmd_held_list, "mails held for an operator's decision", held))
+    for name, help in (
+        ("accept", "add the held mail to its ticket as the customer's message"),
+        ("reject", "keep it out of the ticket for good"),
+    ):
+        sp = with_json(verb(name, cmd_held_decide, help, held))
+        sp.add_argument("id", type=int, help="the held message's id (see `helpdesk held list`)")
+        sp.add_argument("--as", dest="as_", required=True, metavar="OPERATOR")
+
+    sp = with_json(verb("notify", cmd_ticket_notify, "the ticket's notification settings", ticket))
+    sp.add_argument("number", type=int)
+    sp.add_argument("switch", nargs="?", choices=("on", "off"), help="notifications on or off")
+    sp.add_argument("--to", metavar="ADDRESS", help="send notifications to this address")
+
+    sp = with_json(verb("sweep", cmd_sweep, "run the 30-day rules and the dedup sweep once"))
+    sp.add_argument(
+        "--as-of", type=_as_of, metavar="ISO", help="evaluate the rules as of this moment"
+    )
+    sp.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+
+    sp = with_json(verb("import", cmd_import, "bring in an old support mailbox (mbox or Maildir)"))
+    sp.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="mbox file or Maildir; several are merged into one date order (inbox and Sent)",
+    )
+    sp.add_argument("--dry-run", action="store_true", help="show the report; write nothing")
+    sp.add_argument(
+        "--notify-open",
+        action="store_true",
+        help="mail the customers of tickets still open their ticket's number (history: nothing)",
+    )
+
+    outbox = with_json(verb("outbox", cmd_outbox_list, "notifications: queued, sent, failed"))
+    outbox.add_argument("--failed", action="store_true", help="only failed and suppressed")
+    outbox_verbs = outbox.add_subparsers(dest="outbox_verb", parser_class=_Parser)
+    sp = with_json(
+        verb("retry", cmd_outbox_retry, "send a failed notification again", outbox_verbs)
+    )
+    sp.add_argument("id", type=int)
+
+    customers = sub.add_parser("customers", help="customer accounts").add_subparsers(
+        dest="customers_verb", required=True, parser_class=_Parser
+    )
+    sp = with_json(verb("add", cmd_customers_add, "register a customer address", customers))
+    sp.add_argument("email")
+    sp.add_argument("--name", default="")
+    sp.add_argument("--guest", action="store_true", help="record as unverified")
+    with_json(verb("list", cmd_customers_list, "list customers", customers))
+
+    operators = sub.add_parser("operators", help="operators").add_subparsers(
+        dest="operators_verb", required=True, parser_class=_Parser
+    )
+    sp = with_json(verb("add", cmd_operators_add, "add an operator", operators))
+    sp.add_argument("name")
+    sp.add_argument("address")
+    sp.add_argument("--password-stdin", action="store_true", help="read the SMTP AUTH password")
+    with_json(verb("list", cmd_operators_list, "list operators", operators))
+
+    quarantine = sub.add_parser(
+        "quarantine", help="mail that could not be processed"
+    ).add_subparsers(dest="quarantine_verb", required=True, parser_class=_Parser)
+    sp = with_json(verb("list", cmd_quarantine_list, "list quarantined mail", quarantine))
+    sp.add_argument("--all", action="store_true", help="also automatic mail kept without a ticket")
+    sp = with_json(
+        verb("retry", cmd_quarantine_retry, "run one quarantined mail again", quarantine)
+    )
+    sp.add_argument("id", type=int)
+    return p

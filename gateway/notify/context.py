@@ -1,0 +1,76 @@
+"""What a template is given: the facts of the ticket, frozen when the change happens.
+
+The mail must tell what was true at the moment of the change, whenever the
+dispatcher gets to it, so the context is built here and stored in the outbox
+row as JSON; templates never look anything up.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Row
+
+from gateway.desk.model import Status
+from gateway.mail.subject import format_token
+
+# RFC 3834: an answer to a customer's mail is "auto-replied"; what a timer or
+# an operator's action causes is "auto-generated"; an operator's own words are not automatic.
+AUTO_SUBMITTED = {
+    "created": "auto-replied",
+    "reopened": "auto-replied",
+    "follow_up": "auto-replied",
+    "locked_follow_up": "auto-replied",
+    "duplicate": "auto-replied",
+    "confirm_address": "auto-replied",
+    "status": "auto-generated",
+    "auto_closed": "auto-generated",
+    "reminder": "auto-generated",
+    "operator_reply": "no",
+    "possible_repeat": "auto-generated",
+    "escalation": "auto-generated",
+    "operator_message": "auto-generated",
+    "command_error": "auto-replied",
+    "stranger_held": "auto-generated",
+    "held_notice": "auto-replied",
+    "imported": "auto-generated",  # ``helpdesk import --notify-open``: news of no mail of theirs
+    "signin_link": "auto-generated",  # asked for on the support page, not by mail
+}
+
+
+def auto_submitted(kind: str) -> str:
+    return AUTO_SUBMITTED.get(kind, "auto-generated")
+
+
+def ticket_context(
+    ticket: Row,
+    kind: str,
+    *,
+    support: str,
+    token_format: str,
+    window_days: int,
+    locale: str,
+    extra: dict | None,
+) -> dict:
+    """What a template needs about the ticket, localized; ``extra`` adds the event's facts."""
+    status = Status(ticket.status)
+    context = {
+        "ticket": {
+            "number": ticket.id,
+            "subject": ticket.subject,
+            "token": format_token(ticket.id, token_format),
+            "status": status.value,
+            "status_label": status.label(locale),
+        },
+        "customer_name": ticket.customer_name or "",
+        "support_address": support,
+        "locale": locale,
+        "window_days": window_days,
+        **(extra or {}),
+    }
+    for key in ("old_status", "new_status"):
+        if context.get(key):
+            context[f"{key}_label"] = Status(context[key]).label(locale)
+    if kind == "created":
+        context.setdefault("text", "")  # the dispatcher adds matching FAQ entries
+    if kind == "status":
+        context.setdefault("reason", "")
+    return context

@@ -1,0 +1,306 @@
+"""Who is told what: a change's notices become outbox rows, in the transaction of the change.
+
+The state machine names what the customer should hear (``created``,
+``status``, ``operator_reply`` …); this module decides whether and where each
+goes — notify on, an address that does not bounce, the loop limit — freezes
+what the template will need (``notify.context``), chooses the threading
+headers, and writes the row (``store.outbox``, guarantee 4). Mail to the
+operators (a customer's message, a held stranger, the digest) is addressed
+here too, so every recipient rule lives in this one module.
+
+:class:`Notices` is handed in by ``app`` to whatever changes tickets; ``None``
+in its place means "change, tell nobody" (a dry run, ``helpdesk import``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.desk.model import Decision
+from gateway.mail.compose import own_message_id
+from gateway.mail.subject import format_token
+from gateway.notify.context import auto_submitted, ticket_context
+from gateway.store import messages, outbox, people, recipients
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification to write about a ticket."""
+
+    number: int
+    kind: str
+    extra: dict | None = None
+    trigger_id: str | None = None
+    to_address: str | None = None  # instead of the ticket's notify address
+    limited: bool = True  # False for mail to an operator: ours, never rate-limited
+
+
+@dataclass(frozen=True)
+class Notices:
+    """The rules of telling people, as plain values (picklable for the intake writer),
+    and the calls that apply them."""
+
+    support: str
+    domain: str
+    secret: bytes = field(repr=False)
+    token_format: str = "[#{number}]"
+    reopen_days: int = 30
+    limit: outbox.RateLimit = field(default_factory=outbox.RateLimit)
+    team_address: str = ""  # operators' shared address; empty = every operator's own
+    operator_copies: bool = True  # every customer message mailed to the operators
+    team_locale: str = "ru"
+
+    def new_message_id(self) -> str:
+        return own_message_id(self.domain)
+
+    # --- the customer ---------------------------------------------------------------
+
+    def decision(
+        self,
+        session: Session,
+        number: int,
+        decision: Decision,
+        now: datetime,
+        *,
+        trigger_id: str | None = None,
+        extra: dict | None = None,
+    ) -> list[int]:
+        """Outbox rows for the notices a decision names; the ids of those written."""
+        notices = []
+        for kind in decision.notices:
+            context = dict(extra or {})
+            if kind == "status" and decision.changes:
+                change = decision.changes[-1]
+                context.setdefault("old_status", change.from_.value if change.from_ else "")
+                context.setdefault("new_status", change.to.value)
+                context.setdefault("reason", change.reason)
+            notices.append(Notice(number, kind, context, trigger_id))
+        return [row for row in self.many(session, notices, now) if row is not None]
+
+    def one(
+        self,
+        session: Session,
+        number: int,
+        kind: str,
+        now: datetime,
+        *,
+        trigger_id: str | None = None,
+        extra: dict | None = None,
+        to_address: str | None = None,
+        limited: bool = True,
+    ) -> int | None:
+        """One notification of ``kind`` about ticket ``number``; None when notify is off."""
+        notice = Notice(number, kind, extra, trigger_id, to_address, limited)
+        return self.many(session, [notice], now)[0]
+
+    def many(self, session: Session, notices: Sequence[Notice], now: datetime) -> list[int | None]:
+        """Outbox rows for many notices in a few statements (the scheduler closes thousands).
+
+        Returns each notice's row id, or None where the ticket's notifications are off.
+        """
+        if not notices:
+            return []
+        heads = recipients.ticket_heads(session, [n.number for n in notices])
+        letters: list[outbox.Letter] = []
+        placed: list[int] = []
+        for i, n in enumerate(notices):
+            ticket = heads.get(n.number)
+            if ticket is None:
+                continue
+            address = n.to_address or ticket.notify_address
+            if not address or (n.to_address is None and not ticket.notify):
+                continue
+            locale = ticket.locale or "ru"
+            root, prev = ticket.root_id, ticket.previous_id
+            hold = None
+            if ticket.notify_bounced and n.to_address is None:
+                hold = (
+                    f"not sent: {address} bounced ({ticket.notify_bounced}); "
+                    "change the ticket's notify address to resume"
+                )
+            letters.append(
+                outbox.Letter(
+                    ticket_id=n.number,
+                    kind=n.kind,
+                    to_address=address,
+                    locale=locale,
+                    context=self._context(ticket, n.kind, locale, n.extra),
+                    auto_submitted=auto_submitted(n.kind),
+                    message_id=self.new_message_id(),
+                    in_reply_to=n.trigger_id or prev or root,
+                    references=list(dict.fromkeys(r for r in (root, prev, n.trigger_id) if r)),
+                    hold=hold,
+                    limited=n.limited,
+                )
+            )
+            placed.append(i)
+        written = outbox.enqueue_many(session, letters, now, self.limit)
+        messages.remember_thread_ids(
+            session, [(x.message_id, x.ticket_id) for x in letters if x.ticket_id is not None]
+        )
+        out: list[int | None] = [None] * len(notices)
+        for i, (row_id, _) in zip(placed, written, strict=True):
+            out[i] = row_id
+        return out
+
+    def signin_link(
+        self, session: Session, address: str, locale: str, context: dict, now: datetime
+    ) -> int:
+        """The support page's one-time sign-in link: asked for, about no ticket, limited
+        like any automatic mail to that address."""
+        row, _ = outbox.enqueue(
+            session,
+            ticket_id=None,
+            kind="signin_link",
+            to_address=address,
+            locale=locale,
+            context={**context, "locale": locale, "support_address": self.support},
+            auto_submitted=auto_submitted("signin_link"),
+            message_id=self.new_message_id(),
+            now=now,
+            limit=self.limit,
+        )
+        return row
+
+    def stranger(
+        self, session: Session, number: int, address: str, their_subject: str, now: datetime
+    ) -> int | None:
+        """Tell someone whose mail was held that an operator will look at it.
+
+        Nothing of the ticket goes into this mail — not its subject, status or
+        customer: it is someone else's (guarantee 6). Their own subject is reused.
+        """
+        context = {
+            "subject": f"Re: {their_subject}".strip() if their_subject else "Re:",
+            "token": format_token(number, self.token_format),
+            "support_address": self.support,
+            "locale": self.team_locale,
+        }
+        row, _ = outbox.enqueue(
+            session,
+            ticket_id=number,
+            kind="held_notice",
+            to_address=address,
+            locale=self.team_locale,
+            context=context,
+            auto_submitted=auto_submitted("held_notice"),
+            message_id=self.new_message_id(),
+            now=now,
+            limit=self.limit,
+        )
+        return row
+
+    # --- the operators --------------------------------------------------------------
+
+    def team_addresses(self, session: Session) -> list[str]:
+        """Where mail for operators goes: the team address, else every operator."""
+        if self.team_address:
+            return [self.team_address]
+        return people.operator_addresses(session)
+
+    def team(
+        self, session: Session, number: int, kind: str, now: datetime, *, extra: dict | None = None
+    ) -> list[int]:
+        """A mail to the operators about ticket ``number``; never rate-limited (they are ours)."""
+        ticket = recipients.ticket_head(session, number)
+        if ticket is None:
+            return []
+        context = self._context(ticket, kind, self.team_locale, extra)
+        return [
+            self._plain(session, number, kind, address, now, context)
+            for address in self.team_addresses(session)
+        ]
+
+    def operators(
+        self,
+        session: Session,
+        number: int,
+        kind: str,
+        now: datetime,
+        *,
+        extra: Callable[[], dict],
+        trigger_id: str | None = None,
+    ) -> list[int]:
+        """A customer's message to every operator, each with a reply address of their own.
+
+        The Reply-To is signed together with the operator's address (``o`` kind),
+        so a reply threads into the ticket as that operator and no one else; the
+        team address, when set, gets a copy with the plain ticket reply address.
+        ``extra`` is called only when someone is to be told: intake asks on every mail.
+        """
+        if not self.operator_copies:
+            return []
+        targets = [(o, "o") for o in people.operator_addresses(session)]
+        if self.team_address:
+            targets.append((self.team_address, "t"))
+        ticket = recipients.ticket_head(session, number) if targets else None
+        if ticket is None:
+            return []
+        context = self._context(ticket, kind, self.team_locale, extra())
+        letters = [
+            outbox.Letter(
+                ticket_id=number,
+                kind=kind,
+                to_address=address,
+                locale=self.team_locale,
+                context={**context, "reply_kind": reply_kind},
+                auto_submitted=auto_submitted(kind),
+                message_id=self.new_message_id(),
+                in_reply_to=trigger_id,
+                references=[trigger_id] if trigger_id else [],
+            )
+            for address, reply_kind in targets
+        ]
+        written = outbox.enqueue_many(session, letters, now)  # ours: never rate-limited
+        messages.remember_thread_ids(session, [(x.message_id, number) for x in letters])
+        return [row for row, _ in written]
+
+    def digest(self, session: Session, kind: str, now: datetime, context: dict) -> list[int]:
+        """A mail to the operators about no one ticket (the unanswered digest)."""
+        context = {"locale": self.team_locale, "support_address": self.support, **context}
+        return [
+            self._plain(session, None, kind, address, now, context)
+            for address in self.team_addresses(session)
+        ]
+
+    # --- shared ---------------------------------------------------------------------
+
+    def _context(self, ticket: object, kind: str, locale: str, extra: dict | None) -> dict:
+        return ticket_context(
+            ticket,  # type: ignore[arg-type]
+            kind,
+            support=self.support,
+            token_format=self.token_format,
+            window_days=self.reopen_days,
+            locale=locale,
+            extra=extra,
+        )
+
+    def _plain(
+        self,
+        session: Session,
+        number: int | None,
+        kind: str,
+        address: str,
+        now: datetime,
+        context: dict,
+    ) -> int:
+        message_id = self.new_message_id()
+        row_id, _ = outbox.enqueue(
+            session,
+            ticket_id=number,
+            kind=kind,
+            to_address=address,
+            locale=self.team_locale,
+            context=context,
+            auto_submitted=auto_submitted(kind),
+            message_id=message_id,
+            now=now,
+        )
+        if number is not None:
+            messages.remember_thread_id(session, message_id, number)
+        return row_id
