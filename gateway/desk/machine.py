@@ -9,9 +9,10 @@ function is total over (state, event): an impossible request raises
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from gateway.desk import windows
+from gateway.desk.decisions import days, keep, move, opened
 from gateway.desk.model import (
     CustomerWrote,
     Decision,
@@ -55,72 +56,13 @@ def decide(state: TicketState | None, event: Event, policy: Policy, now: datetim
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover
 
 
-# --- helpers ---------------------------------------------------------------------
-
-
-def _keep(
-    state: TicketState,
-    *trace: str,
-    flags: frozenset[Flag] = frozenset(),
-    notices: tuple[str, ...] = (),
-) -> Decision:
-    """Nothing moves: status and both clocks stay as they were."""
-    return Decision(
-        disposition=Disposition.APPEND,
-        status=state.status,
-        awaiting_since=state.awaiting_since,
-        closed_at=state.closed_at,
-        locked=state.locked,
-        flags=flags,
-        trace=trace,
-        notices=notices,
-    )
-
-
-def _move(state: TicketState, to: Status, now: datetime, reason: str, **extra: object) -> Decision:
-    """A transition: one StatusChange, the clock that belongs to the new status."""
-    if to is state.status and not extra.get("locked"):
-        return _keep(state, f"status stays {to.value}", flags=extra.get("flags", frozenset()))  # type: ignore[arg-type]
-    closed = to.is_closed
-    return Decision(
-        disposition=Disposition.APPEND,
-        status=to,
-        awaiting_since=None if closed else now,
-        closed_at=now if closed else None,
-        locked=bool(extra.get("locked", state.locked)),
-        changes=(StatusChange(state.status, to, reason),),
-        flags=extra.get("flags", frozenset()),  # type: ignore[arg-type]
-        trace=(f"{state.status.value} → {to.value}: {reason}",),
-        notices=extra.get("notices", ("status",)),  # type: ignore[arg-type]
-    )
-
-
-def _opened(
-    now: datetime, disposition: Disposition, flags: frozenset[Flag], notice: str, *trace: str
-) -> Decision:
-    return Decision(
-        disposition=disposition,
-        status=Status.AWAITING_OPERATOR,
-        awaiting_since=now,
-        closed_at=None,
-        changes=(StatusChange(None, Status.AWAITING_OPERATOR, "ticket created"),),
-        flags=flags,
-        trace=trace,
-        notices=(notice,) if notice else (),
-    )
-
-
-def _days(delta: timedelta) -> int:
-    return delta.days
-
-
 # --- customers ---------------------------------------------------------------------
 
 
 def _new_ticket(event: CustomerWrote, now: datetime) -> Decision:
     if event.auto:
         # An automatic mail never gets an automatic answer (guarantee 5).
-        return _opened(
+        return opened(
             now,
             Disposition.NEW_TICKET,
             frozenset({Flag.AUTO}),
@@ -128,50 +70,29 @@ def _new_ticket(event: CustomerWrote, now: datetime) -> Decision:
             "new ticket from automatic mail; no notice sent",
         )
     flags = frozenset({Flag.NUDGE}) if event.nudge else frozenset()
-    return _opened(now, Disposition.NEW_TICKET, flags, "created", "new ticket: awaiting_operator")
+    return opened(now, Disposition.NEW_TICKET, flags, "created", "new ticket: awaiting_operator")
 
 
 def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: datetime) -> Decision:
     if event.auto:
-        return _keep(
+        return keep(
             state,
             "automatic mail: stored, changes neither the status nor any clock",
             flags=frozenset({Flag.AUTO}),
         )
     nudge = frozenset({Flag.NUDGE}) if event.nudge else frozenset()
     waiting_on_us = state.status in (Status.AWAITING_OPERATOR, Status.IN_PROGRESS)
-    if event.duplicate and waiting_on_us:
-        return _keep(
-            state,
-            f"the same request as open ticket #{state.number}: appended as a duplicate, "
-            "no new ticket; the queue does not change",
-            flags=frozenset({Flag.DUPLICATE}) | nudge,
-            notices=("duplicate",),
-        )
-    if event.duplicate and state.status is Status.AWAITING_CUSTOMER:
-        # We wait for them and they sent the request again: that is their answer.
-        return _move(
-            state,
-            Status.AWAITING_OPERATOR,
-            now,
-            f"customer sent the request of #{state.number} again",
-            flags=frozenset({Flag.DUPLICATE}) | nudge,
-            notices=("duplicate",),
-        )
-    if event.repeat and waiting_on_us and not event.close:  # "#close" again still closes
-        return _keep(
-            state,
-            "content already in this ticket: collapsed, not new work for operators",
-            flags=frozenset({Flag.DUPLICATE}) | nudge,
-        )
+    again = _sent_again(state, event, now, nudge, waiting_on_us=waiting_on_us)
+    if again is not None:
+        return again
     if event.close and state.status.is_closed:
-        return _keep(
+        return keep(
             state,
             "#close on a ticket that is already closed: nothing to do",
             flags=frozenset({Flag.CLOSE}),
         )
     if state.locked:
-        return _opened(
+        return opened(
             now,
             Disposition.FOLLOW_UP,
             frozenset({Flag.LOCKED, Flag.FOLLOW_UP}) | nudge,
@@ -182,20 +103,56 @@ def _customer(state: TicketState, event: CustomerWrote, policy: Policy, now: dat
     if state.status.is_closed:
         return _closed(state, event, policy, now, nudge)
     if event.close:
-        return _move(state, Status.CLOSED, now, "closed by customer", flags=frozenset({Flag.CLOSE}))
+        return move(state, Status.CLOSED, now, "closed by customer", flags=frozenset({Flag.CLOSE}))
     if event.nudge and waiting_on_us:
-        return _keep(
+        return keep(
             state,
             "nudge: kept for operators; the ticket keeps its place in the queue",
             flags=frozenset({Flag.NUDGE}),
         )
     if state.status is Status.AWAITING_OPERATOR:
         # More information must not send the ticket to the back of the queue.
-        return _keep(state, "customer added to a ticket already awaiting an operator", flags=nudge)
+        return keep(state, "customer added to a ticket already awaiting an operator", flags=nudge)
     # A nudge, or content sent again, while we wait for the customer is still the
     # customer's answer: the ticket comes back to operators, its queue clock starting now.
     again = frozenset({Flag.DUPLICATE}) if event.repeat else frozenset()
-    return _move(state, Status.AWAITING_OPERATOR, now, "customer replied", flags=nudge | again)
+    return move(state, Status.AWAITING_OPERATOR, now, "customer replied", flags=nudge | again)
+
+
+def _sent_again(
+    state: TicketState,
+    event: CustomerWrote,
+    now: datetime,
+    nudge: frozenset[Flag],
+    *,
+    waiting_on_us: bool,
+) -> Decision | None:
+    """The request of an open ticket again, or content the ticket holds: DESIGN §4."""
+    if event.duplicate and waiting_on_us:
+        return keep(
+            state,
+            f"the same request as open ticket #{state.number}: appended as a duplicate, "
+            "no new ticket; the queue does not change",
+            flags=frozenset({Flag.DUPLICATE}) | nudge,
+            notices=("duplicate",),
+        )
+    if event.duplicate and state.status is Status.AWAITING_CUSTOMER:
+        # We wait for them and they sent the request again: that is their answer.
+        return move(
+            state,
+            Status.AWAITING_OPERATOR,
+            now,
+            f"customer sent the request of #{state.number} again",
+            flags=frozenset({Flag.DUPLICATE}) | nudge,
+            notices=("duplicate",),
+        )
+    if event.repeat and waiting_on_us and not event.close:  # "#close" again still closes
+        return keep(
+            state,
+            "content already in this ticket: collapsed, not new work for operators",
+            flags=frozenset({Flag.DUPLICATE}) | nudge,
+        )
+    return None
 
 
 def _closed(
@@ -204,7 +161,7 @@ def _closed(
     assert state.closed_at is not None
     age = now - state.closed_at
     if windows.within_reopen(state.closed_at, now, policy):
-        decision = _move(
+        decision = move(
             state,
             Status.AWAITING_OPERATOR,
             now,
@@ -215,17 +172,17 @@ def _closed(
         return replace(
             decision,
             trace=(
-                f"reopened: closed {_days(age)} days ago, within the "
+                f"reopened: closed {days(age)} days ago, within the "
                 f"{policy.reopen_days}-day window",
                 *decision.trace,
             ),
         )
-    return _opened(
+    return opened(
         now,
         Disposition.FOLLOW_UP,
         frozenset({Flag.FOLLOW_UP}) | nudge,
         "follow_up",
-        f"reopen window lapsed: closed {_days(age)} days ago (window {policy.reopen_days} days); "
+        f"reopen window lapsed: closed {days(age)} days ago (window {policy.reopen_days} days); "
         f"a new ticket linked to #{state.number}",
     )
 
@@ -236,7 +193,7 @@ def _closed(
 def _operator(state: TicketState, event: OperatorActed, now: datetime) -> Decision:
     action = event.action
     if action == "note":
-        return _keep(state, "internal note: no change")
+        return keep(state, "internal note: no change")
     if state.locked:
         raise RuleViolation(
             f"ticket #{state.number} was closed administratively and is locked; "
@@ -245,10 +202,10 @@ def _operator(state: TicketState, event: OperatorActed, now: datetime) -> Decisi
     if action in ("close", "admin_close"):
         if action == "admin_close":
             reason = f"closed administratively: {event.reason}".rstrip(": ")
-            return _move(state, Status.CLOSED, now, reason, locked=True)
+            return move(state, Status.CLOSED, now, reason, locked=True)
         if state.status.is_closed:
-            return _keep(state, "already closed")
-        return _move(state, Status.CLOSED, now, "resolved by operator")
+            return keep(state, "already closed")
+        return move(state, Status.CLOSED, now, "resolved by operator")
     if state.status.is_closed:
         raise RuleViolation(
             f"ticket #{state.number} is {state.status.value}; it reopens when the customer writes"
@@ -258,15 +215,15 @@ def _operator(state: TicketState, event: OperatorActed, now: datetime) -> Decisi
             # Another answer while we wait: the customer must get it, and the
             # 30 days before auto-close count from the latest question.
             return replace(
-                _keep(state, "operator replied again; the customer's clock starts over"),
+                keep(state, "operator replied again; the customer's clock starts over"),
                 awaiting_since=now,
                 notices=("operator_reply",),
             )
-        return _move(
+        return move(
             state, Status.AWAITING_CUSTOMER, now, "operator replied", notices=("operator_reply",)
         )
     if action == "take":
-        return _move(state, Status.IN_PROGRESS, now, "taken by operator")
+        return move(state, Status.IN_PROGRESS, now, "taken by operator")
     if action == "status":
         if event.status not in OPERATOR_SETTABLE:
             raise RuleViolation(
@@ -275,7 +232,7 @@ def _operator(state: TicketState, event: OperatorActed, now: datetime) -> Decisi
                 + " (or close)"
             )
         assert event.status is not None
-        return _move(state, event.status, now, f"set to {event.status.value} by operator")
+        return move(state, event.status, now, f"set to {event.status.value} by operator")
     raise RuleViolation(f"unknown action {action!r}")
 
 
@@ -330,20 +287,20 @@ def _held_accepted(
 
 def _timer(state: TicketState, policy: Policy, now: datetime) -> Decision:
     if state.status is not Status.AWAITING_CUSTOMER or state.awaiting_since is None:
-        return _keep(state, "timer: nothing due")
+        return keep(state, "timer: nothing due")
     waited = now - state.awaiting_since
     if now > windows.auto_close_on(state.awaiting_since, policy):
-        return _move(
+        return move(
             state,
             Status.CLOSED_NO_REPLY,
             now,
-            f"no reply for {_days(waited)} days",
+            f"no reply for {days(waited)} days",
             notices=("auto_closed",),
         )
     if windows.reminder_due(state.awaiting_since, state.reminded_for, now, policy):
-        return _keep(
+        return keep(
             state,
-            f"reminder: waiting {_days(waited)} of {policy.auto_close_days} days",
+            f"reminder: waiting {days(waited)} of {policy.auto_close_days} days",
             notices=("reminder",),
         )
-    return _keep(state, f"timer: waiting {_days(waited)} of {policy.auto_close_days} days")
+    return keep(state, f"timer: waiting {days(waited)} of {policy.auto_close_days} days")

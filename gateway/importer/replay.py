@@ -127,14 +127,7 @@ def run(
                         f"{report.read} messages; what was committed is kept, so run the same "
                         "command again to continue"
                     ) from exc
-                for item, result in zip(batch, results, strict=True):
-                    if isinstance(result, BaseException):
-                        raise ImportFailed(
-                            f"could not import {archive.label(item.entry)}: {result}; what was "
-                            "committed is kept, so run the same command again to continue"
-                        ) from result
-                    where = archive.label(item.entry)
-                    count(report, where, item.entry, item.prep, result.outcome, result.swept, seen)
+                _tally(report, archive, batch, results, seen)
                 if progress is not None:
                     progress(len(batch))
             report.open_tickets = _finish(session, timers_, started, report, dry_run)
@@ -143,6 +136,24 @@ def run(
                 session.rollback()
     report.seconds = max((clock() - started).total_seconds(), 1e-9)
     return report
+
+
+def _tally(
+    report: ImportReport,
+    archive: Archive,
+    batch: list[_Item],
+    results: list[_Done | BaseException],
+    seen: set[str],
+) -> None:
+    """Count a committed batch into the report; a mail that failed stops the import."""
+    for item, result in zip(batch, results, strict=True):
+        if isinstance(result, BaseException):
+            raise ImportFailed(
+                f"could not import {archive.label(item.entry)}: {result}; what was "
+                "committed is kept, so run the same command again to continue"
+            ) from result
+        where = archive.label(item.entry)
+        count(report, where, item.entry, item.prep, result.outcome, result.swept, seen)
 
 
 def tell_open(

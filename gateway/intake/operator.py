@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gateway.desk.model import Policy
+from gateway.desk.model import Policy, TicketState
 from gateway.intake import commands
 from gateway.intake.commands import Order, Wrong
 from gateway.intake.model import Ctx, Flight
@@ -42,13 +42,7 @@ def from_operator(ctx: Ctx, flight: Flight) -> Flight | Outcome:
     state = locked_ticket(ctx, flight.number, trace)
     number = state.number if state is not None else flight.number
     fresh = flight.prep.new_words(mail.text)
-    found, errors = parse_commands(fresh)
-    orders, wrong = commands.check(session, found, errors, number)
-    if flight.prep.delivery.trust is Trust.ARCHIVE and state is not None and not wrong:
-        customer = people.customer_email(session, state.customer_id)
-        if customer not in {a.key for a in (*mail.to, *mail.cc)}:  # e.g. a forward to a colleague
-            trace.append(f"not addressed to the customer {customer}: kept as an internal note")
-            orders = [Order("note", 0, ""), *orders]
+    orders, wrong = _read_orders(ctx, flight, state, number, fresh, trace)
     reply = commands.body_after(fresh, orders, wrong)
     source = verbs.MailSource(
         raw_mail_id=flight.raw_id,
@@ -59,23 +53,8 @@ def from_operator(ctx: Ctx, flight: Flight) -> Flight | Outcome:
         how="by mail",
     )
     if not wrong:
-        # A verb that is refused refuses before it writes; only a mail of several
-        # steps (a reply, then commands) needs a savepoint to undo the earlier ones.
-        steps = sum(o.name != "note" for o in orders)
-        steps += 1 if reply or len(orders) > steps else 0
         try:
-            with session.begin_nested() if steps > 1 else nullcontext():
-                done = apply(
-                    session,
-                    number=number,
-                    operator=operator,
-                    orders=orders if (orders or reply) else [],
-                    reply=reply,
-                    source=source,
-                    policy=ctx.rules.policy,
-                    notices=ctx.rules.notices,
-                    now=ctx.now,
-                )
+            done = _carry_out(ctx, number, operator, orders, reply, source)
             return Outcome(
                 OutcomeKind.STORED,
                 f"ticket #{number}: {'; '.join(done)}",
@@ -101,6 +80,54 @@ def from_operator(ctx: Ctx, flight: Flight) -> Flight | Outcome:
         number,
         effect=Effect.OPERATOR,
     )
+
+
+def _read_orders(
+    ctx: Ctx,
+    flight: Flight,
+    state: TicketState | None,
+    number: int,
+    fresh: str,
+    trace: list[str],
+) -> tuple[list[Order], list[Wrong]]:
+    """The commands, checked; an archived answer not sent to the customer is a note."""
+    found, errors = parse_commands(fresh)
+    orders, wrong = commands.check(ctx.session, found, errors, number)
+    mail = flight.mail
+    if flight.prep.delivery.trust is Trust.ARCHIVE and state is not None and not wrong:
+        customer = people.customer_email(ctx.session, state.customer_id)
+        if customer not in {a.key for a in (*mail.to, *mail.cc)}:  # e.g. a forward to a colleague
+            trace.append(f"not addressed to the customer {customer}: kept as an internal note")
+            orders = [Order("note", 0, ""), *orders]
+    return orders, wrong
+
+
+def _carry_out(
+    ctx: Ctx,
+    number: int,
+    operator: Person,
+    orders: list[Order],
+    reply: str,
+    source: verbs.MailSource,
+) -> list[str]:
+    """The checked mail, applied; a refusal undoes what it had done (a savepoint)."""
+    # A verb that is refused refuses before it writes; only a mail of several
+    # steps (a reply, then commands) needs a savepoint to undo the earlier ones.
+    steps = sum(o.name != "note" for o in orders)
+    steps += 1 if reply or len(orders) > steps else 0
+    session = ctx.session
+    with session.begin_nested() if steps > 1 else nullcontext():
+        return apply(
+            session,
+            number=number,
+            operator=operator,
+            orders=orders if (orders or reply) else [],
+            reply=reply,
+            source=source,
+            policy=ctx.rules.policy,
+            notices=ctx.rules.notices,
+            now=ctx.now,
+        )
 
 
 def apply(

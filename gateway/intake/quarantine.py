@@ -24,22 +24,8 @@ def unparsed(ctx: Ctx, flight: Flight) -> Flight | Outcome:
     prep = flight.prep
     if prep.parsed is not None:
         return flight
-    d = prep.delivery
     reason = f"cannot parse: {prep.parse_error}"
-    raw_id = raw.store_raw(
-        ctx.session,
-        idem_key=prep.idem_key,
-        received_at=ctx.now,
-        source=d.origin.value,
-        mail_from=d.mail_from,
-        rcpt_tos=d.rcpt_tos,
-        data=d.data,
-        state="quarantined",
-        error=reason,
-    )
-    if raw_id is None:
-        return Outcome(OutcomeKind.DUPLICATE, "already stored")
-    return Outcome(OutcomeKind.QUARANTINED, f"{reason}; kept in quarantine as raw mail {raw_id}")
+    return _kept(ctx.session, prep.delivery, prep.idem_key, reason, ctx.now, "already stored")
 
 
 def shunt(session: Session, delivery: Delivery, exc: Exception, now: datetime) -> Outcome:
@@ -50,6 +36,13 @@ def shunt(session: Session, delivery: Delivery, exc: Exception, now: datetime) -
 def quarantine(session: Session, delivery: Delivery, reason: str, now: datetime) -> Outcome:
     """Shunt a mail the pipeline failed on: its bytes and the reason, for a later retry."""
     key = "shunt:" + hashlib.sha256(delivery.data).hexdigest()
+    return _kept(session, delivery, key, reason, now, "already in quarantine")
+
+
+def _kept(
+    session: Session, delivery: Delivery, key: str, reason: str, now: datetime, again: str
+) -> Outcome:
+    """The bytes in quarantine under ``key``; ``again`` is what a second copy is told."""
     raw_id = raw.store_raw(
         session,
         idem_key=key,
@@ -62,5 +55,5 @@ def quarantine(session: Session, delivery: Delivery, reason: str, now: datetime)
         error=reason,
     )
     if raw_id is None:
-        return Outcome(OutcomeKind.DUPLICATE, "already in quarantine")
+        return Outcome(OutcomeKind.DUPLICATE, again)
     return Outcome(OutcomeKind.QUARANTINED, f"{reason}; kept in quarantine as raw mail {raw_id}")

@@ -9,7 +9,7 @@ keeps raw bytes of broken headers reachable for charset detection.
 
 What the library cannot know is the charset a Russian mail client *meant*:
 8-bit text with no charset, or with a wrong one (windows-1251 labelled koi8-r
-and the reverse are common). :func:`_decode_guess` settles those, with
+and the reverse are common). :func:`gateway.mail.charset.decode_guess` settles those, with
 charset-normalizer for what is not Russian. HTML-only mail
 gets a readable text derived with the standard library's HTML parser.
 """
@@ -25,20 +25,13 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
-from charset_normalizer import from_bytes
-
+from gateway.mail.charset import SINGLE_BYTE_CYRILLIC, codec, decode_guess, looks_swapped
 from gateway.mail.html import html_to_text
 from gateway.mail.parsed import Address, Attachment, ParsedMail, UnparseableMail
 
 _POLICY = email.policy.compat32
 _MSGID = re.compile(r"<[^<>\s]+>")
-_CYRILLIC_UPPER = re.compile(r"[А-ЯЁ]")
-_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
-_SINGLE_BYTE_CYRILLIC = {"koi8-r", "koi8-u", "windows-1251", "cp1251", "iso-8859-5", "cp866"}
 _MAX_HEADERS = 2000
-_RUSSIAN_MAX_UPPER = 0.45
-_WORD = re.compile(r"\w+")
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -92,7 +85,7 @@ def _unfold(value: str) -> str:
     if "\n" in value or "\r" in value:
         value = re.sub(r"\r?\n[ \t]*", " ", value)
     if any("\udc80" <= ch <= "\udcff" for ch in value):
-        value = _decode_guess(value.encode("ascii", "surrogateescape"))
+        value = decode_guess(value.encode("ascii", "surrogateescape"))
     return value.strip()
 
 
@@ -109,13 +102,13 @@ def decode_words(value: str) -> str:
         if isinstance(chunk, str):
             out.append(chunk)
             continue
-        codec = _codec(charset or "ascii")
+        name = codec(charset or "ascii")
         try:
-            piece = chunk.decode(codec)
+            piece = chunk.decode(name)
         except (LookupError, UnicodeDecodeError):
-            piece = _decode_guess(chunk)
-        if codec in _SINGLE_BYTE_CYRILLIC and _looks_swapped(piece):
-            piece = _decode_guess(chunk, prefer=("koi8-r", "windows-1251"))
+            piece = decode_guess(chunk)
+        if name in SINGLE_BYTE_CYRILLIC and looks_swapped(piece):
+            piece = decode_guess(chunk, prefer=("koi8-r", "windows-1251"))
         out.append(piece)
     # decode_header drops the whitespace between an encoded word and plain text
     return re.sub(r"\s+", " ", "".join(out) if _all_encoded(parts) else " ".join(out)).strip()
@@ -235,7 +228,7 @@ def _filename(part: Message) -> str | None:
         return None
     name = decode_words(str(name))
     if any("\udc80" <= ch <= "\udcff" for ch in name):
-        name = _decode_guess(name.encode("utf-8", "surrogateescape"))
+        name = decode_guess(name.encode("utf-8", "surrogateescape"))
     return name.replace("/", "_").replace("\\", "_").strip() or None
 
 
@@ -259,79 +252,10 @@ def _decode_payload(part: Message) -> str:
         return payload.decode("ascii")
     if declared and declared not in ("us-ascii", "ascii", "unknown-8bit", "x-unknown"):
         try:
-            text = payload.decode(_codec(declared))
+            text = payload.decode(codec(declared))
         except (LookupError, UnicodeDecodeError):
-            return _decode_guess(payload)
-        if _codec(declared) in _SINGLE_BYTE_CYRILLIC and _looks_swapped(text):
-            return _decode_guess(payload, prefer=("koi8-r", "windows-1251"))
+            return decode_guess(payload)
+        if codec(declared) in SINGLE_BYTE_CYRILLIC and looks_swapped(text):
+            return decode_guess(payload, prefer=("koi8-r", "windows-1251"))
         return text
-    return _decode_guess(payload)
-
-
-def _codec(charset: str) -> str:
-    charset = charset.strip().strip('"').lower()
-    aliases = {
-        "cp-1251": "windows-1251",
-        "win-1251": "windows-1251",
-        "koi8r": "koi8-r",
-        "utf8": "utf-8",
-        "x-user-defined": "windows-1251",
-    }
-    return aliases.get(charset, charset)
-
-
-def _looks_swapped(text: str) -> bool:
-    """Russian decoded with the wrong single-byte table comes out MOSTLY UPPER CASE."""
-    return len(_CYRILLIC.findall(text)) >= 8 and _upper_ratio(text) > 0.6
-
-
-def _upper_ratio(text: str) -> float:
-    letters = _CYRILLIC.findall(text)
-    if not letters:
-        return 1.0
-    return len(_CYRILLIC_UPPER.findall(text)) / len(letters)
-
-
-def _decode_guess(data: bytes, prefer: tuple[str, ...] = ()) -> str:
-    """Decode bytes of unknown charset: UTF-8 if valid, else the most plausible.
-
-    windows-1251 and koi8-r both decode any byte string, and statistical
-    detectors guess wrong on the short texts mail is full of (a subject, a
-    name). Two cheap facts decide instead: each table maps the other's lower
-    case to upper case, so the right reading is the mostly lower-case one; and
-    Russian words are all Cyrillic, while Latin-1 text read as Cyrillic gives
-    words that mix scripts ("dйjа"). Only when no reading looks Russian does
-    charset-normalizer get the bytes.
-    """
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    readings = []
-    for codec in prefer or ("windows-1251", "koi8-r"):
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-        if _CYRILLIC.search(text):
-            readings.append((_upper_ratio(text), text))
-    if readings:
-        ratio, best = min(readings, key=lambda r: r[0])
-        if prefer:
-            return best
-        mixed = _mixes_scripts(best)
-        if ratio <= _RUSSIAN_MAX_UPPER and not mixed:
-            return best
-        if mixed:  # Western European 8-bit, the commonest non-Russian case
-            return data.decode("cp1252", "replace")
-    guess = from_bytes(data).best()
-    if guess is not None:
-        return str(guess)
-    return data.decode("latin-1")
-
-
-def _mixes_scripts(text: str) -> bool:
-    """Most Cyrillic-bearing words also hold Latin letters: not Russian."""
-    words = [w for w in _WORD.findall(text) if _CYRILLIC.search(w)]
-    mixed = sum(1 for w in words if _LATIN.search(w))
-    return mixed * 2 > len(words)
+    return decode_guess(payload)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, text, update
+from sqlalchemy import Connection, Row, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.store.tables import Attachment, Outbox, Ticket
@@ -99,20 +99,7 @@ def enqueue_many(
     if not letters:
         return []
     conn = session.connection()
-    recent: dict[str, int] = {}
-    if limit is not None:
-        addresses = sorted({x.to_address.lower() for x in letters if x.auto_submitted != "no"})
-        if addresses and conn.dialect.name == "postgresql":
-            # Count-then-insert is a race between instances: each would count only
-            # committed rows. A per-address lock held to COMMIT makes them take turns.
-            conn.execute(_LOCK_ADDRESSES, {"addresses": addresses})
-        since = now - limit.window
-        if len(addresses) == 1:  # intake: LIMIT keeps a long flood's count cheap
-            params = {"address": addresses[0], "since": since, "cap": limit.count}
-            recent = {addresses[0]: conn.execute(_RECENT_ONE, params).scalar() or 0}
-        elif addresses:
-            params = {"addresses": addresses, "since": since}
-            recent = {a: n for a, n in conn.execute(_RECENT_AUTOMATIC, params)}
+    recent = _recent_automatic(conn, letters, now, limit) if limit is not None else {}
     rows = []
     for x in letters:
         address = x.to_address.lower()
@@ -152,6 +139,25 @@ def enqueue_many(
     else:
         ids = list(conn.execute(_INSERT, rows).scalars())
     return [(i, r["state"]) for i, r in zip(ids, rows, strict=True)]
+
+
+def _recent_automatic(
+    conn: Connection, letters: Sequence[Letter], now: datetime, limit: RateLimit
+) -> dict[str, int]:
+    """How many automatic mails each address of the batch got within the limit's window."""
+    addresses = sorted({x.to_address.lower() for x in letters if x.auto_submitted != "no"})
+    if addresses and conn.dialect.name == "postgresql":
+        # Count-then-insert is a race between instances: each would count only
+        # committed rows. A per-address lock held to COMMIT makes them take turns.
+        conn.execute(_LOCK_ADDRESSES, {"addresses": addresses})
+    since = now - limit.window
+    if len(addresses) == 1:  # intake: LIMIT keeps a long flood's count cheap
+        params = {"address": addresses[0], "since": since, "cap": limit.count}
+        return {addresses[0]: conn.execute(_RECENT_ONE, params).scalar() or 0}
+    if addresses:
+        params = {"addresses": addresses, "since": since}
+        return {a: n for a, n in conn.execute(_RECENT_AUTOMATIC, params)}
+    return {}
 
 
 def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[Row]:

@@ -96,13 +96,18 @@ class CustomerPages(CustomerBase):
             lambda s: portal.owns_ticket(s, person.id, follow_up)
         ):
             follow_up = None
-        errors = []
-        if not data["subject"]:
-            errors.append(t("subject_required"))
-        if not data["text"].strip():
-            errors.append(t("text_required"))
-        if data["notify"] and not ADDRESS.match(data["notify_address"] or person.email):
-            errors.append(t("invalid_address"))
+        errors = [
+            t(key)
+            for key, wrong in (
+                ("subject_required", not data["subject"]),
+                ("text_required", not data["text"].strip()),
+                (
+                    "invalid_address",
+                    data["notify"] and not ADDRESS.match(data["notify_address"] or person.email),
+                ),
+            )
+            if wrong
+        ]
         if errors:
             return self.site.render(
                 request,
@@ -136,6 +141,18 @@ class CustomerPages(CustomerBase):
                 distinct=form.get("confirmed") == "1",
                 notify=bool(data["notify"]),
             )
+        return await self._submitted(request, person, delivery, data, follow_up, now)
+
+    async def _submitted(
+        self,
+        request: Request,
+        person: queries.Customer,
+        delivery: Delivery,
+        data: dict[str, Any],
+        follow_up: int | None,
+        now: Any,
+    ) -> Response:
+        """The request through intake; where it landed, said on the ticket's page."""
         before = await self._read(lambda s: portal.ticket_numbers(s, person.id))
         number = await self._deliver(delivery)
         if number is None:

@@ -74,6 +74,32 @@ def make_app(backend: Backend, config: WebConfig, root: Path | None = None) -> S
         lstrip_blocks=True,
     )
     site = Site(backend, config, env)
+    routes = [
+        *signin.routes(site),
+        *customer.routes(site),
+        *operator.routes(site),
+        Mount("/static", StaticFiles(directory=root / "static"), name="static"),
+    ]
+    session_key = hmac.new(config.secret, b"helpdesk web session", hashlib.sha256).hexdigest()
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                SessionMiddleware,
+                secret_key=session_key,
+                session_cookie=SESSION_COOKIE,
+                max_age=int(config.session_lifetime.total_seconds()),
+                same_site="lax",
+                https_only=config.secure_cookie,
+            ),
+        ],
+        exception_handlers=_error_pages(site),
+    )
+
+
+def _error_pages(site: Site) -> dict:
+    """Every error a page in the visitor's language; never a traceback."""
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return site.error(request, 404, "not_found_title", "not_found")
@@ -98,35 +124,14 @@ def make_app(backend: Backend, config: WebConfig, root: Path | None = None) -> S
         log.error("support page: %s %s failed", request.method, request.url.path, exc_info=exc)
         return site.error(request, 500, "error_title", "error_text")
 
-    routes = [
-        *signin.routes(site),
-        *customer.routes(site),
-        *operator.routes(site),
-        Mount("/static", StaticFiles(directory=root / "static"), name="static"),
-    ]
-    session_key = hmac.new(config.secret, b"helpdesk web session", hashlib.sha256).hexdigest()
-    return Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(SecurityHeaders),
-            Middleware(
-                SessionMiddleware,
-                secret_key=session_key,
-                session_cookie=SESSION_COOKIE,
-                max_age=int(config.session_lifetime.total_seconds()),
-                same_site="lax",
-                https_only=config.secure_cookie,
-            ),
-        ],
-        exception_handlers={
-            404: not_found,
-            HTTPException: http_error,
-            csrf.CsrfFailed: csrf_failed,
-            auth.NotSignedIn: sign_in_first,
-            OperationalError: unavailable,
-            Exception: crashed,
-        },
-    )
+    return {
+        404: not_found,
+        HTTPException: http_error,
+        csrf.CsrfFailed: csrf_failed,
+        auth.NotSignedIn: sign_in_first,
+        OperationalError: unavailable,
+        Exception: crashed,
+    }
 
 
 __all__ = ["make_app"]
