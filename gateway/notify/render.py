@@ -10,6 +10,7 @@ tests instead of mailing a customer a blank.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,8 @@ class UnknownTemplate(LookupError):
 
 
 def default_root() -> Path:
-    """The templates shipped with the project, for callers without a configured root."""
-    return Path(__file__).resolve().parents[2] / "templates" / "email"
+    """The templates shipped inside the package (package data: a wheel installs them)."""
+    return Path(str(files("gateway.notify") / "templates"))
 
 
 def plural_ru(n: int, one: str, few: str, many: str) -> str:

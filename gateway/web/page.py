@@ -7,6 +7,7 @@ The customer's and the operators' pages import :class:`Site` from here, and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,8 @@ SESSION_COOKIE = "helpdesk_session"
 
 
 def default_root() -> Path:
-    """``templates/web`` of the project, beside the e-mail templates."""
-    return Path(__file__).resolve().parents[2] / "templates" / "web"
+    """The page's templates and static files, shipped inside the package (package data)."""
+    return Path(str(files("gateway.web") / "templates"))
 
 
 @dataclass
