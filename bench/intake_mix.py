@@ -1,0 +1,320 @@
+"""Intake at a real support address's mix, measured honestly (issue 16).
+
+The load (``bench/mixload.py``): distinct customers, Russian in three charsets and
+English, about 2 KB, 30 % replies threading by In-Reply-To into their request.
+The gateway runs as ``helpdesk serve`` with three operators (each customer message
+is copied to all three) and a no-op smarthost (aiosmtpd's Sink) that really receives
+every notification. The same client sends the same mails, ten sessions, a new
+connection per mail, to the gateway and to aiosmtpd's no-op server in alternating
+rounds, so a noisy neighbour hurts both alike.
+
+Measured: throughput of both and the ratio; CPU per mail of the gateway's whole
+process tree (serve, the intake writer, the render pool: /proc, utime + stime,
+waited-for children included); DATA→250 latency at an offered half of the gateway's
+own rate; how long the outbox takes to drain after a burst of 1,200 mails, and how
+fast notifications were made. Checked afterwards: every 250 is a message on the
+right ticket (a request its own ticket, a reply on its request's ticket), nothing
+quarantined or shunted, no notification left pending after the drain.
+
+    .venv/bin/python bench/intake_mix.py                 # SQLite, about ten minutes
+    .venv/bin/python bench/intake_mix.py --quick         # a smoke run
+    .venv/bin/python bench/intake_mix.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
+    .venv/bin/python bench/intake_mix.py --database-url … --instances 2   # both get every mail
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mixload import Item, make_load, run_load
+
+from gateway.testing import free_port, wait_for_banner
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+OPERATORS = (("Анна", "anna@example.com"), ("Борис", "boris@example.com"), ("Вера", "vera@ex.com"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def sink(port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen([*cmd, "-c", "aiosmtpd.handlers.Sink"])
+    wait_for_banner(port, proc)
+    return proc
+
+
+def gateway_env(data_dir: Path, port: int, smarthost: int, url: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "HELPDESK_DATA_DIR": str(data_dir),
+        "HELPDESK_LISTEN": f"smtp://127.0.0.1:{port}",
+        "HELPDESK_DOMAIN": "example.com",
+        "HELPDESK_HTTP_LISTEN": "",
+        "HELPDESK_SMARTHOST": f"smtp://127.0.0.1:{smarthost}",
+        "HELPDESK_SECRET": "bench-secret",
+    }
+    if url:
+        env["HELPDESK_DATABASE_URL"] = url
+    else:
+        env.pop("HELPDESK_DATABASE_URL", None)
+    return env
+
+
+def start_gateway(env: dict[str, str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([BIN / "helpdesk", "serve"], env=env, start_new_session=True)
+    wait_for_banner(port, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and every live descendant, with their waited-for children."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = sum(int(f) for f in fields[11:15]) / TICK  # utime stime cutime cstime
+    total, wanted = 0.0, {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in wanted and pid not in wanted:
+                wanted.add(pid)
+                changed = True
+    for pid in wanted:
+        total += times.get(pid, 0.0)
+    return total
+
+
+def pending(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("select count(*) from outbox where state='pending'")).scalar()
+    finally:
+        engine.dispose()
+
+
+def wait_drained(url: str, limit: float) -> float | None:
+    """Seconds until no notification is pending, or None if some still are after ``limit``."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        if pending(url) == 0:
+            return time.perf_counter() - started
+        time.sleep(0.1)
+    return None
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+
+def verify(url: str, accepted: list[Item]) -> dict:
+    """Every accepted mail is a message on the right ticket; nothing quarantined."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        where = dict(conn.execute(text("select message_id, ticket_id from messages")).all())
+        states = dict(
+            conn.execute(text("select state, count(*) from raw_mails group by state")).all()
+        )
+        tickets = conn.execute(text("select count(*) from tickets")).scalar()
+        raws = conn.execute(text("select count(*) from raw_mails")).scalar()
+    engine.dispose()
+    requests = [i for i in accepted if i.request is None]
+    replies = [i for i in accepted if i.request is not None]
+    missing = [i.message_id for i in accepted if i.message_id not in where]
+    misthreaded = 0
+    request_ids = {n: i.message_id for n, i in enumerate(ALL) if i.request is None}
+    for r in replies:
+        if where.get(r.message_id) != where.get(request_ids[r.request]):
+            misthreaded += 1
+    return {
+        "accepted": len(accepted),
+        "raw_mails": raws,
+        "raw_states": states,
+        "tickets": tickets,
+        "requests": len(requests),
+        "missing_messages": len(missing),
+        "replies_on_the_wrong_ticket": misthreaded,
+        "ok": not missing
+        and not misthreaded
+        and tickets == len(requests)
+        and raws == len(accepted)
+        and set(states) <= {"processed"},
+    }
+
+
+ALL: list[Item] = []
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--mails", type=int, default=3000)
+    ap.add_argument("--round", type=int, default=500, help="mails per alternating round")
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--database-url", default="", help="empty: SQLite in a temp data dir")
+    ap.add_argument("--instances", type=int, default=1, help="gateways on one database")
+    ap.add_argument("--label", default="", help="added to the result file's name")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = ap.parse_args()
+    mails, burst, paced = (300, 200, 100) if args.quick else (args.mails, 1200, 600)
+    ALL[:] = make_load(mails + burst + paced + 200, seed=16)
+    warm, main_load = ALL[:200], ALL[200 : 200 + mails]
+    paced_load, burst_load = ALL[200 + mails : 200 + mails + paced], ALL[200 + mails + paced :]
+
+    work = Path(tempfile.mkdtemp(prefix="helpdesk-mix-"))
+    url = args.database_url or f"sqlite:///{work / 'var0' / 'helpdesk.db'}"
+    noop_port, smart_port = free_port(), free_port()
+    ports = [free_port() for _ in range(args.instances)]
+    envs = [gateway_env(work / f"var{n}", p, smart_port, url) for n, p in enumerate(ports)]
+    subprocess.run([BIN / "helpdesk", "init"], env=envs[0], check=True, capture_output=True)
+    for name, address in OPERATORS:
+        cmd = [BIN / "helpdesk", "operators", "add", name, address]
+        subprocess.run(cmd, env=envs[0], check=True, capture_output=True)
+    noop, smarthost = sink(noop_port), sink(smart_port)
+    gateways = [start_gateway(env, p) for env, p in zip(envs, ports, strict=True)]
+    out: dict = {"sessions": args.sessions, "instances": args.instances, "mails": mails}
+    accepted: list[Item] = []
+    try:
+        accepted += asyncio.run(_to_gateways(ports, warm, args.sessions))
+        asyncio.run(run_load("127.0.0.1", noop_port, warm, args.sessions))
+        wait_drained(url, 120)
+        cpu0 = sum(tree_cpu(g.pid) for g in gateways)
+        gw_secs = noop_secs = 0.0
+        rounds = [main_load[i : i + args.round] for i in range(0, len(main_load), args.round)]
+        for chunk in rounds:
+            t0 = time.perf_counter()
+            accepted += asyncio.run(_to_gateways(ports, chunk, args.sessions))
+            gw_secs += time.perf_counter() - t0
+            noop_secs += asyncio.run(run_load("127.0.0.1", noop_port, chunk, args.sessions))[0]
+        drained = wait_drained(url, 300)
+        cpu = sum(tree_cpu(g.pid) for g in gateways) - cpu0
+        gw_rate, noop_rate = len(main_load) / gw_secs, len(main_load) / noop_secs
+        out["throughput"] = {
+            "gateway_msg_s": round(gw_rate, 1),
+            "noop_msg_s": round(noop_rate, 1),
+            "ratio": round(gw_rate / noop_rate, 3),
+            "cpu_ms_per_mail": round(cpu / len(main_load) * 1000, 2),
+            "drain_after_rounds_s": drained,
+        }
+        print(json.dumps(out["throughput"]), flush=True)
+        offered = max(1.0, gw_rate * 0.5)
+        _, lat = asyncio.run(
+            run_load("127.0.0.1", ports[0], paced_load, args.sessions, rate=offered)
+        )
+        accepted += [i for i, code, _ in lat if code == 250]
+        waits = [w for _, code, w in lat if code == 250]
+        out["latency"] = {
+            "offered_msg_s": round(offered, 1),
+            "p50_ms": percentile(waits, 0.50),
+            "p90_ms": percentile(waits, 0.90),
+            "p99_ms": percentile(waits, 0.99),
+        }
+        print(json.dumps(out["latency"]), flush=True)
+        wait_drained(url, 300)
+        out["burst"] = _burst(url, ports, burst_load, args.sessions, accepted)
+        print(json.dumps(out["burst"]), flush=True)
+    finally:
+        for g in gateways:
+            stop(g)
+        stop(noop)
+        stop(smarthost)
+    out["check"] = verify(url, accepted)
+    print(json.dumps(out["check"]), flush=True)
+    if not args.database_url:
+        shutil.rmtree(work, ignore_errors=True)
+    _write(args, out)
+    return 0 if out["check"]["ok"] else 1
+
+
+async def _to_gateways(ports: list[int], items: list[Item], sessions: int) -> list[Item]:
+    """Every mail to every instance at once (an MTA that delivered it twice); the mails
+    every instance answered 250 — any other answer fails the run."""
+    results = await asyncio.gather(*(run_load("127.0.0.1", p, items, sessions) for p in ports))
+    codes: dict[str, set[int]] = {}
+    for _, done in results:
+        for item, code, _ in done:
+            codes.setdefault(item.message_id, set()).add(code)
+    refused = {m: c for m, c in codes.items() if c != {250}}
+    if refused:
+        raise SystemExit(
+            f"{len(refused)} mails not answered 250, e.g. {next(iter(refused.items()))}"
+        )
+    return list(items)
+
+
+def _burst(url: str, ports: list[int], items: list[Item], sessions: int, accepted: list) -> dict:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        before = conn.execute(text("select count(*) from outbox")).scalar()
+    t0 = time.perf_counter()
+    accepted += asyncio.run(_to_gateways(ports, items, sessions))
+    seconds = time.perf_counter() - t0
+    backlog = pending(url)
+    drained = wait_drained(url, 60)
+    with engine.connect() as conn:
+        made = conn.execute(text("select count(*) from outbox")).scalar() - before
+    engine.dispose()
+    return {
+        "mails": len(items),
+        "seconds": round(seconds, 2),
+        "notifications_made": made,
+        "made_per_s": round(made / seconds, 1),
+        "pending_at_end_of_burst": backlog,
+        "drained_after_s": None if drained is None else round(drained, 2),
+        "drain_rate_per_s": round(backlog / drained, 1) if drained and backlog else None,
+    }
+
+
+def _write(args: argparse.Namespace, out: dict) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    backend = "postgresql" if args.database_url.startswith("postgresql") else "sqlite"
+    out.update(
+        when=stamp,
+        backend=backend,
+        machine={"cpus": os.cpu_count(), "python": platform.python_version()},
+        load_average=os.getloadavg(),
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    label = f"-{args.label}" if args.label else ""
+    name = f"intake_mix-{backend}-x{args.instances}{label}{'-quick' if args.quick else ''}"
+    path = args.out / f"{name}-{stamp}.json"
+    path.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    print(f"written to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
