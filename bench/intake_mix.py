@@ -189,6 +189,9 @@ def main() -> int:
     ap.add_argument("--instances", type=int, default=1, help="gateways on one database")
     ap.add_argument("--label", default="", help="added to the result file's name")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument(
+        "--profile", type=Path, help="py-spy the gateway's process tree in the rounds into DIR"
+    )
     args = ap.parse_args()
     mails, burst, paced = (300, 200, 100) if args.quick else (args.mails, 1200, 600)
     ALL[:] = make_load(mails + burst + paced + 200, seed=16)
@@ -213,6 +216,9 @@ def main() -> int:
         asyncio.run(run_load("127.0.0.1", noop_port, warm, args.sessions))
         wait_drained(url, 120)
         cpu0 = sum(tree_cpu(g.pid) for g in gateways)
+        spies = (
+            [_spy(g.pid, args.profile, n) for n, g in enumerate(gateways)] if args.profile else []
+        )
         gw_secs = noop_secs = 0.0
         rounds = [main_load[i : i + args.round] for i in range(0, len(main_load), args.round)]
         for chunk in rounds:
@@ -222,6 +228,9 @@ def main() -> int:
             noop_secs += asyncio.run(run_load("127.0.0.1", noop_port, chunk, args.sessions))[0]
         drained = wait_drained(url, 300)
         cpu = sum(tree_cpu(g.pid) for g in gateways) - cpu0
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         gw_rate, noop_rate = len(main_load) / gw_secs, len(main_load) / noop_secs
         out["throughput"] = {
             "gateway_msg_s": round(gw_rate, 1),
@@ -258,6 +267,14 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     _write(args, out)
     return 0 if out["check"]["ok"] else 1
+
+
+def _spy(pid: int, folder: Path, n: int) -> subprocess.Popen:
+    """py-spy (pip install py-spy) on the gateway and its children, as collapsed stacks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [BIN / "py-spy", "record", "-p", str(pid), "--subprocesses", "--nonblocking"]
+    cmd += ["-r", "200", "--format", "raw", "-o", str(folder / f"gateway{n}.txt")]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def _to_gateways(ports: list[int], items: list[Item], sessions: int) -> list[Item]:
