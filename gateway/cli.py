@@ -45,7 +45,7 @@ def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
 
 
 def _gateway(args: argparse.Namespace, *, migrated: bool = True) -> app.Gateway:
-    gw = app.Gateway(args.settings)
+    gw = args.gateway = app.Gateway(args.settings)  # main() closes it
     if migrated:
         gw.require_database()
     return gw
@@ -604,6 +604,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_TEMPFAIL if args.verb == "ingest" else EX_ERROR
     except KeyboardInterrupt:
         return 130
+    finally:  # main() may run in a longer-lived process (tests, scripts): leave no pool open
+        if (gw := getattr(args, "gateway", None)) is not None:
+            gw.close()
 
 
 if __name__ == "__main__":  # pragma: no cover
