@@ -49,14 +49,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
+    """Settings on a fresh database. The intake writer is a thread here (a child process
+    costs each gateway a start-up); tests marked ``writer_process`` get the product's
+    default, the writer in a child process."""
+    process = request.node.get_closest_marker("writer_process") is not None
     return load_settings(
         environ={},
         data_dir=tmp_path / "var",
         database_url=database_url,
         domain="example.com",
         listen="smtp://127.0.0.1:0",
-        intake_writer="process",
+        intake_writer="process" if process else "thread",
         http_listen="",  # the support page is tested in tests/web, on ports of its own
     )
 
