@@ -171,3 +171,26 @@ def until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
         time.sleep(0.02)
     return check()
 
+
+def wake_dispatcher(gw: RunningGateway) -> None:
+    """Let serve's dispatcher look for due rows now, not at its next one-second poll."""
+    dispatcher = gw.gateway.dispatcher
+    assert dispatcher is not None
+    gw._loop.call_soon_threadsafe(dispatcher.wake.set)
+
+
+def dispatcher_passes(gw: RunningGateway, count: int = 2, timeout: float = 15.0) -> None:
+    """Block until serve's dispatcher has made ``count`` more passes over the outbox.
+
+    Two passes after a commit are enough to see its effect: the pass under way may
+    have begun before it, the next began after, so every row due then has been sent
+    or marked by the time it ends. What a test then finds absent was not queued.
+    """
+    dispatcher = gw.gateway.dispatcher
+    assert dispatcher is not None
+    target = dispatcher.passes + count
+    deadline = time.monotonic() + timeout
+    while dispatcher.passes < target:
+        assert time.monotonic() < deadline, f"the dispatcher made no {count} passes in {timeout} s"
+        wake_dispatcher(gw)
+        time.sleep(0.02)
