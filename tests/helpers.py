@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
+import signal
 import smtplib
 import subprocess
 import sys
@@ -144,6 +146,17 @@ def cli_process(
         env=dict(settings_env),
         timeout=timeout,
     )
+
+
+def kill_process_group(proc: subprocess.Popen) -> None:
+    """SIGKILL whatever is left of a child started with ``start_new_session=True``.
+
+    A SIGKILLed parent cannot stop its own children: a spawn pool's worker (and the
+    resource tracker it keeps open) then waits for work forever. Call it after the
+    parent's end, so the test's crash stays the parent's alone.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def show(gw: RunningGateway, number: int) -> dict[str, Any]:
