@@ -1,7 +1,8 @@
 """The support page in a real browser (headless Chromium driven by Playwright).
 
 Each scenario is what a person does, click by click, and it photographs every
-page it passes for the README (docs/screenshots/). One browser serves the whole
+page it passes for the README (tests/.screenshots/; `make screenshots` copies them
+to docs/screenshots/). One browser serves the whole
 run; each test gets a fresh context (cookies) and a fresh gateway on SQLite.
 """
 
