@@ -139,9 +139,10 @@ def _marked_processes() -> dict[int, str]:
 _first_seen: dict[int, str] = {}
 
 
-@pytest.fixture(autouse=True)
-def _note_processes_each_test_leaves(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Which test a process outlived first: the end-of-run check names it."""
+@pytest.fixture(scope="module", autouse=True)
+def _note_processes_each_module_leaves(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Which test module a process outlived first: the end-of-run check names it (a scan
+    takes ~10 ms, too much to repeat after each of 1,400 tests)."""
     yield
     if Path("/proc/self/environ").exists():
         for pid in _marked_processes():
