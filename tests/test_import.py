@@ -364,6 +364,7 @@ def test_a_second_run_changes_nothing(env, tmp_path):
 
 
 def test_dry_run_reports_the_same_and_writes_nothing(env, tmp_path, database_url):
+    """--dry-run reports what the real import then does, and writes no ticket or quarantine row."""
     path = write_mbox(tmp_path / "support.mbox", archive())
     dry = _json(cli(env, "import", str(path), "--dry-run", "--json"))
     assert _json(cli(env, "tickets", "--json")) == []
@@ -426,6 +427,7 @@ def test_maildir_and_several_paths_merge_into_one_date_order(env, tmp_path):
 
 
 def test_the_text_report_and_clear_errors(env, tmp_path):
+    """The text report sums up the import; a missing or wrong path is one clear line, exit 1."""
     path = write_mbox(tmp_path / "support.mbox", archive())
     proc = cli(env, "import", str(path))
     assert proc.returncode == 0, proc.stderr

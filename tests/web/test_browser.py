@@ -142,6 +142,7 @@ def test_a_customer_from_the_control_panel(site: Web, browser: Any) -> None:
 
 
 def test_a_customer_signs_in_with_a_mailed_link(site: Web, context: Any) -> None:
+    """In a browser a customer asks for a link, signs in with it, signs out; the link then fails."""
     app.add_customer(site.gw.gateway, IVAN, "Иван")
     page = context.new_page()
     page.goto(f"{site.base}/")
@@ -168,6 +169,7 @@ def test_a_customer_signs_in_with_a_mailed_link(site: Web, context: Any) -> None
 
 
 def test_an_operator_works_the_queue(site: Web, context: Any) -> None:
+    """In a browser an operator signs in, takes, answers and notes a ticket, rejects held mail."""
     app.add_operator(site.gw.gateway, "Анна", "anna@example.com", PASSWORD)
     app.add_operator(site.gw.gateway, "Борис", "boris@example.com", PASSWORD)
     ivan, petr = site.client(IVAN), site.client("petr@example.org")
