@@ -110,6 +110,13 @@ def fixture_mail(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what importing and collecting made, so the collection after each test scans only
+    what tests create: ~8 ms instead of ~150 ms (SQLAlchemy, Jinja and the rest are big)."""
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage_after_each_test() -> Iterator[None]:
     """A connection a test leaves open is reported against that test, not a later one."""

@@ -135,7 +135,7 @@ def test_headers_decide(headers: str, kind: MailKind) -> None:
     ],
 )
 def test_subject_decides_when_headers_are_silent(subject: str, kind: MailKind) -> None:
-    """ "Автоответ:", "Out of Office:" and the like mark an auto-reply; mail about them does not."""
+    """An "Автоответ:" or "Out of Office:" subject is an auto-reply; asking about one is not."""
     assert classify(build(subject=subject), "ivan.petrov@example.net").kind is kind
 
 
@@ -148,7 +148,7 @@ def test_subject_decides_when_headers_are_silent(subject: str, kind: MailKind) -
     ],
 )
 def test_bounce_subjects_are_automatic(subject: str) -> None:
-    """ "Undeliverable:", "Недоставленное сообщение:" and exim's failure subject are automatic."""
+    """Bounce subjects ("Undeliverable:", "Недоставленное сообщение:", exim's) are automatic."""
     assert classify(build(subject=subject), "ivan.petrov@example.net").automatic
 
 

@@ -108,7 +108,7 @@ NUDGES = [
 
 @pytest.mark.parametrize("text", NUDGES)
 def test_nudges_are_detected(text: str) -> None:
-    """ "Когда вы ответите?", "Есть новости?", "Any update?", "ping" and the like are nudges."""
+    """Nudges are detected: "Когда вы ответите?", "Есть новости?", "Any update?", "ping"…"""
     assert find_nudge(text) is not None
 
 
@@ -161,7 +161,7 @@ def test_short_real_request_with_nudge_words_is_not_a_nudge(text: str) -> None:
 
 
 def test_punctuated_posmotrite_pozhaluysta_is_a_nudge() -> None:
-    """ "Посмотрите, пожалуйста, мою заявку", commas and all, is a nudge."""
+    """A nudge with commas, "Посмотрите, пожалуйста, мою заявку", is still a nudge."""
     assert find_nudge("Посмотрите, пожалуйста, мою заявку") is not None
 
 

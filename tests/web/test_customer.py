@@ -47,7 +47,7 @@ def test_a_ticket_made_on_the_page_is_a_ticket_made_by_mail(web: Web) -> None:
 
 
 def test_my_tickets_lists_open_ones_first(web: Web) -> None:
-    """ "My tickets" lists open tickets before closed ones, with status labels in either language."""
+    """The "My tickets" page lists open tickets before closed ones, labelled in either language."""
     ivan = web.client(IVAN)
     first = web.new_ticket(ivan, "Первая", "Сайт example.ru отдаёт 502 уже час подряд")
     second = web.new_ticket(ivan, "Вторая", "Не приходит почта на info@example.ru со вчера")
