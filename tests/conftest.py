@@ -77,7 +77,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) 
 
 @pytest.fixture
 def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    """The environment of a real ``helpdesk`` child process, on a database just made."""
+    """The environment of a ``helpdesk`` command (in-process with cli(), or a child with
+    cli_process()), on a database just made."""
     e = {
         **os.environ,
         "HELPDESK_DATA_DIR": str(tmp_path / "var"),
