@@ -110,8 +110,8 @@ def cli(
     try:
         try:
             code = main(list(args))
-        except SystemExit as exit:  # argparse: --help, a usage error
-            code = _exit_status(exit.code, stderr)
+        except SystemExit as exc:  # argparse: --help, a usage error
+            code = _exit_status(exc.code, stderr)
         stdout.flush()
         stderr.flush()
     finally:
