@@ -21,7 +21,16 @@ from gateway.notify.build import Letter, build
 from gateway.store import outbox
 from gateway.store.tables import Outbox
 from gateway.testing import Captured, RecordingSMTP, RunningGateway, running_gateway
-from tests.helpers import SUPPORT, dispatcher_passes, mail, send, show, until, wire
+from tests.helpers import (
+    SUPPORT,
+    dispatcher_passes,
+    mail,
+    send,
+    show,
+    until,
+    wake_dispatcher,
+    wire,
+)
 
 
 @pytest.fixture
@@ -84,7 +93,7 @@ def test_lifecycle_mails_thread_and_carry_the_right_headers(gw, smarthost):
     assert reply_address.read(reply_to, SUPPORT, gw.gateway.secret) == ("t", 1)
 
     app.operator_action(gw.gateway, 1, "Анна", "reply", text="Перезапустили PHP.\nПроверьте.")
-    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    wake_dispatcher(gw)  # from this thread: through the loop, not Event.set() directly
     answer = smarthost.wait_for(2)[1].message
     assert answer["From"].addresses[0].addr_spec == SUPPORT  # never the operator's own address
     assert "Анна" in answer["From"].addresses[0].display_name
@@ -129,7 +138,7 @@ def test_smarthost_that_answers_451_gets_the_mail_once_it_recovers(gw, smarthost
     assert row.state == "pending" and "451" in row.last_error
     assert smarthost.mails == []
     clock.advance(seconds=2)  # past the first backoff
-    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    wake_dispatcher(gw)  # from this thread: through the loop, not Event.set() directly
     (got,) = smarthost.wait_for(1)
     (row,) = _wait_rows(gw, lambda rows: rows[0].state == "sent")
     assert row.attempts == 2 and got.message["Message-ID"] == row.message_id
@@ -142,7 +151,7 @@ def test_550_is_final_and_says_why(gw, smarthost):
     (row,) = _wait_rows(gw, lambda rows: rows and rows[0].state == "failed")
     assert "550 5.1.1" in row.last_error
     assert app.retry_outbox(gw.gateway, row.id)["state"] == "pending"
-    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    wake_dispatcher(gw)  # from this thread: through the loop, not Event.set() directly
     smarthost.wait_for(1)
 
 
