@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
+# The README's pictures, on purpose: the browser tests write them to tests/.screenshots/
+# (ignored) on every run; this target runs them and copies the PNGs to docs/screenshots/.
+screenshots: $(STAMP)
+	rm -rf tests/.screenshots
+	HELPDESK_REQUIRE_BROWSER=1 $(BIN)/pytest -q tests/web/test_browser.py
+	cp tests/.screenshots/*.png docs/screenshots/
+
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/notify.py
@@ -33,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_mailbox.py --json-out bench/results/import.json
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .import_linter_cache tests/.screenshots

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
+import os
+import signal
 import smtplib
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import make_msgid
@@ -71,17 +76,87 @@ def send(
         return code, text.decode()
 
 
+HELPDESK = (sys.executable, "-m", "gateway.cli")
+"""The real ``helpdesk`` command, for ``subprocess``: what an MTA's pipe or a shell starts."""
+
+
 def cli(
-    settings_env: dict[str, str], *args: str, stdin: bytes = b""
-) -> subprocess.CompletedProcess:
-    """Run the real ``helpdesk`` command in a child process."""
+    settings_env: Mapping[str, str], *args: str, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    """``helpdesk ARGS`` run in this process, answered like ``subprocess.run``.
+
+    ``gateway.cli.main`` runs with ``settings_env`` as the whole environment,
+    ``stdin`` readable as ``sys.stdin`` and ``sys.stdin.buffer``, and what it
+    prints captured as bytes; the return code is main()'s (argparse's exit as
+    its code). Warnings the command logs land on stderr, as in a process of its
+    own (``logging.lastResort``). A child process costs a second of imports per
+    call; tests about the process itself use :func:`cli_process`.
+    """
+    from gateway.cli import main
+
+    saved_environ = dict(os.environ)
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    stdin_text = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+    logged = logging.StreamHandler(stderr)
+    logged.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    os.environ.clear()
+    os.environ.update(settings_env)
+    sys.stdin, sys.stdout, sys.stderr = stdin_text, stdout, stderr
+    root.addHandler(logged)
+    try:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help, a usage error
+            code = _exit_status(exc.code, stderr)
+        stdout.flush()
+        stderr.flush()
+    finally:
+        root.removeHandler(logged)
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        for stream in (stdin_text, stdout, stderr):
+            stream.detach()  # keep the bytes: closing the wrapper would close them
+    return subprocess.CompletedProcess(["helpdesk", *args], code, out.getvalue(), err.getvalue())
+
+
+def _exit_status(code: object, stderr: io.TextIOBase) -> int:
+    """What a process exiting with ``SystemExit(code)`` reports to its parent."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=stderr)
+    return 1
+
+
+def cli_process(
+    settings_env: Mapping[str, str], *args: str, stdin: bytes = b"", timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """``helpdesk ARGS`` in a real child process: for tests about the process itself
+    (the exit status an MTA's pipe transport sees, ``serve``); otherwise use :func:`cli`."""
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [*HELPDESK, *args],
         input=stdin,
         capture_output=True,
-        env=settings_env,
-        timeout=120,
+        env=dict(settings_env),
+        timeout=timeout,
     )
+
+
+def kill_process_group(proc: subprocess.Popen) -> None:
+    """SIGKILL whatever is left of a child started with ``start_new_session=True``.
+
+    A SIGKILLed parent cannot stop its own children: a spawn pool's worker (and the
+    resource tracker it keeps open) then waits for work forever. Call it after the
+    parent's end, so the test's crash stays the parent's alone.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def show(gw: RunningGateway, number: int) -> dict[str, Any]:
@@ -110,3 +185,27 @@ def until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.02)
     return check()
+
+
+def wake_dispatcher(gw: RunningGateway) -> None:
+    """Let serve's dispatcher look for due rows now, not at its next one-second poll."""
+    dispatcher = gw.gateway.dispatcher
+    assert dispatcher is not None
+    gw._loop.call_soon_threadsafe(dispatcher.wake.set)
+
+
+def dispatcher_passes(gw: RunningGateway, count: int = 2, timeout: float = 15.0) -> None:
+    """Block until serve's dispatcher has made ``count`` more passes over the outbox.
+
+    Two passes after a commit are enough to see its effect: the pass under way may
+    have begun before it, the next began after, so every row due then has been sent
+    or marked by the time it ends. What a test then finds absent was not queued.
+    """
+    dispatcher = gw.gateway.dispatcher
+    assert dispatcher is not None
+    target = dispatcher.passes + count
+    deadline = time.monotonic() + timeout
+    while dispatcher.passes < target:
+        assert time.monotonic() < deadline, f"the dispatcher made no {count} passes in {timeout} s"
+        wake_dispatcher(gw)
+        time.sleep(0.02)

@@ -1,4 +1,5 @@
-"""The command-line contract of DESIGN §6, run as a real child process."""
+"""The command-line contract of DESIGN §6: ``gateway.cli.main`` run in-process, and the real
+``helpdesk`` process where the process itself is the point (exit codes an MTA sees, serve)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 
 import pytest
 
-from tests.helpers import cli, mail
+from tests.helpers import cli, cli_process, mail
 
 
 @pytest.fixture
@@ -77,10 +78,29 @@ def test_ingest_with_database_down_exits_75(env, tmp_path):
     assert b"Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
 
 
+def test_ingest_exit_codes_reach_the_mta_from_a_real_process(tmp_path):
+    """An MTA's pipe transport sees 0 for stored, 65 for refused and 75 for try again later."""
+    # Once, on SQLite: the backends' answers are the in-process tests' business.
+    env = {
+        **os.environ,
+        "HELPDESK_DATA_DIR": str(tmp_path / "var"),
+        "HELPDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'helpdesk.db'}",
+        "HELPDESK_DOMAIN": "example.com",
+    }
+    assert cli(env, "init").returncode == 0
+    stored = cli_process(env, "ingest", "--sender", "ivan@example.ru", stdin=mail().as_bytes())
+    assert stored.returncode == 0, stored.stderr
+    refused = cli_process(env, "ingest", "--recipient", "x@elsewhere.org", stdin=mail().as_bytes())
+    assert refused.returncode == 65 and b"not served" in refused.stderr
+    down = {**env, "HELPDESK_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none"}
+    later = cli_process(down, "ingest", stdin=mail().as_bytes())
+    assert later.returncode == 75 and b"Traceback" not in later.stderr, later.stderr
+
+
 def test_serve_refuses_an_unmigrated_database(tmp_path):
     """serve on a database without the schema says to run init, in one line."""
     e = {**os.environ, "HELPDESK_DATA_DIR": str(tmp_path / "empty")}
-    proc = cli(e, "serve")
+    proc = cli_process(e, "serve")
     assert proc.returncode == 1
     assert b"helpdesk init" in proc.stderr and b"Traceback" not in proc.stderr
 

@@ -6,7 +6,6 @@ import os
 import signal
 import smtplib
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,14 +15,14 @@ from sqlalchemy import create_engine, select
 
 from gateway.store.tables import Message, RawMail
 from gateway.testing import free_port, wait_for_banner
-from tests.helpers import SUPPORT, mail, wire
+from tests.helpers import HELPDESK, SUPPORT, cli, kill_process_group, mail, wire
 
 
 def _serve(env: dict[str, str]) -> subprocess.Popen:
     log = Path(env["HELPDESK_DATA_DIR"]).parent / "serve.log"
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve"], env=env, stdout=out, stderr=out
+            [*HELPDESK, "serve"], env=env, stdout=out, stderr=out, start_new_session=True
         )
 
 
@@ -39,9 +38,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_mail(tmp_path: Path, database_ur
         "HELPDESK_LISTEN": f"smtp://127.0.0.1:{port}",
         "HELPDESK_HTTP_LISTEN": "",
     }
-    init = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "init"], env=env, capture_output=True
-    )
+    init = cli(env, "init")
     assert init.returncode == 0, init.stderr
     proc = _serve(env)
     wait_for_banner(port, proc)
@@ -72,6 +69,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_mail(tmp_path: Path, database_ur
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+    kill_process_group(proc)  # its writer and render-pool children, orphaned by the kill
     stop.set()
     for t in threads:
         t.join(15)

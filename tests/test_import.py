@@ -5,7 +5,8 @@ known in advance: threads in Russian (KOI8-R, windows-1251) and English, the
 operators' answers, a silence the 30-day rule closes, a reply after the reopen
 window, a request sent twice, one mail stored twice, a forward to a colleague,
 the team's own copy from the support address, an undated and an unparseable
-entry. Every run is the real command in a child process.
+entry. Every run is the real command: ``gateway.cli.main`` in-process, and a child
+process where a signal or a terminal is the point.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import re
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers import cli
+from tests.helpers import HELPDESK, cli, kill_process_group
 from tests.support.sample_archive import OPERATORS, generate
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
@@ -364,6 +364,7 @@ def test_a_second_run_changes_nothing(env, tmp_path):
 
 
 def test_dry_run_reports_the_same_and_writes_nothing(env, tmp_path, database_url):
+    """--dry-run reports what the real import then does, and writes no ticket or quarantine row."""
     path = write_mbox(tmp_path / "support.mbox", archive())
     dry = _json(cli(env, "import", str(path), "--dry-run", "--json"))
     assert _json(cli(env, "tickets", "--json")) == []
@@ -426,6 +427,7 @@ def test_maildir_and_several_paths_merge_into_one_date_order(env, tmp_path):
 
 
 def test_the_text_report_and_clear_errors(env, tmp_path):
+    """The text report sums up the import; a missing or wrong path is one clear line, exit 1."""
     path = write_mbox(tmp_path / "support.mbox", archive())
     proc = cli(env, "import", str(path))
     assert proc.returncode == 0, proc.stderr
@@ -454,7 +456,7 @@ def test_a_terminal_sees_a_progress_bar(env, tmp_path):
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "import", str(path), "--dry-run"],
+            [*HELPDESK, "import", str(path), "--dry-run"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=follower,
@@ -490,16 +492,18 @@ def test_an_interrupted_import_resumes_to_the_same_result(env, tmp_path, databas
     engine = create_engine(database_url)
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "import", str(path)],
+            [*HELPDESK, "import", str(path)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while _count(engine) < 600 and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         child.send_signal(signal.SIGKILL)
         child.wait()
+        kill_process_group(child)  # its parsing workers, orphaned by the kill
         partial = _count(engine)
         assert 0 < partial < 3000, "the kill came too late to interrupt anything"
 
@@ -538,7 +542,7 @@ def test_an_interrupted_import_resumes_to_the_same_result(env, tmp_path, databas
     engine = create_engine(third["HELPDESK_DATABASE_URL"])
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "import", str(path)],
+            [*HELPDESK, "import", str(path)],
             env=third,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

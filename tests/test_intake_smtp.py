@@ -17,6 +17,7 @@ from gateway.testing import running_gateway
 from tests.helpers import SUPPORT, mail, send, show, tickets, wire
 
 
+@pytest.mark.writer_process
 def test_new_mail_opens_a_ticket_awaiting_operator(gateway):
     """A customer's first mail becomes a numbered ticket in awaiting_operator."""
     code, reply = send(gateway, mail())
@@ -131,6 +132,7 @@ def test_reply_threads_by_references_to_customers_own_message(gateway):
     assert any("In-Reply-To" in s or "<first@example.ru>" in s for s in trace)
 
 
+@pytest.mark.writer_process
 def test_same_message_id_twice_has_one_effect(gateway):
     """A retry or a second recipient of the same Message-ID: 250, no second effect."""
     m = mail(msgid="<dup@example.ru>")
@@ -273,6 +275,7 @@ def test_admin_closed_ticket_is_never_reopened(gateway, clock):
     assert show(gateway, 2)["follow_up_of"] == 1
 
 
+@pytest.mark.writer_process
 def test_stranger_with_a_token_is_held_not_appended(gateway):
     """Someone else's mail carrying ticket #1's token is held, and the status does not move."""
     send(gateway, mail())
@@ -287,6 +290,7 @@ def test_stranger_with_a_token_is_held_not_appended(gateway):
     assert held["author"] == "stranger" and "held" in held["flags"]
 
 
+@pytest.mark.writer_process
 def test_unparseable_mail_is_quarantined_and_retried(gateway):
     """Bytes that are not a message: 250, kept raw in quarantine, listed, retried on demand."""
     code, reply = send(gateway, b"\x00\x01\x02 not a mail at all \xff\xfe")
@@ -308,6 +312,7 @@ def _quarantine(gw):
         return views.quarantine(s, everything=False)
 
 
+@pytest.mark.writer_process
 def test_database_failure_answers_451_and_keeps_nothing(gateway):
     """If the commit cannot happen the client gets 451 4.3.0, and nothing is half-stored."""
     send(gateway, mail())

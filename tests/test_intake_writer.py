@@ -6,6 +6,7 @@ import os
 import signal
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from gateway.store.tables import Message, RawMail
@@ -18,6 +19,7 @@ def _stored_ids(gw: RunningGateway) -> set[str]:
         return set(s.scalars(select(Message.message_id)))
 
 
+@pytest.mark.writer_process
 def test_killed_writer_defers_then_a_new_one_takes_over(gateway: RunningGateway) -> None:
     """After SIGKILL of the writer, mail gets 451 (never a false 250) until a new writer runs."""
     assert send(gateway, mail(msgid="<before@example.ru>"))[0] == 250

@@ -39,7 +39,7 @@ from gateway.desk import dedup
 from gateway.store.tables import Customer, Event, Message, Outbox, RawMail, ThreadId, Ticket
 from gateway.testing import RecordingSMTP, free_port, wait_for_banner
 from tests.conftest import PG_URL, _pg_schema_url
-from tests.helpers import SUPPORT, cli, mail, wire
+from tests.helpers import SUPPORT, cli, mail, until, wire
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "many-instances-shared-secret"
@@ -526,6 +526,15 @@ class _Instances:
     def log(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.logs)
 
+    def runs(self, job: str) -> list[int]:
+        """How many runs of the scheduler's ``job`` each instance has finished, by its log
+        (APScheduler logs each finished run at INFO, after the job's transaction)."""
+        finished = f'Job "{job} (trigger'
+        return [
+            sum(finished in line and "executed successfully" in line for line in lines)
+            for lines in (p.read_text(errors="replace").splitlines() for p in self.logs)
+        ]
+
 
 def _both_at_once(
     ports: list[int], jobs: list[tuple[tuple[bytes, bytes], str]]
@@ -658,7 +667,13 @@ def test_copies_racing_into_two_instances_end_in_one_ticket(pg_url: str, tmp_pat
                 if len(open_) == len(pairs) or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
-            time.sleep(2.5)  # two more dedup runs in each instance: nothing may change
+            # Two more dedup runs in each instance (the second began after the state above):
+            # nothing may change.
+            before = servers.runs("dedup")
+            assert until(
+                lambda: all(n >= b + 2 for n, b in zip(servers.runs("dedup"), before, strict=True)),
+                timeout=30,
+            ), (before, servers.runs("dedup"), servers.log())
             tickets, messages = state()
             with engine.connect() as conn:
                 events = conn.execute(select(EVENTS)).all()

@@ -20,7 +20,16 @@ from gateway.notify.build import Letter, build
 from gateway.store import outbox
 from gateway.store.tables import Outbox
 from gateway.testing import Captured, RecordingSMTP, RunningGateway, running_gateway
-from tests.helpers import SUPPORT, mail, send, show, wire
+from tests.helpers import (
+    SUPPORT,
+    dispatcher_passes,
+    mail,
+    send,
+    show,
+    until,
+    wake_dispatcher,
+    wire,
+)
 
 
 @pytest.fixture
@@ -83,7 +92,7 @@ def test_lifecycle_mails_thread_and_carry_the_right_headers(gw, smarthost):
     assert reply_address.read(reply_to, SUPPORT, gw.gateway.secret) == ("t", 1)
 
     gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Перезапустили PHP.\nПроверьте.")
-    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    wake_dispatcher(gw)  # from this thread: through the loop, not Event.set() directly
     answer = smarthost.wait_for(2)[1].message
     assert answer["From"].addresses[0].addr_spec == SUPPORT  # never the operator's own address
     assert "Анна" in answer["From"].addresses[0].display_name
@@ -128,7 +137,7 @@ def test_smarthost_that_answers_451_gets_the_mail_once_it_recovers(gw, smarthost
     assert row.state == "pending" and "451" in row.last_error
     assert smarthost.mails == []
     clock.advance(seconds=2)  # past the first backoff
-    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    wake_dispatcher(gw)  # from this thread: through the loop, not Event.set() directly
     (got,) = smarthost.wait_for(1)
     (row,) = _wait_rows(gw, lambda rows: rows[0].state == "sent")
     assert row.attempts == 2 and got.message["Message-ID"] == row.message_id
@@ -141,7 +150,7 @@ def test_550_is_final_and_says_why(gw, smarthost):
     (row,) = _wait_rows(gw, lambda rows: rows and rows[0].state == "failed")
     assert "550 5.1.1" in row.last_error
     assert gw.gateway.wiring.desk.retry_outbox(row.id).state == "pending"
-    gw.gateway.dispatcher.wake.set()  # type: ignore[union-attr]
+    wake_dispatcher(gw)  # from this thread: through the loop, not Event.set() directly
     smarthost.wait_for(1)
 
 
@@ -210,8 +219,11 @@ def test_auto_responder_and_gateway_stop_after_one_exchange(settings, clock, pol
         responder = _auto_responder(gw.port, polite)
         assert send(gw, mail())[0] == 250
         smarthost.wait_for(1)
-        time.sleep(2.0)  # room for a loop to show itself
+        # The responder's answer is stored, with whatever it queued in the same commit…
+        assert until(lambda: len(show(gw, 1)["messages"]) == 2)
+        dispatcher_passes(gw)  # …and the dispatcher has had its chance to send that
         assert len(smarthost.mails) == 1
+        assert [r.state for r in _rows(gw) if r.state == "pending"] == []
         ticket = show(gw, 1)
     assert len(ticket["messages"]) == 2  # the answer is stored on the ticket
     assert ticket["status"] == "awaiting_operator"
@@ -242,8 +254,10 @@ def test_automatic_mails_to_one_address_are_rate_limited(settings, clock, smarth
         for n in range(5):
             assert send(gw, mail(subject=f"Проблема {n}"))[0] == 250
         smarthost.wait_for(3)
-        rows = _wait_rows(gw, lambda rows: len(rows) == 5 and rows[2].state == "sent")
-        time.sleep(0.3)
+        # Settled: no row is pending any more, so nothing else can go out.
+        rows = _wait_rows(
+            gw, lambda rows: len(rows) == 5 and all(r.state != "pending" for r in rows)
+        )
         assert len(smarthost.mails) == 3
         assert [r.state for r in rows] == ["sent"] * 3 + ["suppressed"] * 2
         assert "rate limit" in rows[4].last_error
@@ -284,9 +298,11 @@ def test_notify_off_stops_notifications(gw, smarthost):
     smarthost.wait_for(1)
     assert send(gw, mail(subject="Re: [#1]", body="#notify off\n\nДобавлю: и почта тоже."))[0]
     assert show(gw, 1)["notify"] is False
-    gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Ответ")
-    time.sleep(0.5)
-    assert len(smarthost.mails) == 1
+    answered = gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Ответ")
+    assert answered["notifications"] == []  # nothing queued for the customer…
+    dispatcher_passes(gw)
+    assert len(smarthost.mails) == 1  # …and nothing sent
+    assert [r.kind for r in _rows(gw)] == ["created"]
 
 
 def test_notify_to_is_used_only_after_the_new_address_confirms(gw, smarthost):

@@ -180,6 +180,7 @@ def test_submission_is_not_a_relay(settings, clock):
         assert c.rcpt("support+t1.abc@example.com")[0] == 250
 
 
+@pytest.mark.writer_process
 def test_the_authenticated_operator_reaches_intake(settings, clock):
     """The Delivery carries the login (through the writer process); the main listener's does not."""
 

@@ -2,7 +2,7 @@
 
 Mail comes in over real SMTP, the clock is a FrozenClock moved by days (never
 slept through, guarantee 7), the sweep runs as ``app.runs.run_sweep`` (what
-``helpdesk sweep`` calls) or as the real command in a child process, and every
+``helpdesk sweep`` calls) or as the command itself (``gateway.cli.main``), and every
 notification is counted where it lands: an aiosmtpd smarthost that records
 what the dispatcher sent.
 """

@@ -145,6 +145,7 @@ class Dispatcher:
         self._senders = [senders() for _ in range(max(1, rules.connections))]
         self._clock = clock
         self.wake = asyncio.Event()
+        self.passes = 0  # how many times run() has looked for due rows: tests wait on it
 
     async def run_once(self) -> int:
         """One batch: how many rows were claimed.
@@ -236,6 +237,7 @@ class Dispatcher:
             except Exception:  # the database is away: try again on the next tick
                 log.exception("the dispatcher could not run a batch")
                 claimed = 0
+            self.passes += 1
             if claimed >= self._rules.batch:
                 continue
             self.wake.clear()

@@ -84,16 +84,16 @@ class Scheduler:
             asyncio.to_thread(run_job, self._sessions, name, self._rules, self._clock())
         )
         self._running.add(future)
+        # APScheduler's shutdown cancels this coroutine, not the thread: stop() waits for it.
+        future.add_done_callback(self._running.discard)
         try:
-            report = await future
+            report = await asyncio.shield(future)
         except OperationalError as exc:  # busy or away: the next tick tries again
             log.warning("scheduled job %s did not run: %s", name, exc.orig or exc)
             return
         except Exception:
             log.exception("scheduled job %s failed", name)
             return
-        finally:
-            self._running.discard(future)
         self.runs[name] += 1
         done = report.as_dict()
         changed = {k: v for k, v in done.items() if isinstance(v, list) and v}

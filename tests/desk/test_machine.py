@@ -121,6 +121,7 @@ def assert_new_ticket(decision: Decision, disposition: Disposition) -> None:
     ],
 )
 def test_status_codes_labels_and_closedness(status: Status, ru: str, en: str, closed: bool) -> None:
+    """Each status reads as its Russian or English label and knows whether it is closed."""
     assert status.label("ru") == ru
     assert status.label() == ru  # Russian is the default locale
     assert status.label("en") == en
@@ -130,6 +131,7 @@ def test_status_codes_labels_and_closedness(status: Status, ru: str, en: str, cl
 
 
 def test_there_are_exactly_the_five_statuses_of_design() -> None:
+    """A ticket has exactly the five statuses of DESIGN §1, spelled as scripts see them."""
     assert {s.value for s in Status} == {
         "awaiting_operator",
         "in_progress",
@@ -154,6 +156,7 @@ def test_there_are_exactly_the_five_statuses_of_design() -> None:
 def test_first_message_creates_a_ticket_awaiting_an_operator(
     event: CustomerWrote, flags: frozenset[Flag], notices: tuple[str, ...]
 ) -> None:
+    """A first mail opens a ticket awaiting an operator; an automatic one gets no notice."""
     decision = decide(None, event, POLICY, NOW)
     assert_new_ticket(decision, Disposition.NEW_TICKET)
     assert decision.flags == flags
@@ -205,6 +208,7 @@ ALLOWED = [
 def test_allowed_transition(
     state: TicketState, event: Event, to: Status, notices: tuple[str, ...]
 ) -> None:
+    """Every transition DESIGN §1 allows moves the ticket, is audited and queues its notice."""
     decision = decide(state, event, POLICY, NOW)
     assert_moved(decision, state, to)
     assert decision.locked is False
@@ -213,6 +217,7 @@ def test_allowed_transition(
 
 @pytest.mark.parametrize("start", list(Status), ids=[s.value for s in Status])
 def test_administrative_closure_closes_and_locks_from_any_status(start: Status) -> None:
+    """An administrative close closes and locks a ticket from any status, with its reason."""
     state = ticket(start)
     decision = decide(state, op("admin_close", reason="contract §9.5"), POLICY, NOW)
     assert decision.status is CL
@@ -224,6 +229,7 @@ def test_administrative_closure_closes_and_locks_from_any_status(start: Status) 
 
 
 def test_administrative_closure_without_reason_says_so_plainly() -> None:
+    """An administrative close without a reason is recorded as "closed administratively"."""
     decision = decide(ticket(AO), op("admin_close"), POLICY, NOW)
     assert decision.changes[0].reason == "closed administratively"
 
@@ -278,6 +284,7 @@ FORBIDDEN = [
 def test_forbidden_request_raises_rule_violation(
     state: TicketState | None, event: Event, says: str
 ) -> None:
+    """What the rules forbid (an operator reopening, #status closed, …) is refused, saying why."""
     with pytest.raises(RuleViolation, match=re.escape(says)):
         decide(state, event, POLICY, NOW)
 
@@ -290,6 +297,7 @@ NOTE_STATES = [
 
 @pytest.mark.parametrize("state", NOTE_STATES)
 def test_operator_note_changes_nothing(state: TicketState) -> None:
+    """An operator's note, even on a locked ticket, changes neither status, clock nor lock."""
     assert_unchanged(decide(state, op("note"), POLICY, NOW), state)
 
 
@@ -304,6 +312,7 @@ def test_operator_note_changes_nothing(state: TicketState) -> None:
     ],
 )
 def test_request_for_the_current_status_records_no_transition(start: Status, event: Event) -> None:
+    """Asking for the status a ticket already has records no transition and sends no mail."""
     state = ticket(start)
     assert_unchanged(decide(state, event, POLICY, NOW), state)
 
@@ -321,6 +330,7 @@ def test_request_for_the_current_status_records_no_transition(start: Status, eve
     ],
 )
 def test_customer_message_in_open_ticket_sets_awaiting_operator(start: Status, moves: bool) -> None:
+    """A customer message returns an open ticket to the operators; a queued one keeps its place."""
     state = ticket(start)
     decision = decide(state, wrote(), POLICY, NOW)
     assert decision.status is AO
@@ -348,6 +358,7 @@ REOPEN_AGES = [
 def test_customer_message_after_closing_reopens_within_window_else_follow_up(
     closed_status: Status, age: timedelta, reopens: bool
 ) -> None:
+    """Mail up to 30 days after closing reopens the ticket; later, it opens a linked follow-up."""
     state = ticket(closed_status, closed_at=NOW - age)
     decision = decide(state, wrote(), POLICY, NOW)
     if reopens:
@@ -370,6 +381,7 @@ def test_customer_message_after_closing_reopens_within_window_else_follow_up(
     ],
 )
 def test_reopen_window_is_a_setting(age: timedelta, reopens: bool) -> None:
+    """The reopen window follows the reopen_days setting, to the second."""
     state = ticket(CL, closed_at=NOW - age)
     decision = decide(state, wrote(), Policy(reopen_days=7), NOW)
     expected = Disposition.APPEND if reopens else Disposition.FOLLOW_UP
@@ -388,6 +400,7 @@ def test_reopen_window_is_a_setting(age: timedelta, reopens: bool) -> None:
     ids=["message", "nudge"],
 )
 def test_locked_ticket_is_never_reopened(age: timedelta, event: CustomerWrote) -> None:
+    """Mail to an administratively closed ticket never reopens it: a follow-up holds it."""
     state = ticket(CL, locked=True, closed_at=NOW - age)
     decision = decide(state, event, POLICY, NOW)
     # The locked ticket itself is not appended to: a follow-up ticket holds the message.
@@ -399,12 +412,14 @@ def test_locked_ticket_is_never_reopened(age: timedelta, event: CustomerWrote) -
 
 @pytest.mark.parametrize("age", [DAY, 31 * DAY], ids=["reopens", "follow-up"])
 def test_nudge_that_reopens_or_opens_a_follow_up_stays_flagged(age: timedelta) -> None:
+    """A nudge that reopens a ticket or opens a follow-up still carries its nudge flag."""
     decision = decide(ticket(CL, closed_at=NOW - age), wrote(nudge=True), POLICY, NOW)
     assert decision.status is AO
     assert Flag.NUDGE in decision.flags
 
 
 def test_second_operator_reply_reaches_the_customer_and_restarts_their_clock() -> None:
+    """Another operator reply while awaiting the customer is mailed and restarts the 30 days."""
     state = ticket(AC)
     decision = decide(state, op("reply"), POLICY, NOW)
     assert decision.status is AC
@@ -422,6 +437,7 @@ def test_second_operator_reply_reaches_the_customer_and_restarts_their_clock() -
 
 @pytest.mark.parametrize("start", [AO, IP], ids=["awaiting_operator", "in_progress"])
 def test_nudge_keeps_status_and_awaiting_since(start: Status) -> None:
+    """A nudge ("any news?") keeps the ticket's status and its place in the queue."""
     state = ticket(start)
     decision = decide(state, wrote(nudge=True), POLICY, NOW)
     assert_unchanged(decision, state)
@@ -445,6 +461,7 @@ AUTO_STATES = [
 def test_automatic_mail_changes_neither_status_nor_any_clock(
     state: TicketState, event: CustomerWrote
 ) -> None:
+    """Automatic mail, even one saying #close, moves no status and no clock."""
     decision = decide(state, event, POLICY, NOW)
     assert_unchanged(decision, state)
     assert decision.flags == frozenset({Flag.AUTO})
@@ -455,6 +472,7 @@ def test_automatic_mail_changes_neither_status_nor_any_clock(
 
 @pytest.mark.parametrize("start", [AO, IP, AC], ids=["ao", "in_progress", "ac"])
 def test_customer_close_command_closes(start: Status) -> None:
+    """The customer's #close closes an open ticket as closed by the customer, without a lock."""
     state = ticket(start)
     decision = decide(state, wrote(close=True), POLICY, NOW)
     assert_moved(decision, state, CL)
@@ -473,6 +491,7 @@ def test_customer_close_command_closes(start: Status) -> None:
 def test_customer_close_on_closed_ticket_neither_reopens_nor_opens(
     closed_status: Status, age: timedelta, locked: bool
 ) -> None:
+    """#close sent to a closed ticket neither reopens it nor opens a follow-up."""
     state = ticket(closed_status, closed_at=NOW - age, locked=locked)
     decision = decide(state, wrote(close=True), POLICY, NOW)
     assert_unchanged(decision, state)
@@ -494,6 +513,7 @@ def test_customer_close_on_closed_ticket_neither_reopens_nor_opens(
 def test_auto_close_after_more_than_30_days_awaiting_customer(
     waited: timedelta, closes: bool
 ) -> None:
+    """Over 30 days (not exactly 30) awaiting the customer closes without reply, and tells them."""
     state = TicketState(7, AC, 42, awaiting_since=NOW - waited, closed_at=None)
     no_reminder = Policy(remind_days_before=0)
     decision = decide(state, TimerFired(at=NOW), no_reminder, NOW)
@@ -505,6 +525,7 @@ def test_auto_close_after_more_than_30_days_awaiting_customer(
 
 
 def test_auto_close_period_is_a_setting() -> None:
+    """The auto-close period follows the auto_close_days setting."""
     state = TicketState(7, AC, 42, awaiting_since=NOW - 6 * DAY, closed_at=None)
     assert decide(state, TimerFired(at=NOW), Policy(auto_close_days=5), NOW).status is CNR
     assert decide(state, TimerFired(at=NOW), Policy(auto_close_days=6), NOW).status is AC
@@ -522,6 +543,7 @@ def test_auto_close_period_is_a_setting() -> None:
     ],
 )
 def test_timer_auto_closes_nothing_but_awaiting_customer(state: TicketState) -> None:
+    """The timer closes only tickets awaiting the customer; long-open or closed ones stay."""
     assert_unchanged(decide(state, TimerFired(at=NOW), POLICY, NOW), state)
 
 

@@ -95,6 +95,7 @@ def refs(*pairs: tuple[str, int]) -> tuple[tuple[str, int], ...]:
     ],
 )
 def test_choose_ticket(clues: ThreadClues, number: int | None, evidence: str) -> None:
+    """A mail joins the ticket its strongest clue names: signed address, references, then token."""
     choice = choose_ticket(clues)
     assert isinstance(choice, ThreadChoice)
     assert choice.number == number
@@ -102,6 +103,7 @@ def test_choose_ticket(clues: ThreadClues, number: int | None, evidence: str) ->
 
 
 def test_subject_token_reason_uses_the_configured_token_format() -> None:
+    """The trace names a subject token in the configured format, e.g. "(Заявка №55)"."""
     clues = ThreadClues(subject_token=SUBJECT, subject_token_exists=True)
     choice = choose_ticket(clues, lambda n: f"(Заявка №{n})")
     assert choice.number == SUBJECT
@@ -125,6 +127,7 @@ def test_subject_token_reason_uses_the_configured_token_format() -> None:
 def test_author_kind(
     is_operator: bool, sender_customer: int | None, ticket_customer: int | None, kind: AuthorKind
 ) -> None:
+    """The sender is the ticket's customer, a stranger to it, or an operator on any ticket."""
     assert (
         author_kind(
             sender_is_operator=is_operator,

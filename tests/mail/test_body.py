@@ -106,6 +106,7 @@ CASES = [
 
 @pytest.mark.parametrize(("text", "kept", "dropped"), CASES)
 def test_quotes_and_signatures_are_stripped(text: str, kept: str, dropped: tuple[str, ...]) -> None:
+    """A reply shows only the new words: quoted history of common clients and signatures go."""
     result = new_text(text)
     assert kept in result
     for old in dropped:
@@ -121,6 +122,7 @@ def test_quotes_and_signatures_are_stripped(text: str, kept: str, dropped: tuple
     ],
 )
 def test_closing_formula_signatures_are_stripped(text: str, signature: str) -> None:
+    """A signature after "С уважением", "Best regards" or "Отправлено с iPhone" is cut off."""
     result = new_text(text)
     assert result.startswith(NEW_RU if NEW_RU in text else NEW_EN)
     assert signature not in result
@@ -135,6 +137,7 @@ def test_closing_formula_signatures_are_stripped(text: str, signature: str) -> N
     ],
 )
 def test_text_without_history_stays_whole(text: str) -> None:
+    """Text with no quote or signature (a "---" rule, a ">" inside a line) is kept whole."""
     assert new_text(text) == text
 
 
@@ -151,10 +154,12 @@ def test_text_without_history_stays_whole(text: str) -> None:
     ],
 )
 def test_never_empty_unless_input_is(text: str, expected: str) -> None:
+    """A message that is all quote is kept as it is: stripping never leaves an empty message."""
     assert new_text(text) == expected
 
 
 def test_reply_fixture_keeps_only_the_new_words() -> None:
+    """A real Russian reply with a quote keeps exactly the customer's two new sentences."""
     mail = parse((FIXTURES / "reply-with-quote-ru.eml").read_bytes())
     result = new_text(mail.text)
     assert result == (
@@ -164,6 +169,7 @@ def test_reply_fixture_keeps_only_the_new_words() -> None:
 
 
 def test_close_command_fixture_drops_the_quoted_command() -> None:
+    """A #close reply keeps its command and words, not the #status quoted below them."""
     mail = parse((FIXTURES / "close-command.eml").read_bytes())
     result = new_text(mail.text)
     assert result.startswith("#close")

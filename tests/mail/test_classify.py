@@ -30,6 +30,7 @@ def load(name: str) -> ParsedMail:
 )
 def test_automatic_fixtures(name: str, kind: MailKind) -> None:
     # no envelope (as with `helpdesk import` of an mbox): the headers alone must tell
+    """Real auto-replies, bounces and bulk mail are automatic from their headers alone."""
     result = classify(load(name), None)
     assert result.kind is kind
     assert result.automatic
@@ -51,6 +52,7 @@ def test_automatic_fixtures(name: str, kind: MailKind) -> None:
     ],
 )
 def test_customer_fixtures_are_human(name: str) -> None:
+    """Real customers' mails, in every charset and shape, are people's mail to answer."""
     mail = load(name)
     assert mail.from_ is not None
     result = classify(mail, mail.from_.address, frozenset({"example.com"}))
@@ -110,6 +112,7 @@ def build(subject: str = "Не работает VPN", headers: str = "") -> Pars
     ],
 )
 def test_headers_decide(headers: str, kind: MailKind) -> None:
+    """Auto-Submitted, X-Autoreply, Precedence, List-* and DSN headers make mail automatic."""
     assert classify(build(headers=headers), "ivan.petrov@example.net").kind is kind
 
 
@@ -132,6 +135,7 @@ def test_headers_decide(headers: str, kind: MailKind) -> None:
     ],
 )
 def test_subject_decides_when_headers_are_silent(subject: str, kind: MailKind) -> None:
+    """An "Автоответ:" or "Out of Office:" subject is an auto-reply; asking about one is not."""
     assert classify(build(subject=subject), "ivan.petrov@example.net").kind is kind
 
 
@@ -144,6 +148,7 @@ def test_subject_decides_when_headers_are_silent(subject: str, kind: MailKind) -
     ],
 )
 def test_bounce_subjects_are_automatic(subject: str) -> None:
+    """Bounce subjects ("Undeliverable:", "Недоставленное сообщение:", exim's) are automatic."""
     assert classify(build(subject=subject), "ivan.petrov@example.net").automatic
 
 
@@ -155,11 +160,13 @@ def test_bounce_subjects_are_automatic(subject: str) -> None:
     ],
 )
 def test_customer_subject_about_vacation_is_human(subject: str) -> None:
+    """A customer's subject about a vacation ("отпуск") is a person writing, not an auto-reply."""
     assert classify(build(subject=subject), "ivan.petrov@example.net").kind is MailKind.HUMAN
 
 
 @pytest.mark.parametrize("envelope", ["", "<>", " <> "])
 def test_null_envelope_sender_is_a_bounce(envelope: str) -> None:
+    """Mail from the null sender <> is a bounce and is never answered."""
     assert classify(load("koi8r-no-charset.eml"), envelope).kind is MailKind.BOUNCE
 
 
@@ -168,10 +175,12 @@ def test_null_envelope_sender_is_a_bounce(envelope: str) -> None:
     ["MAILER-DAEMON@mx.example.net", "postmaster@example.net", "bounces@example.net"],
 )
 def test_daemon_envelope_sender_is_a_bounce(envelope: str) -> None:
+    """Mail from MAILER-DAEMON, postmaster or bounces@ is a bounce and is never answered."""
     assert classify(build(), envelope).kind is MailKind.BOUNCE
 
 
 def test_daemon_from_header_is_a_bounce() -> None:
+    """A From: postmaster@ header marks a bounce even without an envelope (an import)."""
     raw = (FIXTURES / "no-message-id.eml").read_bytes()
     mail = parse(raw.replace(b"From: monitoring@example.net", b"From: postmaster@example.net"))
     assert classify(mail, None).kind is MailKind.BOUNCE
@@ -194,6 +203,7 @@ def test_our_own_message_id_is_a_loop(message_id: str, domains: set[str], kind: 
 
 
 def test_mail_without_message_id_is_not_a_loop() -> None:
+    """Mail without a Message-ID from our own domain is a person's, not our mail coming back."""
     mail = load("no-message-id.eml")
     assert classify(mail, "monitoring@example.net", frozenset({"example.net"})).kind is (
         MailKind.HUMAN

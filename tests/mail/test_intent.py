@@ -54,18 +54,21 @@ COMMANDS = [
 def test_parse_commands(
     text: str, commands: tuple[tuple[str, str, int], ...], error_lines: tuple[int, ...]
 ) -> None:
+    """Commands count only at the top of the new text, one a line, in Russian or English."""
     found, errors = parse_commands(text)
     assert tuple((c.name, c.arg, c.line) for c in found) == commands
     assert tuple(e.line for e in errors) == error_lines
 
 
 def test_unknown_command_says_which() -> None:
+    """An unknown command is reported by name, with the line as the sender wrote it."""
     _, (error,) = parse_commands("#frobnicate now")
     assert "#frobnicate" in error.reason
     assert error.raw == "#frobnicate now"
 
 
 def test_close_command_fixture() -> None:
+    """A real "#close" reply yields exactly one close command and no error."""
     commands, errors = parse_commands(load_new_text("close-command.eml"))
     assert [c.name for c in commands] == ["close"]
     assert errors == ()
@@ -73,6 +76,7 @@ def test_close_command_fixture() -> None:
 
 def test_quoted_command_in_fixture_does_nothing() -> None:
     # the full text still holds "> #status" from the quoted operator mail
+    """A "#status" quoted from our earlier mail is no command of the customer's."""
     text = parse((FIXTURES / "close-command.eml").read_bytes()).text
     assert "> #status" in text
     commands, _ = parse_commands(text)
@@ -104,6 +108,7 @@ NUDGES = [
 
 @pytest.mark.parametrize("text", NUDGES)
 def test_nudges_are_detected(text: str) -> None:
+    """Nudges are detected: "Когда вы ответите?", "Есть новости?", "Any update?", "ping"…"""
     assert find_nudge(text) is not None
 
 
@@ -128,11 +133,13 @@ LONG_REQUEST = (
     ],
 )
 def test_real_requests_are_not_nudges(text: str) -> None:
+    """Real requests, even ones asking "когда", are not nudges and move the ticket as usual."""
     assert find_nudge(text) is None
 
 
 def test_long_request_is_over_the_nudge_limit() -> None:
     # the test above must be about length, not about the wording missing the patterns
+    """A long request is no nudge by its length alone, though its question would be one."""
     assert len(LONG_REQUEST) > NUDGE_MAX_CHARS
     assert find_nudge("Подскажите, когда вы ответите по прошлой заявке?") is not None
 
@@ -149,14 +156,17 @@ def test_long_request_is_over_the_nudge_limit() -> None:
     ],
 )
 def test_short_real_request_with_nudge_words_is_not_a_nudge(text: str) -> None:
+    """A short real question with nudge words in it ("Ответьте, можно ли…") is no nudge."""
     assert find_nudge(text) is None
 
 
 def test_punctuated_posmotrite_pozhaluysta_is_a_nudge() -> None:
+    """A nudge with commas, "Посмотрите, пожалуйста, мою заявку", is still a nudge."""
     assert find_nudge("Посмотрите, пожалуйста, мою заявку") is not None
 
 
 def test_nudge_fixture() -> None:
+    """A real nudge mail is recognised by its new words, "Когда вы ответите"."""
     assert find_nudge(load_new_text("nudge-ru.eml")) == "Когда вы ответите"
 
 
@@ -165,4 +175,5 @@ def test_nudge_fixture() -> None:
     ["reply-with-quote-ru.eml", "koi8r-no-charset.eml", "html-only-outlook.eml"],
 )
 def test_customer_fixtures_are_not_nudges(name: str) -> None:
+    """Real customers' requests and replies are not mistaken for nudges."""
     assert find_nudge(load_new_text(name)) is None

@@ -142,6 +142,7 @@ EXPECTED = [
 
 
 def test_every_fixture_has_expectations() -> None:
+    """Every mail in fixtures/mails has its expected reading here: no fixture goes unchecked."""
     on_disk = {p.name for p in FIXTURES.glob("*.eml")}
     described = {case.values[0] for case in EXPECTED}
     assert on_disk == described
@@ -151,6 +152,7 @@ def test_every_fixture_has_expectations() -> None:
 def test_subject_is_decoded(
     name: str, subject: str, message_id: str | None, sender: str, words: tuple[str, ...]
 ) -> None:
+    """The subject reads as the sender wrote it, whatever the charset or encoded words."""
     assert load(name).subject == subject
 
 
@@ -158,6 +160,7 @@ def test_subject_is_decoded(
 def test_message_id_is_normalised_or_none(
     name: str, subject: str, message_id: str | None, sender: str, words: tuple[str, ...]
 ) -> None:
+    """The Message-ID is read in its <…> form, or None when the mail has none."""
     assert load(name).message_id == message_id
 
 
@@ -165,6 +168,7 @@ def test_message_id_is_normalised_or_none(
 def test_sender_address(
     name: str, subject: str, message_id: str | None, sender: str, words: tuple[str, ...]
 ) -> None:
+    """The From address is found in every real client's mail, bounces included."""
     mail = load(name)
     assert mail.from_ is not None
     assert mail.from_.address == sender
@@ -174,6 +178,7 @@ def test_sender_address(
 def test_text_is_readable(
     name: str, subject: str, message_id: str | None, sender: str, words: tuple[str, ...]
 ) -> None:
+    """The body reads as words an operator understands, in every charset and transfer encoding."""
     text = load(name).text
     for word in words:
         assert word in text
@@ -190,6 +195,7 @@ def test_text_is_readable(
     ],
 )
 def test_sender_display_name(name: str, display_name: str) -> None:
+    """The sender's name is decoded from KOI8-R or UTF-8 encoded words, and the comment form."""
     mail = load(name)
     assert mail.from_ is not None
     assert mail.from_.name == display_name
@@ -210,11 +216,13 @@ ATTACHMENTS = [
 
 @pytest.mark.parametrize(("name", "expected"), ATTACHMENTS)
 def test_attachments(name: str, expected: tuple[tuple[str, str, int], ...]) -> None:
+    """Attachments keep their file name (RFC 2231 Russian names too), type and size."""
     found = tuple((a.filename, a.content_type, a.size) for a in load(name).attachments)
     assert found == expected
 
 
 def test_attachment_payload_is_decoded_from_base64() -> None:
+    """An attachment's bytes are the file itself, decoded from base64 byte for byte."""
     (pdf,) = load("attachment-rfc2231-russian-name.eml").attachments
     assert pdf.data.startswith(b"%PDF-1.4\n")
     assert pdf.data.endswith(b"%%EOF\n")
@@ -234,6 +242,7 @@ def test_returned_original_in_a_bounce_is_an_attachment_not_body_text() -> None:
 
 
 def test_attachment_mail_keeps_its_text_part_as_text() -> None:
+    """A mail with an attachment keeps its words as text and the file's bytes out of it."""
     mail = load("attachment-rfc2231-russian-name.eml")
     assert "Проверьте, пожалуйста." in mail.text
     assert "%PDF" not in mail.text
@@ -260,6 +269,7 @@ def test_attachment_mail_keeps_its_text_part_as_text() -> None:
 def test_threading_headers(
     name: str, in_reply_to: tuple[str, ...], references: tuple[str, ...]
 ) -> None:
+    """In-Reply-To and References (folded over lines too) are read in order for threading."""
     mail = load(name)
     assert mail.in_reply_to == in_reply_to
     assert mail.references == references
@@ -280,10 +290,12 @@ def test_threading_headers(
     ],
 )
 def test_date_in_utc(name: str, utc: datetime) -> None:
+    """The Date header is read as a moment in UTC, whatever zone or comment it carries."""
     assert load(name).date == utc
 
 
 def test_headers_are_decoded_for_classification() -> None:
+    """Headers such as Auto-Submitted are read decoded, and a missing one is None."""
     mail = load("autoreply-rfc3834.eml")
     assert mail.header("Auto-Submitted") == "auto-replied"
     assert mail.header("X-No-Such-Header") is None
@@ -293,6 +305,7 @@ def test_headers_are_decoded_for_classification() -> None:
 
 
 def test_html_only_mail_gets_text_without_markup() -> None:
+    """An HTML-only Outlook mail reads as plain text, without tags, styles or entities."""
     mail = load("html-only-outlook.eml")
     assert mail.html is not None
     assert "MsoNormal" in mail.html
@@ -302,20 +315,24 @@ def test_html_only_mail_gets_text_without_markup() -> None:
 
 
 def test_html_only_mail_keeps_link_targets() -> None:
+    """Links in an HTML-only mail keep their addresses in the text."""
     assert "https://portal.example.com/login" in load("html-only-outlook.eml").text
 
 
 def test_plain_text_mail_has_no_html() -> None:
+    """A plain-text mail has no HTML part to show."""
     assert load("koi8r-no-charset.eml").html is None
 
 
 def test_text_has_no_carriage_returns() -> None:
+    """The text has plain line ends and no trailing CR, as an operator reads it."""
     text = load("koi8r-no-charset.eml").text
     assert "\r" not in text
     assert text.endswith("Иван Петров")
 
 
 def test_parsed_mail_survives_pickling() -> None:
+    """A parsed mail survives pickling whole, as it crosses to the writer and import workers."""
     mail = load("attachment-rfc2231-russian-name.eml")
     assert pickle.loads(pickle.dumps(mail)) == mail
 
@@ -333,6 +350,7 @@ def test_parsed_mail_survives_pickling() -> None:
     ],
 )
 def test_garbage_is_unparseable(raw: bytes) -> None:
+    """Bytes that are no message (empty, a PNG, a PDF, bare text) are refused as unparseable."""
     with pytest.raises(UnparseableMail):
         parse(raw)
 
@@ -405,6 +423,7 @@ _PRIVET = "Привет".encode()
     ],
 )
 def test_broken_mail_is_read_best_effort(raw: bytes, field: str, expected: object) -> None:
+    """Broken mail (lost boundary, bad base64, unknown charset, bad date) is still read."""
     mail = parse(raw)
     value = getattr(mail, field)
     if isinstance(expected, str):
@@ -437,11 +456,13 @@ def test_broken_mail_is_read_best_effort(raw: bytes, field: str, expected: objec
     ],
 )
 def test_defects_are_recorded_not_raised(raw: bytes, defect: str) -> None:
+    """MIME defects are recorded on the parsed mail for the trace, never raised."""
     assert defect in parse(raw).defects
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.eml")))
 def test_truncated_mail_does_not_raise(name: str) -> None:
+    """A mail cut short anywhere still parses, keeping its subject and Message-ID."""
     raw = (FIXTURES / name).read_bytes()
     for cut in (len(raw) // 3, len(raw) // 2):
         assert isinstance(parse(raw[:cut]), ParsedMail)

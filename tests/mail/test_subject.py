@@ -73,20 +73,24 @@ SUBJECTS = [
 
 @pytest.mark.parametrize(("raw", "stripped", "title", "token"), SUBJECTS)
 def test_strip_prefixes(raw: str, stripped: str, title: str | None, token: int | None) -> None:
+    """Any chain of Re:, AW:, Ответ:, Fwd:, Пересл.: … is stripped; "Return", "Отвертка" stay."""
     assert strip_prefixes(raw) == stripped
 
 
 @pytest.mark.parametrize(("raw", "stripped", "title", "token"), SUBJECTS)
 def test_find_token(raw: str, stripped: str, title: str | None, token: int | None) -> None:
+    """A reply whose subject carries [#12] anywhere, after any prefix chain, names ticket #12."""
     assert find_token(raw) == token
 
 
 @pytest.mark.parametrize(("raw", "stripped", "title", "token"), SUBJECTS)
 def test_thread_subject(raw: str, stripped: str, title: str | None, token: int | None) -> None:
+    """A ticket's title is the subject without prefixes and without its token."""
     assert thread_subject(raw) == (title if title is not None else stripped)
 
 
 def test_first_token_wins() -> None:
+    """With two tokens in a subject ("[#7] merged into [#9]"), the first names the ticket."""
     assert find_token("Re: [#7] merged into [#9]") == 7
 
 
@@ -100,11 +104,13 @@ def test_first_token_wins() -> None:
     ],
 )
 def test_custom_token_format(token_format: str, subject: str, number: int | None) -> None:
+    """A configured token format ("{T-77}", "(Ticket 77)") is found in any case; [#77] is not."""
     assert find_token(subject, token_format) == number
 
 
 @pytest.mark.parametrize("number", [1, 123, 987654321])
 def test_format_token_round_trips(number: int) -> None:
+    """The token we put in a subject is the one we find in the reply, for any ticket number."""
     subject = f"Re: {format_token(number)} Не работает VPN"
     assert format_token(123) == "[#123]"
     assert find_token(subject) == number
@@ -112,6 +118,7 @@ def test_format_token_round_trips(number: int) -> None:
 
 
 def test_encoded_koi8r_subject_names_its_ticket() -> None:
+    """A KOI8-R encoded-word subject still names its ticket and gives its title."""
     mail = parse((FIXTURES / "encoded-word-subject-koi8r.eml").read_bytes())
     assert find_token(mail.subject) == 123
     assert thread_subject(mail.subject) == "Не приходят письма с сайта"

@@ -23,6 +23,7 @@ def entry(question: str, *keywords: str, locale: str = "ru") -> FaqEntry:
 
 
 def test_the_seed_covers_the_common_questions_in_both_languages(seed: list[FaqEntry]) -> None:
+    """The shipped FAQ answers common questions in Russian and English, in 2–4 sentences each."""
     for locale in ("ru", "en"):
         entries = [e for e in seed if e.locale == locale]
         assert len(entries) >= 8, locale
@@ -62,6 +63,7 @@ SEED_CASES = [
 def test_requests_find_the_right_seed_entry(
     seed: list[FaqEntry], locale: str, text: str, expected: str
 ) -> None:
+    """A request about a 502, DNS, SMTP, spam, SSL, … is offered the matching FAQ entry first."""
     found = match_faq(seed, text, locale)
     assert found, text
     assert expected in found[0].question
@@ -76,6 +78,7 @@ def test_requests_find_the_right_seed_entry(
 def test_unrelated_requests_get_no_suggestions(
     seed: list[FaqEntry], locale: str, text: str
 ) -> None:
+    """A request the FAQ does not cover gets no suggestions rather than wrong ones."""
     assert match_faq(seed, text, locale) == []
 
 
@@ -110,11 +113,13 @@ WORD_FORMS = [
 
 @pytest.mark.parametrize(("keyword", "text", "hit"), WORD_FORMS)
 def test_keywords_match_word_forms(keyword: str, text: str, hit: bool) -> None:
+    """A keyword matches its Russian word forms and case, and not inside an unrelated word."""
     e = entry("q", keyword, locale="any")
     assert (match_faq([e], text, "any") == [e]) is hit
 
 
 def test_more_keywords_found_ranks_higher_and_ties_keep_file_order() -> None:
+    """Entries matching more keywords come first; ties keep the file's order."""
     a = entry("a", "сайт")
     b = entry("b", "сайт", "502")
     c = entry("c", "сайт")
@@ -124,6 +129,7 @@ def test_more_keywords_found_ranks_higher_and_ties_keep_file_order() -> None:
 
 
 def test_at_most_limit_entries() -> None:
+    """At most three suggestions by default, or the limit asked for."""
     entries = [entry(str(i), "сайт") for i in range(5)]
     assert match_faq(entries, "сайт", "ru") == entries[:3]
     assert match_faq(entries, "сайт", "ru", limit=1) == entries[:1]
@@ -131,6 +137,7 @@ def test_at_most_limit_entries() -> None:
 
 
 def test_only_the_customers_locale_is_offered() -> None:
+    """Only entries in the customer's language are offered."""
     ru = entry("ru", "ssl", locale="ru")
     en = entry("en", "ssl", locale="en")
     assert match_faq([en, ru], "SSL expired", "ru") == [ru]
@@ -140,19 +147,23 @@ def test_only_the_customers_locale_is_offered() -> None:
 
 @pytest.mark.parametrize("text", ["", "   \n\t", "!!! ???"])
 def test_empty_text_gets_nothing(seed: list[FaqEntry], text: str) -> None:
+    """An empty or punctuation-only request gets no suggestions."""
     assert match_faq(seed, text, "ru") == []
 
 
 def test_entries_are_frozen() -> None:
+    """A loaded FAQ entry cannot be changed by the code that uses it."""
     with pytest.raises(dataclasses.FrozenInstanceError):
         entry("q", "k").question = "other"  # type: ignore[misc]
 
 
 def test_a_missing_file_means_no_faq(tmp_path: Path) -> None:
+    """No FAQ file means no suggestions, not an error."""
     assert load_faq(tmp_path / "nope.toml") == []
 
 
 def test_an_entry_loads_with_its_fields(tmp_path: Path) -> None:
+    """An entry loads with its question, answer, link, keywords and language, trimmed."""
     path = tmp_path / "faq.toml"
     path.write_text(
         '[[entry]]\nlocale = "ru"\nquestion = " Вопрос "\nanswer = "Ответ."\n'
@@ -189,6 +200,7 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("content", "problem"), MALFORMED)
 def test_a_malformed_file_is_named_in_one_line(tmp_path: Path, content: str, problem: str) -> None:
+    """A mistake in the FAQ file is one line naming the file, the entry and what to fix."""
     path = tmp_path / "faq.toml"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(FaqError) as info:
@@ -200,6 +212,7 @@ def test_a_malformed_file_is_named_in_one_line(tmp_path: Path, content: str, pro
 
 
 def test_a_file_that_is_not_utf8_is_malformed(tmp_path: Path) -> None:
+    """A FAQ file not in UTF-8 is reported as malformed, not read as garbage."""
     path = tmp_path / "faq.toml"
     path.write_bytes("question = 'Вопрос'\n".encode("cp1251"))
     with pytest.raises(FaqError, match="not valid TOML"):
@@ -207,5 +220,6 @@ def test_a_file_that_is_not_utf8_is_malformed(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_path_is_an_error_not_an_empty_faq(tmp_path: Path) -> None:
+    """A FAQ path that cannot be read is an error, not silently an empty FAQ."""
     with pytest.raises(FaqError, match="cannot read"):
         load_faq(tmp_path)

@@ -185,6 +185,7 @@ def template_files() -> list[Path]:
 
 
 def test_every_kind_has_a_text_and_an_html_template_in_every_locale() -> None:
+    """Every kind of mail has a text and an HTML template in Russian and in English."""
     for locale in LOCALES:
         names = {p.name for p in (ROOT / locale).iterdir() if not p.name.startswith("_")}
         assert names == {f"{k}.{ext}" for k in KINDS for ext in ("txt", "html")}, locale
@@ -193,6 +194,7 @@ def test_every_kind_has_a_text_and_an_html_template_in_every_locale() -> None:
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_renders_in_both_locales(templates: Templates, kind: str, locale: str) -> None:
+    """Every mail renders in both languages, names the ticket's token and loads nothing remote."""
     text, html = templates.render(kind, locale, context(kind, locale))
 
     assert text.strip() and html.strip()
@@ -217,6 +219,7 @@ def test_every_kind_renders_in_both_locales(templates: Templates, kind: str, loc
 def test_mails_about_an_open_ticket_explain_the_commands(
     templates: Templates, kind: str, locale: str
 ) -> None:
+    """Mail about an open ticket tells the customer how to #close it and turn mail off."""
     for part in templates.render(kind, locale, context(kind, locale)):
         assert "#close" in part
         assert "#notify off" in part
@@ -226,6 +229,7 @@ def test_mails_about_an_open_ticket_explain_the_commands(
 def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
     # confirm_address goes to an address not yet confirmed, so it does not name the customer;
     # a digest is about many tickets and many customers; a stranger is told nothing of them.
+    """A template missing a value it needs fails loudly, naming itself, never prints a blank."""
     common = ["support_address"]
     if kind != "confirm_address" and kind not in DIGEST_KINDS | STRANGER_KINDS:
         common.append("customer_name")
@@ -248,6 +252,7 @@ def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
 
 
 def test_a_missing_status_label_raises(templates: Templates) -> None:
+    """A mail without its status label fails instead of showing an empty status."""
     ctx = context("reopened")
     del ctx["ticket"]["status_label"]
     with pytest.raises(UndefinedError):
@@ -256,11 +261,13 @@ def test_a_missing_status_label_raises(templates: Templates) -> None:
 
 @pytest.mark.parametrize("kind", ["nope", "_base", "../ru/created", "created.txt", ""])
 def test_unknown_kind_raises(templates: Templates, kind: str) -> None:
+    """An unknown kind of mail, or a path-like name, is refused: no template is guessed."""
     with pytest.raises(UnknownTemplate, match="no e-mail template for kind"):
         templates.render(kind, "ru", context("reopened"))
 
 
 def test_a_kind_whose_file_is_missing_raises_unknown_template(tmp_path: Path) -> None:
+    """A template file missing from the folder is reported by its path."""
     with pytest.raises(UnknownTemplate, match=r"ru/created\.txt"):
         Templates(tmp_path).render("created", "ru", context("created"))
 
@@ -278,6 +285,7 @@ def test_a_kind_whose_file_is_missing_raises_unknown_template(tmp_path: Path) ->
     ],
 )
 def test_unknown_locale_falls_back_to_russian(templates: Templates, asked: str, used: str) -> None:
+    """A customer's language is matched loosely ("en-US", "EN"); unknown ones get Russian."""
     assert resolve_locale(asked) == used
     ctx = context("reopened", used)
     assert templates.render("reopened", asked, ctx) == templates.render("reopened", used, ctx)
@@ -285,6 +293,7 @@ def test_unknown_locale_falls_back_to_russian(templates: Templates, asked: str, 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_html_escapes_what_the_customer_wrote(templates: Templates, locale: str) -> None:
+    """The customer's words, name and subject are escaped in HTML and kept as written in text."""
     evil = '<script>alert("x")</script> & Co'
     ctx = context("created", locale, text=evil, customer_name=evil)
     ctx["ticket"]["subject"] = evil
@@ -299,6 +308,7 @@ def test_html_escapes_what_the_customer_wrote(templates: Templates, locale: str)
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_html_escapes_the_operator_and_the_reason(templates: Templates, locale: str) -> None:
+    """An operator's name and a status reason are escaped in the HTML part."""
     _, html = templates.render(
         "operator_reply", locale, context("operator_reply", locale, operator_name="<b>Eve</b>")
     )
@@ -309,6 +319,7 @@ def test_html_escapes_the_operator_and_the_reason(templates: Templates, locale: 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_an_operator_reply_keeps_its_lines_in_both_parts(templates: Templates, locale: str) -> None:
+    """An operator's reply reaches the customer line by line in both the text and HTML parts."""
     reply = (
         "Добрый день!\n\nМы перезапустили PHP-FPM.\n"
         "Проверьте, пожалуйста, <сайт> & почту.\n-- \nИван"
@@ -328,6 +339,7 @@ def test_an_operator_reply_keeps_its_lines_in_both_parts(templates: Templates, l
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_status_labels_come_from_the_context(templates: Templates, locale: str) -> None:
+    """Status names come from the one label table, never from the template's own words."""
     old, new = Status.IN_PROGRESS.label(locale), Status.CLOSED.label(locale)
     ctx = context("status", locale, old_status_label=old, new_status_label=new)
     ctx["ticket"]["status_label"] = new
@@ -343,6 +355,7 @@ def test_status_labels_come_from_the_context(templates: Templates, locale: str) 
 
 @pytest.mark.parametrize("path", template_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_template_spells_a_status_label(path: Path) -> None:
+    """No template spells a status label itself: STATUS_LABELS is the one place for them."""
     source = path.read_text(encoding="utf-8")
     for labels in STATUS_LABELS.values():
         for label in labels.values():
@@ -351,6 +364,7 @@ def test_no_template_spells_a_status_label(path: Path) -> None:
 
 @pytest.mark.parametrize("path", template_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_templates_are_in_their_own_language(path: Path) -> None:
+    """Russian templates are written in Russian, English ones carry no Russian."""
     source = path.read_text(encoding="utf-8")
     locale = path.parent.name
     if path.parent == ROOT:  # the layout shared by all locales holds no words at all
@@ -368,6 +382,7 @@ RUSSIAN_BOILERPLATE = ["Здравствуйте", "заявк", "уважени
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_rendered_mails_do_not_mix_languages(templates: Templates, kind: str) -> None:
+    """A rendered mail speaks one language: no English boilerplate in Russian mail or back."""
     neutral = {"customer_name": "Anna"}
     ru_text, ru_html = templates.render(kind, "ru", context(kind, "ru", **neutral))
     for part in (ru_text, ru_html):
@@ -382,6 +397,7 @@ def test_rendered_mails_do_not_mix_languages(templates: Templates, kind: str) ->
 
 @pytest.mark.parametrize(("locale", "greeting"), [("ru", "Здравствуйте!"), ("en", "Hello,")])
 def test_an_empty_name_greets_without_one(templates: Templates, locale: str, greeting: str) -> None:
+    """A customer without a name is greeted plainly, not "Здравствуйте, !"."""
     text, html = templates.render("reopened", locale, context("reopened", locale, customer_name=""))
     assert text.startswith(greeting + "\n")
     assert f">{greeting}</p>" in html
@@ -391,6 +407,7 @@ def test_an_empty_name_greets_without_one(templates: Templates, locale: str, gre
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_created_offers_the_faq_only_when_there_is_one(templates: Templates, locale: str) -> None:
+    """The "created" mail lists matching FAQ entries with links, and only when some match."""
     text, html = templates.render("created", locale, context("created", locale))
     for part in (text, html):
         assert "Сайт показывает ошибку 502" in part and "В панели управления." in part
@@ -407,6 +424,7 @@ def test_created_offers_the_faq_only_when_there_is_one(templates: Templates, loc
 
 
 def test_the_text_part_lays_out_cleanly(templates: Templates) -> None:
+    """Every text part ends with the support address, without blank-line runs or trailing spaces."""
     for kind in KINDS:
         for locale in LOCALES:
             text, _ = templates.render(kind, locale, context(kind, locale))
@@ -416,6 +434,7 @@ def test_the_text_part_lays_out_cleanly(templates: Templates) -> None:
 
 
 def test_confirm_address_says_how_to_confirm_and_what_if_not(templates: Templates) -> None:
+    """The confirmation mail says to reply to confirm the new address, or to ignore it."""
     text, _ = templates.render("confirm_address", "ru", context("confirm_address"))
     assert "new@example.org" in text and "ответьте на это письмо" in text
     assert "проигнорируйте" in text
@@ -442,14 +461,17 @@ def test_confirm_address_says_how_to_confirm_and_what_if_not(templates: Template
     ],
 )
 def test_plural_ru(n: int, word: str) -> None:
+    """Russian counts take the right form: 1 день, 2 дня, 5 дней, 21 день, 11 дней."""
     assert plural_ru(n, "день", "дня", "дней") == word
 
 
 def test_plural_en() -> None:
+    """English counts take the right form: 1 day, 0 or 2 days."""
     assert [plural_en(n, "day", "days") for n in (0, 1, 2, 21)] == ["days", "day", "days", "days"]
 
 
 def test_day_counts_read_naturally(templates: Templates) -> None:
+    """Reminders and auto-close mail say "через 1 день", "31 день", "in 1 day" naturally."""
     text, _ = templates.render("reminder", "ru", context("reminder", days_left=1))
     assert "через 1 день" in text
     text, _ = templates.render("auto_closed", "ru", context("auto_closed", days=31))
@@ -731,6 +753,7 @@ def test_operator_message_says_what_happened(
 def test_operator_message_tells_a_verified_customer_from_a_guest(
     templates: Templates, locale: str, guest: str, verified: str
 ) -> None:
+    """An operator sees whether the customer is a verified account (with its number) or a guest."""
     for part in templates.render("operator_message", locale, context("operator_message", locale)):
         part = TAG.sub("", part)
         assert verified in part and "anna@example.org" in part and "Анна" in part
@@ -753,6 +776,7 @@ def test_operator_message_tells_a_verified_customer_from_a_guest(
 def test_operator_message_lists_the_attachments_with_sizes(
     templates: Templates, locale: str, sizes: list[str], heading: str
 ) -> None:
+    """An operator sees each attachment's name and size, in bytes, KB or MB of their language."""
     attachments = [
         *EXTRA["operator_message"]["attachments"],
         {"filename": "backup.zip", "content_type": "application/zip", "size": 3_500_000},
@@ -784,6 +808,7 @@ def test_operator_message_lists_the_attachments_with_sizes(
 def test_operator_message_explains_the_flags(
     templates: Templates, locale: str, nudge: str, heading: str
 ) -> None:
+    """An operator sees what each flag means ("nudge"); an unknown flag is shown as it is."""
     for part in templates.render("operator_message", locale, context("operator_message", locale)):
         assert f"{heading}: " in part and nudge in part
     ctx = context("operator_message", locale, flags=["nudge", "something_new"])
@@ -798,6 +823,7 @@ def test_operator_message_explains_the_flags(
 def test_operator_message_keeps_the_whole_text_and_its_lines(
     templates: Templates, locale: str
 ) -> None:
+    """An operator gets the customer's whole text, signature and line breaks included."""
     message = "Добрый день!\n\nСайт <снова> не открывается & почта тоже.\n\n-- \nАнна"
     ctx = context("operator_message", locale, text=message)
     text, html = templates.render("operator_message", locale, ctx)
@@ -857,6 +883,7 @@ def test_command_error_names_each_wrong_line_and_why(
 def test_stranger_held_names_the_held_message_and_how_to_decide(
     templates: Templates, locale: str, says: list[str]
 ) -> None:
+    """Operators told of a held stranger's mail see who wrote, to whose ticket, and the commands."""
     text, html = templates.render("stranger_held", locale, context("stranger_held", locale))
     for part in (text, TAG.sub("", html)):
         for phrase in says:
@@ -903,6 +930,7 @@ def test_held_notice_tells_the_stranger_nothing_about_the_ticket(
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_held_notice_escapes_html(templates: Templates, locale: str) -> None:
+    """What a stranger wrote is escaped in the HTML of our answer to them."""
     evil = '<script>alert("x")</script> & Co'
     escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"
     ctx = context("held_notice", locale, subject=evil, token=f"[#12] {evil}")

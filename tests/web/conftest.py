@@ -28,7 +28,8 @@ from gateway.testing import RunningGateway, running_gateway
 from tests.helpers import until
 
 CHROMIUM = os.environ.get("HELPDESK_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Each run writes here (ignored by git); `make screenshots` copies them to docs/screenshots/.
+SCREENSHOTS = Path(__file__).resolve().parents[1] / ".screenshots"
 HEADER = "X-Panel-User"
 PASSWORD = "secret-pass"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -144,6 +145,8 @@ def browser() -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """A PNG of the page for the README (docs/screenshots/, overwritten each run)."""
+    """A PNG of the page for the README: tests/.screenshots/, overwritten each run and
+    copied to docs/screenshots/ only by `make screenshots`, so a test run changes no
+    tracked file."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -15,6 +15,7 @@ LINKS = SigninLinks(b"k" * 32, timedelta(minutes=30))
 
 
 def test_a_token_reads_back_until_it_expires() -> None:
+    """A mailed sign-in link works for its 30 minutes, then is refused as expired; each is new."""
     token = LINKS.make(42, NOW)
     customer, nonce = LINKS.read(token, NOW + timedelta(minutes=29))
     assert customer == 42 and len(nonce) >= 20
@@ -33,17 +34,20 @@ def test_a_token_reads_back_until_it_expires() -> None:
     ],
 )
 def test_a_changed_token_is_refused(tamper) -> None:  # type: ignore[no-untyped-def]
+    """A sign-in link changed in any way (signature, payload, cut) is refused."""
     with pytest.raises(LinkInvalid):
         LINKS.read(tamper(LINKS.make(42, NOW)), NOW)
 
 
 def test_another_secret_does_not_read_it() -> None:
+    """A sign-in link made with another instance's secret is refused as forged."""
     other = SigninLinks(b"x" * 32, timedelta(minutes=30))
     with pytest.raises(LinkInvalid, match="forged"):
         other.read(LINKS.make(42, NOW), NOW)
 
 
 def test_only_configured_proxies_count() -> None:
+    """Only requests from the configured proxy networks may name the panel's user in a header."""
     proxies = (ipaddress.ip_network("10.0.0.0/24"), ipaddress.ip_network("::1/128"))
 
     def req(host: str | None) -> object:
@@ -58,6 +62,7 @@ def test_only_configured_proxies_count() -> None:
 
 
 def test_the_login_throttle_counts_per_login_within_its_window() -> None:
+    """Failed logins are throttled per login, any case, within the window; a success resets it."""
     throttle = LoginThrottle(attempts=2, window=timedelta(minutes=10))
     throttle.failed("Anna@example.com", NOW)
     assert throttle.blocked_for("anna@example.com", NOW) is None

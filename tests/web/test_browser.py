@@ -1,7 +1,8 @@
 """The support page in a real browser (headless Chromium driven by Playwright).
 
 Each scenario is what a person does, click by click, and it photographs every
-page it passes for the README (docs/screenshots/). One browser serves the whole
+page it passes for the README (tests/.screenshots/; `make screenshots` copies them
+to docs/screenshots/). One browser serves the whole
 run; each test gets a fresh context (cookies) and a fresh gateway on SQLite.
 """
 
@@ -138,6 +139,7 @@ def test_a_customer_from_the_control_panel(site: Web, browser: Any) -> None:
 
 
 def test_a_customer_signs_in_with_a_mailed_link(site: Web, context: Any) -> None:
+    """In a browser a customer asks for a link, signs in with it, signs out; the link then fails."""
     site.gw.gateway.wiring.desk.add_customer(IVAN, "Иван")
     page = context.new_page()
     page.goto(f"{site.base}/")
@@ -164,6 +166,7 @@ def test_a_customer_signs_in_with_a_mailed_link(site: Web, context: Any) -> None
 
 
 def test_an_operator_works_the_queue(site: Web, context: Any) -> None:
+    """In a browser an operator signs in, takes, answers and notes a ticket, rejects held mail."""
     site.gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", PASSWORD)
     site.gw.gateway.wiring.desk.add_operator("Борис", "boris@example.com", PASSWORD)
     ivan, petr = site.client(IVAN), site.client("petr@example.org")

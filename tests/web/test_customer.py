@@ -46,6 +46,7 @@ def test_a_ticket_made_on_the_page_is_a_ticket_made_by_mail(web: Web) -> None:
 
 
 def test_my_tickets_lists_open_ones_first(web: Web) -> None:
+    """The "My tickets" page lists open tickets before closed ones, labelled in either language."""
     ivan = web.client(IVAN)
     first = web.new_ticket(ivan, "Первая", "Сайт example.ru отдаёт 502 уже час подряд")
     second = web.new_ticket(ivan, "Вторая", "Не приходит почта на info@example.ru со вчера")
@@ -157,6 +158,7 @@ def test_notification_settings_on_the_ticket_page(web: Web) -> None:
 
 
 def test_a_new_ticket_without_notifications_sends_no_created_mail(web: Web) -> None:
+    """A ticket opened with notifications off queues no "created" mail at all."""
     ivan = web.client(IVAN)
     r = web.post(ivan, "/tickets/new", {"subject": SUBJECT, "text": REQUEST, "notify_address": ""})
     number = int(r.headers["location"].rsplit("/", 1)[1])
@@ -165,6 +167,7 @@ def test_a_new_ticket_without_notifications_sends_no_created_mail(web: Web) -> N
 
 
 def test_the_form_says_what_is_missing(web: Web) -> None:
+    """The new-ticket form answers 400 naming each missing field, in the visitor's language."""
     ivan = web.client(IVAN)
     r = web.post(ivan, "/tickets/new", {"subject": "", "text": " ", "notify": "on"})
     assert r.status_code == 400
@@ -174,6 +177,7 @@ def test_the_form_says_what_is_missing(web: Web) -> None:
 
 
 def test_attachments_download_from_the_ticket_page(web: Web) -> None:
+    """A customer downloads a mailed attachment from the ticket page under its Russian name."""
     message = mail(SUBJECT, REQUEST, sender=IVAN)
     message.add_attachment(b"PNG...", maintype="image", subtype="png", filename="экран.png")
     send(web.gw, message, sender=IVAN)

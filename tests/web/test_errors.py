@@ -66,6 +66,8 @@ def _run(main: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
 
 
 def test_a_database_without_its_tables_is_a_503_page(tmp_path: Path) -> None:
+    """A database without its tables shows a human 503 page, never a traceback."""
+
     async def run() -> httpx.Response:
         async with _client(tmp_path) as client:
             return await client.get("/tickets")
@@ -76,6 +78,8 @@ def test_a_database_without_its_tables_is_a_503_page(tmp_path: Path) -> None:
 
 
 def test_a_bug_is_a_500_page_in_the_visitors_language(tmp_path: Path) -> None:
+    """A bug behind a form is a 500 page in the visitor's language, naming no exception."""
+
     async def run() -> httpx.Response:
         async with _client(tmp_path, deliver_fails=True) as client:
             page = await client.get("/tickets/new?lang=en")

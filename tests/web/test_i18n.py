@@ -14,6 +14,7 @@ PY = Path(__file__).resolve().parents[2] / "gateway" / "web"
 
 
 def test_every_key_used_by_a_template_or_a_page_exists() -> None:
+    """Every phrase a page or template asks for exists: no page shows a bare key."""
     sources = [*default_root().glob("*.html"), *PY.glob("*.py")]
     used = {key for f in sources for key in KEY.findall(f.read_text(encoding="utf-8"))}
     used |= {
@@ -31,6 +32,7 @@ def test_every_key_used_by_a_template_or_a_page_exists() -> None:
 
 
 def test_both_languages_are_filled_and_take_the_same_values() -> None:
+    """Every phrase is written in both languages, with the same {placeholders} in each."""
     for key, (ru, en) in i18n.STRINGS.items():
         assert ru.strip() and en.strip(), key
         assert set(re.findall(r"{(\w+)}", ru)) == set(re.findall(r"{(\w+)}", en)), key

@@ -19,6 +19,7 @@ def _ticket(web: Web, who: str, subject: str, text: str) -> int:
 
 
 def test_the_queue_is_oldest_waiting_first_and_nudges_do_not_reorder(web: Web) -> None:
+    """The queue shows the longest-waiting first, nudges counted not reordering, and filters."""
     op = web.operator()
     first = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
     web.clock.advance(minutes=10)
@@ -39,6 +40,7 @@ def test_the_queue_is_oldest_waiting_first_and_nudges_do_not_reorder(web: Web) -
 
 
 def test_ticket_buttons_act_as_the_cli_verbs(web: Web) -> None:
+    """The ticket page's buttons take, reply, note, assign, close and admin-close like the CLI."""
     op = web.operator()
     number = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
     page = op.get(f"/op/tickets/{number}").text
@@ -76,6 +78,7 @@ def test_ticket_buttons_act_as_the_cli_verbs(web: Web) -> None:
 
 
 def test_a_refusal_is_shown_as_the_clis_sentence(web: Web) -> None:
+    """A refused action is shown on the page in the CLI's own sentence."""
     op = web.operator()
     number = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
     r = web.post(op, f"/op/tickets/{number}/merge", {"into": str(number)}, "/op/login")
@@ -85,6 +88,7 @@ def test_a_refusal_is_shown_as_the_clis_sentence(web: Web) -> None:
 
 
 def test_merge_moves_the_messages(web: Web) -> None:
+    """Merging moves the messages into the other ticket; the customer sees where they went."""
     op = web.operator()
     a = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
     b = _ticket(web, IVAN, "Почта", "Письма на info@example.ru не доходят совсем")
@@ -96,6 +100,7 @@ def test_merge_moves_the_messages(web: Web) -> None:
 
 
 def test_held_strangers_mail_is_accepted_from_the_page(web: Web) -> None:
+    """A stranger's held mail is listed for operators, not shown to the customer, and accepted."""
     op = web.operator()
     number = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
     stranger = mail(f"Re: [#{number}] Сайт лежит", "Это я, коллега Ивана: теперь 503", sender=PETR)
@@ -111,6 +116,7 @@ def test_held_strangers_mail_is_accepted_from_the_page(web: Web) -> None:
 
 
 def test_quarantine_lists_and_retries(web: Web) -> None:
+    """The quarantine page lists unparsed mail with the reason and retries it on demand."""
     op = web.operator()
     with web.gw.gateway.sessions.begin() as session:
         raw.store_raw(

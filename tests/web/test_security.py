@@ -182,6 +182,7 @@ def test_sign_in_for_an_unknown_address_sends_nothing_and_says_the_same(web: Web
 
 
 def test_a_forged_or_damaged_link_is_refused(web: Web) -> None:
+    """A forged or damaged sign-in link is refused with 400."""
     assert web.client().get("/signin/abc.def").status_code == 400
     assert web.client().get("/signin/not-a-token").status_code == 400
 
@@ -223,12 +224,14 @@ def test_password_guessing_is_throttled_per_login(web: Web) -> None:
 
 
 def test_session_cookie_is_httponly_and_samesite(web: Web) -> None:
+    """The session cookie is HttpOnly and SameSite=Lax, and not Secure on plain HTTP."""
     r = web.client().get("/signin")
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
 
 
 def test_secure_cookie_when_configured(settings, clock) -> None:
+    """With http_cookie_secure=yes the session cookie is marked Secure."""
     with running_gateway(web_settings(settings, http_cookie_secure="yes"), clock) as gw:
         web = Web(gw, clock)
         try:
@@ -238,6 +241,7 @@ def test_secure_cookie_when_configured(settings, clock) -> None:
 
 
 def test_unknown_pages_are_human(web: Web) -> None:
+    """An unknown page, or a ticket not yours, is a human "not found" page in your language."""
     r = web.client(IVAN).get("/no/such/page")
     assert r.status_code == 404 and "Страница не найдена" in r.text
     assert "Not found" in web.client(IVAN).get("/tickets/5?lang=en").text

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from gateway.config import ConfigError, load_settings
 from gateway.testing import free_port, wait_for_banner
+from tests.helpers import HELPDESK, cli, cli_process
 
 
 def test_serve_answers_http_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
@@ -27,10 +27,9 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None
         HELPDESK_HTTP_LISTEN=f"http://127.0.0.1:{http}",
         HELPDESK_DOMAIN="example.com",
     )
-    cmd = [sys.executable, "-m", "gateway.cli"]
-    subprocess.run([*cmd, "init"], env=env, check=True, capture_output=True)
+    assert cli(env, "init").returncode == 0
     log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen([*cmd, "serve"], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen([*HELPDESK, "serve"], env=env, stdout=log, stderr=log)
     try:
         wait_for_banner(smtp, proc)
         deadline = time.monotonic() + 15
@@ -54,6 +53,7 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None
 
 
 def test_a_busy_http_port_is_one_clear_line(tmp_path: Path) -> None:
+    """serve with its page's port taken exits non-zero with one line naming HELPDESK_HTTP_LISTEN."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -64,9 +64,8 @@ def test_a_busy_http_port_is_one_clear_line(tmp_path: Path) -> None:
             HELPDESK_LISTEN=f"smtp://127.0.0.1:{free_port()}",
             HELPDESK_HTTP_LISTEN=f"http://127.0.0.1:{port}",
         )
-        cmd = [sys.executable, "-m", "gateway.cli"]
-        subprocess.run([*cmd, "init"], env=env, check=True, capture_output=True)
-        proc = subprocess.run([*cmd, "serve"], env=env, capture_output=True, timeout=60)
+        assert cli(env, "init").returncode == 0
+        proc = cli_process(env, "serve", timeout=60)
     assert proc.returncode != 0
     assert b"HELPDESK_HTTP_LISTEN" in proc.stderr and b"Traceback" not in proc.stderr
 
