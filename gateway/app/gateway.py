@@ -84,6 +84,21 @@ class Gateway:
         """The intake writer's process id (None with HELPDESK_INTAKE_WRITER=thread)."""
         return self._child.pid if self._child is not None else None
 
+    @property
+    def writer_state(self) -> str:
+        """``running``, ``restarting`` (a new writer is starting) or ``down`` (starting
+        fails and is retried with backoff, or the gateway is stopped): /healthz reads it."""
+        if self._child is not None:
+            return self._child.state
+        if self._writer is not None:
+            return "running" if self._writer.alive else "down"
+        return "down"
+
+    @property
+    def writer_restarts(self) -> int:
+        """How many times a new intake writer took over from a dead one: /metrics reads it."""
+        return self._child.restarts if self._child is not None else 0
+
     def init_database(self) -> None:
         self.wiring.init_database()
 
