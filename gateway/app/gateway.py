@@ -153,7 +153,14 @@ class Gateway:
     async def _start_writer(self) -> None:
         s = self.settings
         if s.intake_writer == "process":
-            child = WriterProcess(WriterConfig(s.db_url, s.sqlite_synchronous, self.rules))
+            config = WriterConfig(
+                s.db_url,
+                s.sqlite_synchronous,
+                self.rules,
+                s.intake_cpu_budget_seconds,
+                s.intake_memory_budget_mb,
+            )
+            child = WriterProcess(config)
             try:
                 await child.start()
             except WriterUnavailable as exc:

@@ -45,6 +45,8 @@ class WriterConfig:
     database_url: str
     sqlite_synchronous: str
     rules: IntakeRules
+    cpu_budget: float = 10.0  # issue 14.3: one mail's parse, CPU seconds; then quarantine
+    memory_budget_mb: int = 1024  # ... and MiB it may add to the writer
 
 
 class WriterUnavailable(Exception):

@@ -16,11 +16,13 @@ import sys
 from datetime import datetime
 from typing import BinaryIO
 
-from gateway.intake import ingest, prepare
+from gateway.intake import ingest
+from gateway.intake.budget import prepare_within
+from gateway.intake.prepare import Prepared
 from gateway.intake.quarantine import shunt as shunt_mail
 from gateway.intake.writer import LENGTH, WriterConfig, frame
 from gateway.lifeline import die_with_parent
-from gateway.outcome import DATABASE_AWAY, Delivery, Outcome
+from gateway.outcome import DATABASE_AWAY, Outcome
 
 log = logging.getLogger("gateway.writer")
 
@@ -55,13 +57,13 @@ def _child() -> int:
     sessions = db.session_factory(engine)
     rules = config.rules
 
-    def work(session: object, item: tuple[int, Delivery, datetime]) -> Outcome:
-        _, delivery, now = item
-        return ingest(session, prepare(delivery), rules, now)  # type: ignore[arg-type]
+    def work(session: object, item: tuple[int, Prepared, datetime]) -> Outcome:
+        _, prepared, now = item
+        return ingest(session, prepared, rules, now)  # type: ignore[arg-type]
 
-    def shunt(session: object, item: tuple[int, Delivery, datetime], exc: Exception) -> Outcome:
-        _, delivery, now = item
-        return shunt_mail(session, delivery, exc, now)  # type: ignore[arg-type]
+    def shunt(session: object, item: tuple[int, Prepared, datetime], exc: Exception) -> Outcome:
+        _, prepared, now = item
+        return shunt_mail(session, prepared.delivery, exc, now)  # type: ignore[arg-type]
 
     # Intake allocates many short-lived objects and few cycles: a full collection
     # every few hundred mails is plenty, and the start-up heap need not be scanned.
@@ -69,7 +71,14 @@ def _child() -> int:
     gc.set_threshold(20_000, 50, 100)
     replies.write(frame(("ready", None)))
     replies.flush()
-    while group := incoming.next_group():
+    while received := incoming.next_group():
+        # Parsed before the transaction, each under the budget: a group that is run again
+        # (a savepoint per mail) does not parse twice, and no lock waits on a parse.
+        group = [
+            (seq, prepare_within(d, config.cpu_budget, config.memory_budget_mb), now)
+            for seq, d, now in received
+        ]
+        del received
         try:
             results: list[Outcome | BaseException] = commit_group(sessions, group, work, shunt)
         except Exception:

@@ -37,6 +37,10 @@ _MAX_HEADERS = 2000
 # messages. 150,000 ids took 181 s of quadratic de-duplication; these take microseconds.
 MAX_IDS_HEAD = 100
 MAX_IDS_TAIL = 300
+# Issue 14.3: a body part's text is read from its first MiB (cut at a line end); the rest
+# stays in the raw mail (guarantee 2) and the parse notes a ``BodyTruncated`` defect.
+# A 21 MB text or a 20 MB HTML body cost 18-30 s and gigabytes; nobody reads that much.
+MAX_TEXT_BYTES = 1 << 20
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -201,7 +205,9 @@ def _walk(msg: Message) -> tuple[str, str | None, list[Attachment], list[str]]:
             ctype in ("text/plain", "text/html") and disposition != "attachment" and (not filename)
         )
         if is_body_text:
-            decoded = _decode_text(part)
+            decoded, cut = _decode_text(part)
+            if cut:
+                defects.append("BodyTruncated")
             if ctype == "text/plain":
                 text_parts.append(decoded)
             elif html is None:
@@ -255,16 +261,21 @@ def _default_name(ctype: str, n: int) -> str:
     return f"attachment-{n}.{sub or main or 'bin'}"
 
 
-def _decode_text(part: Message) -> str:
-    """The part's text with "\n" line ends (the wire format's CRLF is not content)."""
-    text = _decode_payload(part)
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
-def _decode_payload(part: Message) -> str:
+def _decode_text(part: Message) -> tuple[str, bool]:
+    """The part's text with "\n" line ends (the wire format's CRLF is not content), and
+    whether it was cut to its first ``MAX_TEXT_BYTES``."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
+    cut = len(payload) > MAX_TEXT_BYTES
+    if cut:
+        end = payload.rfind(b"\n", 0, MAX_TEXT_BYTES)
+        payload = payload[: end if end > MAX_TEXT_BYTES // 2 else MAX_TEXT_BYTES]
+    text = _decode_payload(part, payload)
+    return (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text), cut
+
+
+def _decode_payload(part: Message, payload: bytes) -> str:
     declared = (part.get_content_charset() or "").lower()
     if payload.isascii():
         return payload.decode("ascii")
