@@ -70,3 +70,15 @@ def test_a_big_russian_mail_without_charset_is_read_from_a_sample(gateway):
     (message,) = show(gateway, 1)["messages"]
     assert message["text"].startswith("Здравствуйте, сайт не работает")
     assert len(message["text"]) <= 1 << 20
+
+
+def test_a_line_of_64_kib_in_data_is_accepted(gateway):
+    """Issue 14.11: real mail with a line far over 1,000 octets is stored, not refused for good."""
+    long_line = ("Лог: " + "x" * 65_000).encode()
+    raw = wire(mail(msgid="<long@example.ru>")).replace(
+        b"\r\n\r\n", b"\r\n\r\n" + long_line + b"\r\n", 1
+    )
+    assert max(len(line) for line in raw.split(b"\r\n")) > 64_000
+    code, text = send(gateway, raw)
+    assert code == 250, text
+    assert "x" * 1000 in show(gateway, 1)["messages"][0]["text"]

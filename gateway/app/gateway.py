@@ -31,6 +31,7 @@ from gateway.notify.dispatch import Dispatcher
 from gateway.outcome import DATABASE_AWAY, Delivery, Outcome
 from gateway.schedule.scheduler import Scheduler
 from gateway.smtp import tls
+from gateway.smtp.limits import SessionLimits
 from gateway.smtp.server import start_listener, start_submission
 from gateway.store import db
 from gateway.store.group_commit import GroupCommitter
@@ -187,7 +188,9 @@ class Gateway:
         self.scheduler.start()
         host, port = s.listen_host_port
         handler = parts.smtp_handler(self.wiring, self.deliver)
-        server = await start_listener(handler, host, port, hostname=s.domain)
+        server = await start_listener(
+            handler, host, port, hostname=s.domain, limits=self._session_limits()
+        )
         self.bound = server.sockets[0].getsockname()[:2]
         log.info("listening on %s://%s:%d", s.listen_scheme, *self.bound)
         try:
@@ -204,6 +207,13 @@ class Gateway:
             raise
         return server
 
+    def _session_limits(self) -> SessionLimits:
+        """One listener's session limits (issue 14.4), from the settings."""
+        s = self.settings
+        return SessionLimits(
+            s.smtp_max_sessions, s.smtp_max_sessions_per_address, s.smtp_idle_timeout_seconds
+        )
+
     async def _start_submission(self, context: object, cert: object) -> None:
         host, port = self.settings.submission_host_port
         self._submission = await start_submission(
@@ -212,6 +222,7 @@ class Gateway:
             port,
             tls_context=context,  # type: ignore[arg-type]
             hostname=self.settings.domain,
+            limits=self._session_limits(),
         )
         self.submission_bound = self._submission.sockets[0].getsockname()[:2]
         log.info(
