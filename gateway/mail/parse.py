@@ -17,6 +17,7 @@ gets a readable text derived with the standard library's HTML parser.
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import re
 from datetime import UTC, datetime
@@ -87,6 +88,13 @@ def _build(msg: Message) -> ParsedMail:
         headers={k: tuple(decode_words(v) for v in vs) for k, vs in headers.items()},
         defects=tuple(defects),
     )
+
+
+def from_address(head: bytes) -> str | None:
+    """The From address of a message's header block (its first bytes will do), lower case."""
+    headers = email.parser.BytesHeaderParser(policy=_POLICY).parsebytes(head)
+    found = _addresses(_unfold(str(headers.get("from", "") or "")))
+    return found[0].address.lower() if found else None
 
 
 def message_ids(value: str) -> tuple[str, ...]:
