@@ -100,6 +100,7 @@ class Flight:
     customer: Person | None = None  # classify, identify: the customer of that address
     operator: Person | None = None  # classify: an operator of that address (a claim)
     raw_id: int | None = None  # keep: the stored bytes
+    reused_id: bool = False  # keep: another sender's mail had this Message-ID first
     addressed: Addressed = Addressed()  # addressed
     trusted: Person | None = None  # trust: the operator the mail proves to be
     number: int | None = None  # thread: the ticket it names

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import Row
 
+from gateway.lifeline import die_with_parent
 from gateway.mail import reply_address
 from gateway.mail.compose import Outgoing, compose, to_bytes
 from gateway.notify.faq import FaqEntry, match_faq
@@ -158,8 +160,9 @@ def build_many(letters: list[Letter], templates: Templates, rules: DispatchRules
 _WORKER: tuple[Templates, DispatchRules] | None = None
 
 
-def _start_worker(root: Path, rules: DispatchRules) -> None:
+def _start_worker(root: Path, rules: DispatchRules, parent: int | None = None) -> None:
     global _WORKER
+    die_with_parent(parent)  # a kill -9 of serve must not leave this worker behind (issue 14.6)
     _WORKER = (Templates(root), rules)
 
 
@@ -184,7 +187,7 @@ class Builder:
                 1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.templates.root, self.rules),
+                initargs=(self.templates.root, self.rules, os.getpid()),
             )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, _build_in_worker, letters)
