@@ -27,6 +27,7 @@ from gateway.intake import IntakeRules
 from gateway.notify.enqueue import Notices
 from gateway.notify.faq import FaqEntry, FaqError, load_faq
 from gateway.operations.desk import Desk
+from gateway.outcome import Tally
 from gateway.store import db
 from gateway.store.outbox import RateLimit
 
@@ -192,6 +193,7 @@ class Wiring:
     notices: Notices = field(init=False)
     intake: IntakeRules = field(init=False)
     desk: Desk = field(init=False)
+    tally: Tally = field(init=False, default_factory=Tally)  # mails answered (GET /metrics)
 
     def __post_init__(self) -> None:
         s = self.settings

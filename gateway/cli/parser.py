@@ -44,7 +44,8 @@ class _Version(argparse.Action):
             number = version("helpdesk-gateway")
         except PackageNotFoundError:  # run from a source tree that was never installed
             number = "unknown (not installed)"
-        parser.exit(0, f"helpdesk {number}\n")
+        print(f"helpdesk {number}")
+        parser.exit(0)
 
 
 def _verb(name: str, fn: str, help: str, parent: Any) -> argparse.ArgumentParser:

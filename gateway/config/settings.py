@@ -124,6 +124,13 @@ class Settings:
     reopen_interval_seconds: int = _setting(3600, "how often serve marks lapsed reopen windows")
     escalate_interval_seconds: int = _setting(900, "how often serve looks for unanswered tickets")
     dedup_interval_seconds: int = _setting(60, "how often serve runs the dedup sweep")
+    # Issue 14 (deployment): health and metrics for the sysadmin's monitoring.
+    http_monitoring: bool = _setting(
+        True, "GET /healthz and GET /metrics on the support page's listener; false = 404"
+    )
+    health_outbox_seconds: int = _setting(
+        900, "/healthz answers 503 when a due notification has waited longer than this"
+    )
 
     @property
     def support(self) -> str:
