@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,15 +24,18 @@ from gateway.clock import Clock, system_clock
 from gateway.config import ConfigError, Settings
 from gateway.desk.model import Policy
 from gateway.intake import IntakeRules
-from gateway.notify.build import DispatchRules
 from gateway.notify.enqueue import Notices
 from gateway.notify.faq import FaqEntry, FaqError, load_faq
 from gateway.operations.desk import Desk
-from gateway.schedule.jobs import SweepRules
-from gateway.schedule.scheduler import Intervals
+from gateway.outcome import Tally
 from gateway.store import db
 from gateway.store.outbox import RateLimit
-from gateway.web.backend import WebConfig
+
+if TYPE_CHECKING:  # imported where used: `helpdesk ingest` needs none of them (issue 14)
+    from gateway.notify.build import DispatchRules
+    from gateway.schedule.jobs import SweepRules
+    from gateway.schedule.scheduler import Intervals
+    from gateway.web.backend import WebConfig
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -107,6 +111,8 @@ def intake_rules(settings: Settings, secret: bytes, tell: Notices | None) -> Int
 
 
 def sweep_rules(settings: Settings, tell: Notices | None) -> SweepRules:
+    from gateway.schedule.jobs import SweepRules
+
     return SweepRules(
         policy=policy(settings),
         notices=tell,
@@ -116,6 +122,8 @@ def sweep_rules(settings: Settings, tell: Notices | None) -> SweepRules:
 
 
 def intervals(settings: Settings) -> Intervals:
+    from gateway.schedule.scheduler import Intervals
+
     s = settings
     return Intervals(
         auto_close=timedelta(seconds=s.auto_close_interval_seconds),
@@ -134,6 +142,8 @@ def faq(settings: Settings) -> tuple[FaqEntry, ...]:
 
 
 def dispatch_rules(settings: Settings, secret: bytes) -> DispatchRules:
+    from gateway.notify.build import DispatchRules
+
     return DispatchRules(
         support=settings.support,
         secret=secret,
@@ -145,6 +155,8 @@ def dispatch_rules(settings: Settings, secret: bytes) -> DispatchRules:
 
 def web_config(settings: Settings, secret: bytes, bound: tuple[str, int] | None) -> WebConfig:
     """The page's settings; mailed links use the public URL, else the bound address."""
+    from gateway.web.backend import WebConfig
+
     s = settings
     secure = {"yes": True, "no": False}.get(
         s.http_cookie_secure, s.http_base_url.startswith("https://")
@@ -181,6 +193,7 @@ class Wiring:
     notices: Notices = field(init=False)
     intake: IntakeRules = field(init=False)
     desk: Desk = field(init=False)
+    tally: Tally = field(init=False, default_factory=Tally)  # mails answered (GET /metrics)
 
     def __post_init__(self) -> None:
         s = self.settings

@@ -10,35 +10,16 @@ in ``cli.main``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from gateway import intake, views
 from gateway.app.wiring import Wiring
 from gateway.cli import render
+from gateway.cli.base import EX_DATAERR, EX_OK, CliError, show
 from gateway.desk.model import Status
 from gateway.outcome import OutcomeKind
-
-EX_OK, EX_ERROR, EX_USAGE, EX_DATAERR, EX_TEMPFAIL = 0, 1, 2, 65, 75
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EX_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def show(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
-    if as_json:
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-    else:
-        out = text(data)
-        if out:
-            print(out)
 
 
 @contextmanager

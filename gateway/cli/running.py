@@ -1,5 +1,5 @@
-"""The verbs that run the gateway or feed it: ``init``, ``serve``, ``ingest`` (an MTA's
-pipe), ``sweep`` (cron) and ``import`` (an old mailbox)."""
+"""The verbs that run the gateway or feed it: ``init``, ``serve``, ``sweep`` (cron) and
+``import`` (an old mailbox); ``ingest`` (an MTA's pipe) is ``cli.pipe``."""
 
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ import sys
 from gateway.app.gateway import Gateway
 from gateway.app.runs import import_mailbox, run_sweep
 from gateway.cli import render
-from gateway.cli.commands import (
-    EX_DATAERR,
-    EX_OK,
-    EX_TEMPFAIL,
-    CliError,
-    show,
-    wired,
-)
-from gateway.outcome import Delivery, Origin, OutcomeKind
+from gateway.cli.base import EX_OK, CliError, show
+from gateway.cli.commands import wired
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -41,37 +34,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(gw.serve())
     finally:
         gw.close()
-    return EX_OK
-
-
-def cmd_ingest(args: argparse.Namespace) -> int:
-    data = sys.stdin.buffer.read()
-    gw = Gateway(args.settings)
-    try:
-        gw.wiring.require_database()
-        if not data.strip():
-            raise CliError("refused: standard input is empty; pipe one message in", EX_DATAERR)
-        recipients = tuple(args.recipient or [gw.rules.support])
-        for rcpt in recipients:
-            if not gw.rules.serves(rcpt):
-                raise CliError(
-                    f"refused: {rcpt} is not served here (only {gw.rules.support})", EX_DATAERR
-                )
-        if len(data) > args.settings.max_message_size:
-            raise CliError(
-                f"refused: the message is {len(data)} bytes, over the limit of "
-                f"{args.settings.max_message_size}",
-                EX_DATAERR,
-            )
-        outcome = gw.ingest_now(Delivery(args.sender, recipients, data, Origin.PIPE))
-    finally:
-        gw.close()
-    if outcome.kind is OutcomeKind.DEFERRED:
-        raise CliError(f"try again later: {outcome.detail}", EX_TEMPFAIL)
-    if not outcome.accepted:
-        who = outcome.address or args.sender
-        raise CliError(f"refused: {who} is not a registered customer. {outcome.detail}", EX_DATAERR)
-    print(f"{outcome.kind.value}: {outcome.detail}")
     return EX_OK
 
 

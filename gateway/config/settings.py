@@ -145,6 +145,13 @@ class Settings:
         5, "wrong passwords per login (and 4x per client address) in the window before 454"
     )
     auth_failure_window_minutes: int = _setting(15, "the window of that AUTH and web login limit")
+    # Issue 14 (deployment): health and metrics for the sysadmin's monitoring.
+    http_monitoring: bool = _setting(
+        True, "GET /healthz and GET /metrics on the support page's listener; false = 404"
+    )
+    health_outbox_seconds: int = _setting(
+        900, "/healthz answers 503 when a due notification has waited longer than this"
+    )
 
     @property
     def support(self) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -61,6 +62,9 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.runs: dict[str, int] = dict.fromkeys(JOBS, 0)
+        # Seconds spent in each job's runs, all and the last (GET /metrics, issue 14).
+        self.seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
+        self.last_seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
         self._stopping = False
         self._outage = Outage("the scheduler", log)  # shared by the jobs (issue 14.5)
 
@@ -81,6 +85,7 @@ class Scheduler:
     async def _run(self, name: str) -> None:
         if self._stopping:  # a run APScheduler had already queued when stop() came
             return
+        started = time.monotonic()
         future = asyncio.ensure_future(
             asyncio.to_thread(run_job, self._sessions, name, self._rules, self._clock())
         )
@@ -97,6 +102,8 @@ class Scheduler:
             return
         self._outage.succeeded()
         self.runs[name] += 1
+        self.last_seconds[name] = time.monotonic() - started
+        self.seconds[name] += self.last_seconds[name]
         done = report.as_dict()
         changed = {k: v for k, v in done.items() if isinstance(v, list) and v}
         if changed:
