@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Decision
 from gateway.mail.compose import own_message_id
-from gateway.mail.subject import format_token
+from gateway.mail.subject import format_token, thread_subject
+from gateway.notify import audience
 from gateway.notify.context import auto_submitted, ticket_context
 from gateway.store import messages, outbox, people, recipients
 
@@ -57,6 +58,12 @@ class Notices:
     def new_message_id(self) -> str:
         return own_message_id(self.domain)
 
+    def re_subject(self, subject: str) -> str:
+        """Their subject answered: exactly one ``Re:``, and no ticket token of ours in it
+        (a stranger's reply to it must not be held again; issue 13)."""
+        bare = thread_subject(subject, self.token_format)
+        return f"Re: {bare}" if bare else "Re:"
+
     # --- the customer ---------------------------------------------------------------
 
     def decision(
@@ -68,16 +75,29 @@ class Notices:
         *,
         trigger_id: str | None = None,
         extra: dict | None = None,
+        by_customer: bool = False,
     ) -> list[int]:
-        """Outbox rows for the notices a decision names; the ids of those written."""
+        """Outbox rows for the notices a decision names; the ids of those written.
+
+        ``by_customer``: the customer's own mail made the change, so they are not told
+        of it (``notify.audience``), save a confirmation of their own ``#close``.
+        """
         notices = []
         for kind in decision.notices:
             context = dict(extra or {})
-            if kind == "status" and decision.changes:
-                change = decision.changes[-1]
+            change = decision.changes[-1] if decision.changes else None
+            new_status = change.to.value if change else None
+            if not audience.for_customer(kind, by_customer=by_customer, new_status=new_status):
+                continue
+            if kind == "status" and change is not None:
                 context.setdefault("old_status", change.from_.value if change.from_ else "")
                 context.setdefault("new_status", change.to.value)
                 context.setdefault("reason", change.reason)
+                context.setdefault("by_customer", by_customer)
+                context.setdefault("locked", decision.locked)
+                if change.to.is_closed:
+                    until = now + timedelta(days=self.reopen_days)
+                    context.setdefault("reopen_until", until.date().isoformat())
             notices.append(Notice(number, kind, context, trigger_id))
         return [row for row in self.many(session, notices, now) if row is not None]
 
@@ -175,7 +195,7 @@ class Notices:
         customer: it is someone else's (guarantee 6). Their own subject is reused.
         """
         context = {
-            "subject": f"Re: {their_subject}".strip() if their_subject else "Re:",
+            "subject": self.re_subject(their_subject),
             "token": format_token(number, self.token_format),
             "support_address": self.support,
             "locale": self.team_locale,
@@ -235,8 +255,8 @@ class Notices:
         if not self.operator_copies:
             return []
         targets = [(o, "o") for o in people.operator_addresses(session)]
-        if self.team_address:
-            targets.append((self.team_address, "t"))
+        if self.team_address:  # a shared mailbox proves no operator: its replies stay notes
+            targets.append((self.team_address, "n"))
         ticket = recipients.ticket_head(session, number) if targets else None
         if ticket is None:
             return []
@@ -258,6 +278,15 @@ class Notices:
         written = outbox.enqueue_many(session, letters, now)  # ours: never rate-limited
         messages.remember_thread_ids(session, [(x.message_id, number) for x in letters])
         return [row for row, _ in written]
+
+    def digest_answer(self, session: Session, address: str, subject: str, now: datetime) -> int:
+        """Answer an operator's reply to the digest: it is no ticket; say how to act on one."""
+        context = {
+            "locale": self.team_locale,
+            "support_address": self.support,
+            "subject": self.re_subject(subject),
+        }
+        return self._plain(session, None, "digest_answer", address, now, context)
 
     def digest(self, session: Session, kind: str, now: datetime, context: dict) -> list[int]:
         """A mail to the operators about no one ticket (the unanswered digest)."""
