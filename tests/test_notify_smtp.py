@@ -257,7 +257,7 @@ def test_automatic_mails_to_one_address_are_rate_limited(settings, clock, smarth
         )
         assert len(smarthost.mails) == 3
         assert [r.state for r in rows] == ["sent"] * 3 + ["suppressed"] * 2
-        assert "rate limit" in rows[4].last_error
+        assert "loop limit" in rows[4].last_error
         clock.advance(minutes=181)  # a new window
         assert send(gw, mail(subject="Проблема 6"))[0] == 250
         smarthost.wait_for(4)

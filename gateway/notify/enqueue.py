@@ -27,6 +27,9 @@ from gateway.notify import audience
 from gateway.notify.context import auto_submitted, ticket_context
 from gateway.store import messages, outbox, people, recipients
 
+# Mail a person asked for: limited per address and per requester, never by the loop limit.
+ASKED_FOR = frozenset({"confirm_address", "signin_link"})
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -54,6 +57,8 @@ class Notices:
     team_address: str = ""  # operators' shared address; empty = every operator's own
     operator_copies: bool = True  # every customer message mailed to the operators
     team_locale: str = "ru"
+    # Mail a person asks for: per address and per requester, apart from the loop limit.
+    asked: outbox.RateLimit = field(default_factory=lambda: outbox.RateLimit(5, timedelta(hours=1)))
 
     def new_message_id(self) -> str:
         return own_message_id(self.domain)
@@ -136,7 +141,10 @@ class Notices:
                 continue
             locale = ticket.locale or "ru"
             root, prev = ticket.root_id, ticket.previous_id
-            hold = None
+            hold, requester = None, None
+            if n.kind in ASKED_FOR:  # asked for by the ticket's customer, not a loop
+                requester = f"ticket:{n.number}"
+                hold = self.asked_hold(session, n.kind, address, requester, now)
             if ticket.notify_bounced and n.to_address is None:
                 hold = (
                     f"not sent: {address} bounced ({ticket.notify_bounced}); "
@@ -154,7 +162,8 @@ class Notices:
                     in_reply_to=n.trigger_id or prev or root,
                     references=list(dict.fromkeys(r for r in (root, prev, n.trigger_id) if r)),
                     hold=hold,
-                    limited=n.limited,
+                    limited=n.limited and n.kind not in ASKED_FOR,
+                    requester=requester,
                 )
             )
             placed.append(i)
@@ -168,10 +177,22 @@ class Notices:
         return out
 
     def signin_link(
-        self, session: Session, address: str, locale: str, context: dict, now: datetime
-    ) -> int:
-        """The support page's one-time sign-in link: asked for, about no ticket, limited
-        like any automatic mail to that address."""
+        self,
+        session: Session,
+        address: str,
+        locale: str,
+        context: dict,
+        now: datetime,
+        *,
+        requester: str = "",
+    ) -> tuple[int, str | None]:
+        """The support page's one-time sign-in link: (row, why it was not sent or None).
+
+        Asked for by a person, so it never counts against the loop limit, and is
+        limited per address and per requester apart: nobody can silence someone
+        else's mail by asking for links, and the page can say when none was sent.
+        """
+        hold = self.asked_hold(session, "signin_link", address, requester or address, now)
         row, _ = outbox.enqueue(
             session,
             ticket_id=None,
@@ -182,9 +203,22 @@ class Notices:
             auto_submitted=auto_submitted("signin_link"),
             message_id=self.new_message_id(),
             now=now,
-            limit=self.limit,
+            hold=hold,
+            requester=requester or address,
         )
-        return row
+        return row, hold
+
+    def asked_hold(
+        self, session: Session, kind: str, address: str, requester: str, now: datetime
+    ) -> str | None:
+        """Why a mail a person asked for is held back, or None: each count on its own."""
+        to, by = outbox.asked_recently(session, kind, address, requester, now, self.asked.window)
+        window = f"in the last {int(self.asked.window.total_seconds() // 60)} minutes"
+        if to >= self.asked.count:
+            return f"not sent: {to} {kind} mails to {address} {window}"
+        if by >= self.asked.count:
+            return f"not sent: {requester} asked for {by} {kind} mails {window}"
+        return None
 
     def stranger(
         self, session: Session, number: int, address: str, their_subject: str, now: datetime
