@@ -152,6 +152,17 @@ class Settings:
     health_outbox_seconds: int = _setting(
         900, "/healthz answers 503 when a due notification has waited longer than this"
     )
+    # --- issue 13: mail that reads right -------------------------------------------------
+    asked_limit: int = _setting(
+        5,
+        "mails a person asks for (sign-in link, address confirmation) per window, counted "
+        "per address and per requester separately; never part of the loop limit",
+    )
+    asked_window_minutes: int = _setting(60, "the window of asked_limit")
+    brand: str = _setting(
+        "", "the sender's name in From, the mail's header and footer; empty = 'Support'"
+    )
+    ehlo_name: str = _setting("", "the name the dispatcher gives in EHLO; empty = the domain")
 
     @property
     def support(self) -> str:

@@ -225,10 +225,13 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who asked for a mail a person asks for (the page's client, the ticket): issue 13.
+    requester: Mapped[str | None] = mapped_column(String(320))
 
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_to_created", "to_address", "created_at"),
+        Index("ix_outbox_requester_created", "requester", "created_at"),
     )
 
 

@@ -47,6 +47,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "If support knows {address}, a sign-in link is on its way there. "
         "It works once, for {minutes} minutes.",
     ),
+    "signin_not_sent": (
+        "Ссылка для входа на {address} сейчас не отправлена: недавно их запрашивали "
+        "слишком часто. Воспользуйтесь ссылкой из уже полученного письма или попробуйте позже.",
+        "No sign-in link was sent to {address} this time: too many were asked for recently. "
+        "Use the link in a mail you already got, or try again later.",
+    ),
     "signin_confirm": ("Войти как {address}?", "Sign in as {address}?"),
     "subject": ("Тема", "Subject"),
     "status": ("Статус", "Status"),
