@@ -172,34 +172,6 @@ def send_signin_link(
     return config.notices.signin_link(session, address, locale, context, now)
 
 
-def queue(
-    session: Session, status: str | None, assignee: str, locale: str, me: str
-) -> dict[str, Any]:
-    ops = people.operators(session)
-    who: int | str | None = None
-    if assignee == "none":
-        who = "none"
-    elif assignee.isdigit():
-        who = int(assignee)
-    rows = portal.queue(session, status=status or None, assignee=who)
-    return {
-        "tickets": [
-            {
-                "number": r.id,
-                "subject": r.subject,
-                "customer": r.customer,
-                "status": r.status,
-                "status_label": Status(r.status).label(locale),
-                "assignee": r.assignee,
-                "waiting": when(r.awaiting_since),
-                "nudges": r.nudges,
-            }
-            for r in rows
-        ],
-        "operators": [{"id": o.id, "name": o.name, "email": o.email} for o in ops],
-    }
-
-
 def operator_ticket(
     session: Session, number: int, locale: str, policy: Policy, now: datetime
 ) -> dict[str, Any] | None:
@@ -212,7 +184,7 @@ def operator_ticket(
             a["size_label"] = size_label(a["size"])
     for e in detail["events"]:
         e["when"] = when(e["at"])
-    detail["status_label"] = Status(detail["status"]).label(locale)
+    detail["status_label"] = Status(detail["status"]).operator_label(locale)
     detail["waiting"] = when(detail["awaiting_since"])
     return {
         "ticket": detail,
