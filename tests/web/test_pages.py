@@ -62,11 +62,14 @@ def site(tmp_path: Path) -> Iterator[Web]:
         clock.advance(minutes=5)
         web.new_ticket(ivan, "Почта не доходит " + "x" * 80, "Письма на info@example.ru теряются")
         desk.act(1, "anna@example.com", "reply", text="Перезапустили PHP-FPM, проверьте.")
-        reply = mail("Re: [#1] Ошибка 502 на сайте", "Снова 503:\n    at nginx upstream", sender=IVAN)
+        reply = mail("Re: [#1] Ошибка 502", "Снова 503:\n    at nginx upstream", sender=IVAN)
         reply.add_attachment(b"\x89PNG....", maintype="image", subtype="png", filename="503.png")
         send(gw, reply, sender=IVAN)
-        send(gw, mail("Re: [#1] Ошибка 502", "Это я, коллега", sender="eve@example.net"),
-             sender="eve@example.net")
+        send(
+            gw,
+            mail("Re: [#1] Ошибка 502", "Это я, коллега", sender="eve@example.net"),
+            sender="eve@example.net",
+        )
         send(gw, b"\x00\x01 not a mail", sender="odd@example.net")
         try:
             yield web
