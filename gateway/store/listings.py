@@ -232,3 +232,28 @@ def inbox_counts(session: Session) -> dict[str, int]:
         select(func.count()).select_from(RawMail).where(RawMail.state == "quarantined")
     )
     return {"held": held or 0, "quarantine": quarantined or 0}
+
+
+def tickets_brief(session: Session, numbers: Sequence[int]) -> dict[int, Row]:
+    """Number, subject, status, customer and last change of some tickets (search results)."""
+    if not numbers:
+        return {}
+    rows = session.execute(
+        select(
+            Ticket.id,
+            Ticket.subject,
+            Ticket.status,
+            Ticket.updated_at,
+            Customer.email.label("customer"),
+        )
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .where(Ticket.id.in_(list(numbers)))
+    ).all()
+    return {r.id: r for r in rows}
+
+
+def message_texts(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Message.id, Message.text).where(Message.id.in_(list(ids))))
+    return {r.id: r.text for r in rows}

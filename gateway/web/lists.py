@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Status
-from gateway.store import listings, people
+from gateway.store import listings, people, search
 
 PAGE_SIZE = 50
 
@@ -120,3 +120,33 @@ def queue(session: Session, p: QueueParams, me: str, locale: str) -> dict[str, A
 
 def header_counts(session: Session) -> dict[str, int]:
     return listings.inbox_counts(session)
+
+
+def search_page(
+    session: Session, query: str, locale: str, *, customer_id: int | None, operator: bool
+) -> dict[str, Any]:
+    """Ranked tickets for a query with the matching fragment of each; a customer's own only."""
+    hits = search.search(session, query, customer_id=customer_id)
+    brief = listings.tickets_brief(session, [h.ticket for h in hits])
+    texts = listings.message_texts(session, [h.message for h in hits if h.message])
+    results = []
+    for h in hits:
+        row = brief.get(h.ticket)
+        if row is None:
+            continue
+        status = Status(row.status)
+        body = texts.get(h.message, "") if h.message else ""
+        results.append(
+            {
+                "number": row.id,
+                "subject": row.subject,
+                "subject_marked": search.fragment(query, row.subject, width=40),
+                "customer": row.customer,
+                "status": row.status,
+                "status_label": status.operator_label(locale) if operator else status.label(locale),
+                "updated": moment(row.updated_at),
+                "exact": h.exact,
+                "fragment": search.fragment(query, body) if body else [],
+            }
+        )
+    return {"query": query, "results": results}

@@ -28,6 +28,7 @@ QUEUE: dict[str, tuple[str, str]] = {
         "слова из темы или переписки, №, адрес клиента",
         "words of a subject or a message, #number, customer address",
     ),
+    "search_placeholder_mine": ("слова из ваших заявок или №", "words of your tickets, or #number"),
     "search_results": ("Найдено: {count}", "Found: {count}"),
     "search_nothing": ("Ничего не найдено.", "Nothing found."),
     "search_exact": ("точное совпадение", "exact match"),
