@@ -257,3 +257,14 @@ def message_texts(session: Session, ids: Sequence[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Message.id, Message.text).where(Message.id.in_(list(ids))))
     return {r.id: r.text for r in rows}
+
+
+def merged_from(session: Session, number: int) -> list[Row]:
+    """Tickets merged into ``number`` and when: the target's side of a merge (issue 15)."""
+    return list(
+        session.execute(
+            select(Ticket.id, Ticket.closed_at)
+            .where(Ticket.duplicate_of == number)
+            .order_by(Ticket.closed_at, Ticket.id)
+        ).all()
+    )

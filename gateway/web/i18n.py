@@ -261,6 +261,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 STRINGS.update(strings.QUEUE)
+STRINGS.update(strings.TIMELINE)
 
 
 def pick_locale(request: Request, default: str) -> str:

@@ -18,8 +18,10 @@ from gateway import views
 from gateway.desk import dedup, windows
 from gateway.desk.model import Policy, Status
 from gateway.mail.subject import thread_subject
-from gateway.store import contact, people, portal, tickets
+from gateway.store import contact, listings, people, portal, tickets
+from gateway.web import timeline
 from gateway.web.backend import WebConfig
+from gateway.web.i18n import translator
 
 HIDDEN_FLAGS = frozenset({"note", "held", "rejected", "auto"})
 
@@ -83,8 +85,12 @@ def customer_ticket(
             continue
         if m["author"] == "operator" and not (m["text"] or "").strip():
             continue
+        if timeline.is_close_command(m):
+            continue
         shown.append(
             {
+                "kind": "message",
+                "created_at": m["created_at"],
                 "author": m["author"],
                 "when": when(m["created_at"]),
                 "text": (m["text"] or "").strip(),
@@ -105,7 +111,15 @@ def customer_ticket(
             "pending_address": notify_row["notify_pending_address"],
             "bounced": bool(notify_row["notify_bounced"]),
         },
-        "messages": shown,
+        "messages": timeline.merge(
+            shown,
+            detail["events"],
+            listings.merged_from(session, number),
+            side="customer",
+            locked=bool(detail["locked"]),
+            auto_days=policy.auto_close_days,
+            t=translator(locale),
+        ),
     }
 
 
@@ -186,9 +200,18 @@ def operator_ticket(
         e["when"] = when(e["at"])
     detail["status_label"] = Status(detail["status"]).operator_label(locale)
     detail["waiting"] = when(detail["awaiting_since"])
+    conversation = [m for m in detail["messages"] if not timeline.is_close_command(m)]
     return {
         "ticket": detail,
-        "messages": detail["messages"],
+        "messages": timeline.merge(
+            conversation,
+            detail["events"],
+            listings.merged_from(session, number),
+            side="operator",
+            locked=bool(detail["locked"]),
+            auto_days=policy.auto_close_days,
+            t=translator(locale),
+        ),
         "events": detail["events"],
         "assignee": portal.assignee_name(session, number),
         "assignee_id": detail["assignee_id"],

@@ -34,3 +34,21 @@ QUEUE: dict[str, tuple[str, str]] = {
     "search_exact": ("точное совпадение", "exact match"),
     "skip_to_content": ("Перейти к содержимому", "Skip to content"),
 }
+
+TIMELINE: dict[str, tuple[str, str]] = {
+    "tl_closed_by_you": ("Вы закрыли заявку.", "You closed the ticket."),
+    "tl_closed_by_customer": ("Клиент закрыл заявку.", "The customer closed the ticket."),
+    "tl_closed_by_operator": ("Заявку закрыл оператор {who}.", "Operator {who} closed the ticket."),
+    "tl_admin_closed": (
+        "Заявка закрыта администратором.",
+        "The ticket was closed administratively.",
+    ),
+    "tl_auto_closed": (
+        "Заявка закрыта автоматически: {days} дней без ответа.",
+        "Closed automatically after {days} days without a reply.",
+    ),
+    "tl_reopened": ("Заявка открыта снова.", "The ticket was reopened."),
+    "tl_merged_into": ("Объединена с заявкой №{number}.", "Merged into #{number}."),
+    "tl_merged_from": ("Сюда перенесена заявка №{number}.", "Ticket #{number} was merged in here."),
+    "tl_taken": ("{who} взял(а) заявку в работу.", "{who} took the ticket."),
+}
