@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
+from gateway.web import strings
+
 LOCALES = ("ru", "en")
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -263,6 +265,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "signed_out": ("Вы вышли.", "You are signed out."),
     "signin_needed": ("Войдите, чтобы продолжить.", "Please sign in to continue."),
 }
+
+STRINGS.update(strings.QUEUE)
+STRINGS.update(strings.TIMELINE)
 
 
 def pick_locale(request: Request, default: str) -> str:

@@ -18,8 +18,10 @@ from gateway import views
 from gateway.desk import dedup, windows
 from gateway.desk.model import Policy, Status
 from gateway.mail.subject import thread_subject
-from gateway.store import contact, people, portal, tickets
+from gateway.store import contact, listings, people, portal, tickets
+from gateway.web import timeline
 from gateway.web.backend import WebConfig
+from gateway.web.i18n import translator
 
 HIDDEN_FLAGS = frozenset({"note", "held", "rejected", "auto"})
 
@@ -83,8 +85,12 @@ def customer_ticket(
             continue
         if m["author"] == "operator" and not (m["text"] or "").strip():
             continue
+        if timeline.is_close_command(m):
+            continue
         shown.append(
             {
+                "kind": "message",
+                "created_at": m["created_at"],
                 "author": m["author"],
                 "when": when(m["created_at"]),
                 "text": (m["text"] or "").strip(),
@@ -105,7 +111,15 @@ def customer_ticket(
             "pending_address": notify_row["notify_pending_address"],
             "bounced": bool(notify_row["notify_bounced"]),
         },
-        "messages": shown,
+        "messages": timeline.merge(
+            shown,
+            detail["events"],
+            listings.merged_from(session, number),
+            side="customer",
+            locked=bool(detail["locked"]),
+            auto_days=policy.auto_close_days,
+            t=translator(locale),
+        ),
     }
 
 
@@ -182,34 +196,6 @@ def send_signin_link(
     return held
 
 
-def queue(
-    session: Session, status: str | None, assignee: str, locale: str, me: str
-) -> dict[str, Any]:
-    ops = people.operators(session)
-    who: int | str | None = None
-    if assignee == "none":
-        who = "none"
-    elif assignee.isdigit():
-        who = int(assignee)
-    rows = portal.queue(session, status=status or None, assignee=who)
-    return {
-        "tickets": [
-            {
-                "number": r.id,
-                "subject": r.subject,
-                "customer": r.customer,
-                "status": r.status,
-                "status_label": Status(r.status).label(locale),
-                "assignee": r.assignee,
-                "waiting": when(r.awaiting_since),
-                "nudges": r.nudges,
-            }
-            for r in rows
-        ],
-        "operators": [{"id": o.id, "name": o.name, "email": o.email} for o in ops],
-    }
-
-
 def operator_ticket(
     session: Session, number: int, locale: str, policy: Policy, now: datetime
 ) -> dict[str, Any] | None:
@@ -222,11 +208,20 @@ def operator_ticket(
             a["size_label"] = size_label(a["size"])
     for e in detail["events"]:
         e["when"] = when(e["at"])
-    detail["status_label"] = Status(detail["status"]).label(locale)
+    detail["status_label"] = Status(detail["status"]).operator_label(locale)
     detail["waiting"] = when(detail["awaiting_since"])
+    conversation = [m for m in detail["messages"] if not timeline.is_close_command(m)]
     return {
         "ticket": detail,
-        "messages": detail["messages"],
+        "messages": timeline.merge(
+            conversation,
+            detail["events"],
+            listings.merged_from(session, number),
+            side="operator",
+            locked=bool(detail["locked"]),
+            auto_days=policy.auto_close_days,
+            t=translator(locale),
+        ),
         "events": detail["events"],
         "assignee": portal.assignee_name(session, number),
         "assignee_id": detail["assignee_id"],
