@@ -54,7 +54,7 @@ def sender_check(wiring: Wiring) -> Callable[[str], Awaitable[Outcome | None]]:
 
 def smtp_handler(wiring: Wiring, deliver: Deliver) -> Handler:
     s = wiring.settings
-    return Handler(
+    handler = Handler(
         serves=wiring.intake.serves,
         check_sender=sender_check(wiring),
         deliver=deliver,
@@ -62,16 +62,20 @@ def smtp_handler(wiring: Wiring, deliver: Deliver) -> Handler:
         size_limit=s.max_message_size,
         lmtp=s.listen_scheme == "lmtp",
     )
+    handler.max_recipients = s.smtp_max_recipients
+    return handler
 
 
 def submission_handler(wiring: Wiring, deliver: Deliver) -> SubmissionHandler:
-    return SubmissionHandler(
+    handler = SubmissionHandler(
         serves=wiring.intake.serves,
         authenticate=wiring.desk.authenticate,
         deliver=deliver,
         support=wiring.intake.support,
         size_limit=wiring.settings.max_message_size,
     )
+    handler.max_recipients = wiring.settings.smtp_max_recipients
+    return handler
 
 
 def submission_tls(wiring: Wiring) -> tuple[ssl.SSLContext, Path]:

@@ -48,7 +48,7 @@ def parse(raw: bytes) -> ParsedMail:
     """Parse one message; raise UnparseableMail only when it is not a message at all."""
     if not raw or not raw.strip():
         raise UnparseableMail("empty message")
-    head = raw[:4096]
+    head = re.split(rb"\r?\n\r?\n", raw[:4096], maxsplit=1)[0]  # the header block's start
     if b"\x00" in head or not re.search(rb"^[\x21-\x39\x3b-\x7e]+:", head, re.MULTILINE):
         raise UnparseableMail("no header lines: this is not an RFC 5322 message")
     try:
@@ -114,6 +114,8 @@ def _unfold(value: str) -> str:
     """A raw header value on one line; 8-bit bytes decoded by guessing their charset."""
     if "\n" in value or "\r" in value:
         value = re.sub(r"\r?\n[ \t]*", " ", value)
+    if "\x00" in value:
+        value = value.replace("\x00", "")
     if any("\udc80" <= ch <= "\udcff" for ch in value):
         value = decode_guess(value.encode("ascii", "surrogateescape"))
     return value.strip()
@@ -141,7 +143,8 @@ def decode_words(value: str) -> str:
             piece = decode_guess(chunk, prefer=("koi8-r", "windows-1251"))
         out.append(piece)
     # decode_header drops the whitespace between an encoded word and plain text
-    return re.sub(r"\s+", " ", "".join(out) if _all_encoded(parts) else " ".join(out)).strip()
+    text = "".join(out) if _all_encoded(parts) else " ".join(out)
+    return re.sub(r"\s+", " ", text.replace("\x00", "")).strip()
 
 
 def _all_encoded(parts: list[tuple[bytes | str, str | None]]) -> bool:
@@ -280,6 +283,8 @@ def _decode_text(part: Message) -> tuple[str, bool]:
         end = payload.rfind(b"\n", 0, MAX_TEXT_BYTES)
         payload = payload[: end if end > MAX_TEXT_BYTES // 2 else MAX_TEXT_BYTES]
     text = _decode_payload(part, payload)
+    if "\x00" in text:  # PostgreSQL's text cannot hold NUL: the same ticket on every backend
+        text = text.replace("\x00", "")
     return (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text), cut
 
 
