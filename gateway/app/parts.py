@@ -69,7 +69,7 @@ def smtp_handler(wiring: Wiring, deliver: Deliver) -> Handler:
 def submission_handler(wiring: Wiring, deliver: Deliver) -> SubmissionHandler:
     handler = SubmissionHandler(
         serves=wiring.intake.serves,
-        authenticate=wiring.desk.authenticate,
+        authenticate=wiring.logins.smtp,
         deliver=deliver,
         support=wiring.intake.support,
         size_limit=wiring.settings.max_message_size,
@@ -116,6 +116,7 @@ def web_app(wiring: Wiring, deliver: Deliver, bound: tuple[str, int]) -> object:
         deliver=deliver,
         desk=wiring.desk,
         intake=wiring.intake,
+        logins=wiring.logins,
     )
     return make_app(backend, web_config(wiring.settings, wiring.secret, bound))
 

@@ -27,6 +27,7 @@ from gateway.notify.build import DispatchRules
 from gateway.notify.enqueue import Notices
 from gateway.notify.faq import FaqEntry, FaqError, load_faq
 from gateway.operations.desk import Desk
+from gateway.operations.logins import Logins
 from gateway.schedule.jobs import SweepRules
 from gateway.schedule.scheduler import Intervals
 from gateway.store import db
@@ -190,6 +191,13 @@ class Wiring:
         self.notices = notices(s, self.secret)
         self.intake = intake_rules(s, self.secret, self.notices)
         self.desk = Desk(self.sessions, self.clock, self.intake.policy, self.notices)
+        self.logins = Logins(
+            self.sessions,
+            self.clock,
+            self.desk.authenticate,
+            self.settings.auth_max_failures,
+            timedelta(minutes=self.settings.auth_failure_window_minutes),
+        )
 
     @property
     def policy(self) -> Policy:

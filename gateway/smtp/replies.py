@@ -45,6 +45,9 @@ AUTH_UNAVAILABLE = (
     "454 4.7.0 Temporary authentication failure: cannot check passwords now, try again later"
 )
 AUTH_AGAIN = "503 5.5.1 Already authenticated"
+AUTH_THROTTLED = (
+    "454 4.7.0 Too many failed logins from this login or address; try again in {minutes} min"
+)
 SENDER_NOT_LOGIN = (
     "553 5.7.1 <{address}>: sender address does not match your login; send as {login}"
 )

@@ -252,3 +252,24 @@ def _link(message) -> str:  # type: ignore[no-untyped-def]
     found = re.search(r"https?://\S+/signin/\S+", text)
     assert found, text
     return found.group(0)
+
+
+def test_password_guessing_is_throttled_across_instances(settings, clock) -> None:
+    """Issue 14.9: five wrong passwords at one instance also stop the right one at another."""
+    with (
+        running_gateway(web_settings(settings), clock) as a,
+        running_gateway(web_settings(settings), clock) as b,
+    ):
+        first, second = Web(a, clock), Web(b, clock)
+        try:
+            a.gateway.wiring.desk.add_operator("Анна", "anna@example.com", "secret-pass")
+
+            def login(web: Web, password: str) -> int:
+                data = {"login": "anna@example.com", "password": password}
+                return web.post(web.client(), "/op/login", data, "/op/login").status_code
+
+            assert [login(first, "nope") for _ in range(5)] == [401] * 5
+            assert login(second, "secret-pass") == 429
+        finally:
+            first.close()
+            second.close()
