@@ -32,6 +32,7 @@ from gateway.web.backend import Network
 
 CUSTOMER_KEY = "customer"
 OPERATOR_KEY = "operator"
+SESSION_ID_KEY = "sid"  # the server-side session (store.web_sessions): sign-out ends it
 
 
 class NotSignedIn(Exception):

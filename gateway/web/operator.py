@@ -22,7 +22,7 @@ from gateway import intake
 from gateway.desk.model import OPEN_STATUSES, Status
 from gateway.operations import Refused
 from gateway.outcome import Outcome
-from gateway.store import portal
+from gateway.store import db, portal, web_sessions
 from gateway.web import auth, csrf, queries
 from gateway.web.customer import attachment_response
 from gateway.web.i18n import pick_locale
@@ -56,9 +56,14 @@ class OperatorPages:
         self.backend = site.backend
         self.throttle = auth.LoginThrottle()
 
-    def need(self, request: Request) -> str:
+    async def need(self, request: Request) -> str:
+        """The signed-in operator; the session must still be open (issue 14.12)."""
         who = request.session.get(auth.OPERATOR_KEY)
         if not isinstance(who, str) or not who:
+            raise auth.NotSignedIn("/op/login")
+        sid = request.session.get(auth.SESSION_ID_KEY)
+        if not await self._read(lambda s: web_sessions.alive(s, sid, f"operator:{who}")):
+            request.session.pop(auth.OPERATOR_KEY, None)
             raise auth.NotSignedIn("/op/login")
         request.state.operator = who
         return who
@@ -66,6 +71,13 @@ class OperatorPages:
     async def _read(self, fn: Any) -> Any:
         def run() -> Any:
             with self.backend.sessions() as session:
+                return fn(session)
+
+        return await run_in_threadpool(run)
+
+    async def _write(self, fn: Any) -> Any:
+        def run() -> Any:
+            with db.transaction(self.backend.sessions) as session:
                 return fn(session)
 
         return await run_in_threadpool(run)
@@ -95,7 +107,10 @@ class OperatorPages:
                 request, "op_login.html", 401, error=t("op_bad_login"), login=login
             )
         csrf.renew(request)
+        now = self.backend.clock()
+        sid = await self._write(lambda s: web_sessions.begin(s, f"operator:{who}", now))
         request.session[auth.OPERATOR_KEY] = who
+        request.session[auth.SESSION_ID_KEY] = sid
         return redirect("/op")
 
     def _check(self, login: str, password: str, client: str | None) -> str | timedelta | None:
@@ -116,13 +131,15 @@ class OperatorPages:
 
     async def signout(self, request: Request) -> Response:
         await csrf.checked_form(request)
+        sid, now = request.session.get(auth.SESSION_ID_KEY), self.backend.clock()
+        await self._write(lambda s: web_sessions.end(s, sid, now))
         csrf.renew(request)
         return redirect("/op/login")
 
     # --- lists --------------------------------------------------------------------
 
     async def queue(self, request: Request) -> Response:
-        me = self.need(request)
+        me = await self.need(request)
         lang = self._lang(request)
         status = request.query_params.get("status", "")
         if status not in {s.value for s in OPEN_STATUSES}:
@@ -140,16 +157,16 @@ class OperatorPages:
         )
 
     async def held(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         return self.site.render(request, "op_held.html", held=await self._read(queries.held))
 
     async def quarantine(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         rows = await self._read(queries.quarantine)
         return self.site.render(request, "op_quarantine.html", rows=rows)
 
     async def decide_held(self, request: Request) -> Response:
-        me = self.need(request)
+        me = await self.need(request)
         await csrf.checked_form(request)
         decision = request.path_params["decision"]
         if decision not in ("accept", "reject"):
@@ -164,7 +181,7 @@ class OperatorPages:
         return redirect("/op/held")
 
     async def retry(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         await csrf.checked_form(request)
         try:
             outcome = await run_in_threadpool(self._retry, request.path_params["id"])
@@ -181,7 +198,7 @@ class OperatorPages:
     # --- a ticket -------------------------------------------------------------
 
     async def ticket(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         lang = self._lang(request)
         number = request.path_params["number"]
         now, policy = self.backend.clock(), self.site.config.policy
@@ -192,7 +209,7 @@ class OperatorPages:
         return self.site.render(request, "op_ticket.html", settable=settable, **page)
 
     async def file(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         number, file_id = request.path_params["number"], request.path_params["file_id"]
         row = await self._read(lambda s: portal.attachment(s, file_id, customer_id=None))
         if row is None or row.ticket_id != number:
@@ -201,7 +218,7 @@ class OperatorPages:
 
     async def act(self, request: Request) -> Response:
         """One button of the ticket's page: the CLI verb of the same name."""
-        me = self.need(request)
+        me = await self.need(request)
         form = await csrf.checked_form(request)
         number, verb = request.path_params["number"], request.path_params["verb"]
         text = str(form.get("text", ""))[:100_000]

@@ -273,3 +273,25 @@ def test_password_guessing_is_throttled_across_instances(settings, clock) -> Non
         finally:
             first.close()
             second.close()
+
+
+def test_a_copied_session_cookie_is_dead_after_sign_out(web: Web) -> None:
+    """Issue 14.12: signing out ends the session itself; a copy of the cookie is worthless."""
+    op = web.operator()
+    assert op.get("/op").status_code == 200
+    copied = web.client()
+    copied.cookies.update(dict(op.cookies))
+    assert copied.get("/op").status_code == 200
+    assert web.post(op, "/op/signout", {}, "/op").status_code == 303
+    assert copied.get("/op").status_code == 303
+
+    web.gw.gateway.wiring.desk.add_customer(IVAN, "Иван")
+    ivan = web.client()
+    web.post(ivan, "/signin", {"email": IVAN}, "/signin")
+    path = _link(web.mails(1)[0]).removeprefix(web.base)
+    assert web.post(ivan, path, {}, path).status_code == 303
+    copied = web.client()
+    copied.cookies.update(dict(ivan.cookies))
+    assert copied.get("/tickets").status_code == 200
+    assert web.post(ivan, "/signout", {}, "/tickets").status_code == 303
+    assert copied.get("/tickets").status_code == 303
