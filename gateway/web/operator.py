@@ -26,7 +26,7 @@ from gateway.store import db, portal, web_sessions
 from gateway.web import auth, csrf, queries
 from gateway.web.customer import attachment_response
 from gateway.web.i18n import pick_locale
-from gateway.web.page import Site, redirect
+from gateway.web.page import Site, one_line, plain_text, redirect
 
 # The verbs of a ticket's page → the action of operations.tickets (as `helpdesk ticket VERB`).
 SIMPLE = {"reply": "reply", "note": "note", "take": "take", "close": "close"}
@@ -41,12 +41,12 @@ def routes(site: Site) -> list[Route]:
         Route("/op/signout", pages.signout, methods=["POST"]),
         Route("/op", pages.queue),
         Route("/op/held", pages.held),
-        Route("/op/held/{id:int}/{decision:str}", pages.decide_held, methods=["POST"]),
+        Route("/op/held/{id:id}/{decision:str}", pages.decide_held, methods=["POST"]),
         Route("/op/quarantine", pages.quarantine),
-        Route("/op/quarantine/{id:int}/retry", pages.retry, methods=["POST"]),
-        Route("/op/tickets/{number:int}", pages.ticket),
-        Route("/op/tickets/{number:int}/files/{file_id:int}", pages.file),
-        Route("/op/tickets/{number:int}/{verb:str}", pages.act, methods=["POST"]),
+        Route("/op/quarantine/{id:id}/retry", pages.retry, methods=["POST"]),
+        Route("/op/tickets/{number:id}", pages.ticket),
+        Route("/op/tickets/{number:id}/files/{file_id:id}", pages.file),
+        Route("/op/tickets/{number:id}/{verb:str}", pages.act, methods=["POST"]),
     ]
 
 
@@ -221,7 +221,7 @@ class OperatorPages:
         me = await self.need(request)
         form = await csrf.checked_form(request)
         number, verb = request.path_params["number"], request.path_params["verb"]
-        text = str(form.get("text", ""))[:100_000]
+        text = plain_text(str(form.get("text", "")))[:100_000]
         b = self.backend.desk
         if verb in SIMPLE:
             done = await self._run(request, b.act, number, me, SIMPLE[verb], text=text)
@@ -236,7 +236,7 @@ class OperatorPages:
                 number,
                 me,
                 "admin_close",
-                reason=str(form.get("reason", "")).strip()[:2000],
+                reason=one_line(str(form.get("reason", "")))[:2000],
             )
         elif verb == "assign":
             done = await self._run(request, b.assign, number, str(form.get("assignee", "")), me)
