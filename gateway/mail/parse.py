@@ -31,6 +31,8 @@ from gateway.mail.html import html_to_text
 from gateway.mail.parsed import Address, Attachment, ParsedMail, UnparseableMail
 
 _POLICY = email.policy.compat32
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_MULTIPART = re.compile(rb"^content-type:\s*multipart/", re.IGNORECASE | re.MULTILINE)
 _MSGID = re.compile(r"<[^<>\s]+>")
 _MAX_HEADERS = 2000
 # Issue 14.2: a thread's ids as MUAs keep them (RFC 5322 §3.6.4 lets References grow; Thunderbird
@@ -51,6 +53,7 @@ def parse(raw: bytes) -> ParsedMail:
     head = re.split(rb"\r?\n\r?\n", raw[:4096], maxsplit=1)[0]  # the header block's start
     if b"\x00" in head or not re.search(rb"^[\x21-\x39\x3b-\x7e]+:", head, re.MULTILINE):
         raise UnparseableMail("no header lines: this is not an RFC 5322 message")
+    raw = _single_part_cut(raw)
     try:
         msg = email.message_from_bytes(raw, policy=_POLICY)
         return _build(msg)
@@ -58,6 +61,22 @@ def parse(raw: bytes) -> ParsedMail:
         raise
     except Exception as exc:  # the stdlib raises odd things on odd input
         raise UnparseableMail(f"{exc.__class__.__name__}: {exc}") from exc
+
+
+def _single_part_cut(raw: bytes) -> bytes:
+    """A big mail that is one text part (no MIME parts to keep whole) is parsed from its
+    headers and its body's first ``2 × MAX_TEXT_BYTES``, cut at a line end: the text is
+    read from its first MiB anyway, and ``email`` holds several copies of what it is given
+    (issue 14.3: a 21 MB mail took the writer past 300 MB). The raw mail stays whole."""
+    if len(raw) <= 3 * MAX_TEXT_BYTES:
+        return raw
+    blank = _BLANK_LINE.search(raw)
+    head_end = blank.end() if blank else len(raw)
+    limit = head_end + 2 * MAX_TEXT_BYTES
+    if len(raw) <= limit + MAX_TEXT_BYTES or _MULTIPART.search(raw[:head_end]):
+        return raw
+    end = raw.rfind(b"\n", head_end, limit)
+    return raw[: end + 1 if end > head_end else limit]
 
 
 def _build(msg: Message) -> ParsedMail:
