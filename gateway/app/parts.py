@@ -89,7 +89,7 @@ def _counted_checks(
 def smtp_handler(wiring: Wiring, deliver: Deliver) -> Handler:
     s = wiring.settings
     served, sender = _counted_checks(wiring)
-    return Handler(
+    handler = Handler(
         serves=served,
         check_sender=sender,
         deliver=counted(wiring, deliver),
@@ -97,16 +97,20 @@ def smtp_handler(wiring: Wiring, deliver: Deliver) -> Handler:
         size_limit=s.max_message_size,
         lmtp=s.listen_scheme == "lmtp",
     )
+    handler.max_recipients = s.smtp_max_recipients
+    return handler
 
 
 def submission_handler(wiring: Wiring, deliver: Deliver) -> SubmissionHandler:
-    return SubmissionHandler(
+    handler = SubmissionHandler(
         serves=wiring.intake.serves,
-        authenticate=wiring.desk.authenticate,
+        authenticate=wiring.logins.smtp,
         deliver=counted(wiring, deliver),
         support=wiring.intake.support,
         size_limit=wiring.settings.max_message_size,
     )
+    handler.max_recipients = wiring.settings.smtp_max_recipients
+    return handler
 
 
 def submission_tls(wiring: Wiring) -> tuple[ssl.SSLContext, Path]:
@@ -183,6 +187,7 @@ def web_app(
         deliver=counted(wiring, deliver),
         desk=wiring.desk,
         intake=wiring.intake,
+        logins=wiring.logins,
     )
     app = make_app(backend, web_config(wiring.settings, wiring.secret, bound))
     app.router.routes[:0] = monitoring.routes(probe(wiring, gateway))

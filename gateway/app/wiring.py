@@ -27,6 +27,7 @@ from gateway.intake import IntakeRules
 from gateway.notify.enqueue import Notices
 from gateway.notify.faq import FaqEntry, FaqError, load_faq
 from gateway.operations.desk import Desk
+from gateway.operations.logins import Logins
 from gateway.outcome import Tally
 from gateway.store import db
 from gateway.store.outbox import RateLimit
@@ -204,6 +205,13 @@ class Wiring:
         self.notices = notices(s, self.secret)
         self.intake = intake_rules(s, self.secret, self.notices)
         self.desk = Desk(self.sessions, self.clock, self.intake.policy, self.notices)
+        self.logins = Logins(
+            self.sessions,
+            self.clock,
+            self.desk.authenticate,
+            self.settings.auth_max_failures,
+            timedelta(minutes=self.settings.auth_failure_window_minutes),
+        )
 
     @property
     def policy(self) -> Policy:

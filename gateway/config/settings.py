@@ -132,7 +132,7 @@ class Settings:
         1024, "MiB one mail's parse may add to the writer; beyond it: quarantine"
     )
     smtp_max_sessions: int = _setting(
-        200, "concurrent SMTP/LMTP sessions in all; more get 421 (also kept under the fd limit)"
+        500, "concurrent SMTP/LMTP sessions in all; more get 421 (also kept under the fd limit)"
     )
     smtp_max_sessions_per_address: int = _setting(
         20, "concurrent sessions from one client address; more get 421"

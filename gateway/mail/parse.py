@@ -31,6 +31,8 @@ from gateway.mail.html import html_to_text
 from gateway.mail.parsed import Address, Attachment, ParsedMail, UnparseableMail
 
 _POLICY = email.policy.compat32
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_MULTIPART = re.compile(rb"^content-type:\s*multipart/", re.IGNORECASE | re.MULTILINE)
 _MSGID = re.compile(r"<[^<>\s]+>")
 _MAX_HEADERS = 2000
 # Issue 14.2: a thread's ids as MUAs keep them (RFC 5322 §3.6.4 lets References grow; Thunderbird
@@ -48,9 +50,10 @@ def parse(raw: bytes) -> ParsedMail:
     """Parse one message; raise UnparseableMail only when it is not a message at all."""
     if not raw or not raw.strip():
         raise UnparseableMail("empty message")
-    head = raw[:4096]
+    head = re.split(rb"\r?\n\r?\n", raw[:4096], maxsplit=1)[0]  # the header block's start
     if b"\x00" in head or not re.search(rb"^[\x21-\x39\x3b-\x7e]+:", head, re.MULTILINE):
         raise UnparseableMail("no header lines: this is not an RFC 5322 message")
+    raw = _single_part_cut(raw)
     try:
         msg = email.message_from_bytes(raw, policy=_POLICY)
         return _build(msg)
@@ -58,6 +61,22 @@ def parse(raw: bytes) -> ParsedMail:
         raise
     except Exception as exc:  # the stdlib raises odd things on odd input
         raise UnparseableMail(f"{exc.__class__.__name__}: {exc}") from exc
+
+
+def _single_part_cut(raw: bytes) -> bytes:
+    """A big mail that is one text part (no MIME parts to keep whole) is parsed from its
+    headers and its body's first ``2 × MAX_TEXT_BYTES``, cut at a line end: the text is
+    read from its first MiB anyway, and ``email`` holds several copies of what it is given
+    (issue 14.3: a 21 MB mail took the writer past 300 MB). The raw mail stays whole."""
+    if len(raw) <= 3 * MAX_TEXT_BYTES:
+        return raw
+    blank = _BLANK_LINE.search(raw)
+    head_end = blank.end() if blank else len(raw)
+    limit = head_end + 2 * MAX_TEXT_BYTES
+    if len(raw) <= limit + MAX_TEXT_BYTES or _MULTIPART.search(raw[:head_end]):
+        return raw
+    end = raw.rfind(b"\n", head_end, limit)
+    return raw[: end + 1 if end > head_end else limit]
 
 
 def _build(msg: Message) -> ParsedMail:
@@ -114,6 +133,8 @@ def _unfold(value: str) -> str:
     """A raw header value on one line; 8-bit bytes decoded by guessing their charset."""
     if "\n" in value or "\r" in value:
         value = re.sub(r"\r?\n[ \t]*", " ", value)
+    if "\x00" in value:
+        value = value.replace("\x00", "")
     if any("\udc80" <= ch <= "\udcff" for ch in value):
         value = decode_guess(value.encode("ascii", "surrogateescape"))
     return value.strip()
@@ -141,7 +162,8 @@ def decode_words(value: str) -> str:
             piece = decode_guess(chunk, prefer=("koi8-r", "windows-1251"))
         out.append(piece)
     # decode_header drops the whitespace between an encoded word and plain text
-    return re.sub(r"\s+", " ", "".join(out) if _all_encoded(parts) else " ".join(out)).strip()
+    text = "".join(out) if _all_encoded(parts) else " ".join(out)
+    return re.sub(r"\s+", " ", text.replace("\x00", "")).strip()
 
 
 def _all_encoded(parts: list[tuple[bytes | str, str | None]]) -> bool:
@@ -280,6 +302,8 @@ def _decode_text(part: Message) -> tuple[str, bool]:
         end = payload.rfind(b"\n", 0, MAX_TEXT_BYTES)
         payload = payload[: end if end > MAX_TEXT_BYTES // 2 else MAX_TEXT_BYTES]
     text = _decode_payload(part, payload)
+    if "\x00" in text:  # PostgreSQL's text cannot hold NUL: the same ticket on every backend
+        text = text.replace("\x00", "")
     return (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text), cut
 
 

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
@@ -57,11 +58,30 @@ class _Catalogued:
         await super().push(status)  # type: ignore[misc]
 
 
+class _NoAuthNoTls:
+    """The customers' port offers neither AUTH nor STARTTLS, and says so (issue 14.10)
+    instead of pointing to a STARTTLS it does not have."""
+
+    push: Callable[[str], Awaitable[None]]
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        await self.push(replies.AUTH_NOT_HERE)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        await self.push(replies.TLS_NOT_HERE)
+
+
 class GatewaySMTP(Limited, _Catalogued, SMTP):
+    """The submission listener's protocol (STARTTLS and AUTH are configured on it)."""
+
     line_length_limit = MAX_LINE
 
 
-class GatewayLMTP(Limited, _Catalogued, LMTP):
+class CustomerSMTP(_NoAuthNoTls, GatewaySMTP):
+    pass
+
+
+class GatewayLMTP(_NoAuthNoTls, Limited, _Catalogued, LMTP):
     line_length_limit = MAX_LINE
 
 
@@ -78,7 +98,7 @@ async def start_listener(
     limits: SessionLimits | None = None,
 ) -> asyncio.Server:
     """Bind and serve on the running loop; the caller closes the returned server."""
-    cls = GatewayLMTP if handler.lmtp else GatewaySMTP
+    cls = GatewayLMTP if handler.lmtp else CustomerSMTP
     loop = asyncio.get_running_loop()
     _quiet_accept_errors(loop)
 

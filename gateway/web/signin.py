@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.store import people, portal
+from gateway.store import people, portal, web_sessions
 from gateway.web import auth, csrf, queries
 from gateway.web.identity import CustomerBase
 from gateway.web.page import Site, redirect
@@ -106,11 +106,15 @@ class SigninPages(CustomerBase):
         if not fresh:
             return self._bad_link(request, "used")
         csrf.renew(request)
+        sid = await self._write(lambda s: web_sessions.begin(s, f"customer:{customer_id}", now))
         request.session[auth.CUSTOMER_KEY] = customer_id
+        request.session[auth.SESSION_ID_KEY] = sid
         return redirect("/tickets")
 
     async def signout(self, request: Request) -> Response:
         await csrf.checked_form(request)
+        sid, now = request.session.get(auth.SESSION_ID_KEY), self.backend.clock()
+        await self._write(lambda s: web_sessions.end(s, sid, now))
         csrf.renew(request)
         self.site.flash(request, "signed_out")
         return redirect("/signin")
