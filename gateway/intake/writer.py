@@ -25,6 +25,7 @@ import gc
 import logging
 import os
 import pickle
+import signal
 import struct
 import sys
 from dataclasses import dataclass
@@ -176,6 +177,9 @@ async def _read(stream: asyncio.StreamReader) -> tuple:
 
 
 def _child() -> int:
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops this child
+    # in order (issue 14, item 18); a KeyboardInterrupt here would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # fd 1 carries answers only: anything printed by accident goes to stderr.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
