@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -210,6 +211,7 @@ def dispatcher(wiring: Wiring) -> Dispatcher:
 
 
 def scheduler(wiring: Wiring) -> Scheduler:
-    return Scheduler(
-        wiring.sessions, wiring.sweep_rules(), wiring.clock, intervals(wiring.settings)
-    )
+    every = intervals(wiring.settings)
+    # serve's dedup job compares what is new since about its last run (issue 14.7)
+    rules = replace(wiring.sweep_rules(), dedup_fresh=2 * every.dedup)
+    return Scheduler(wiring.sessions, rules, wiring.clock, every)

@@ -83,6 +83,7 @@ def notices(settings: Settings, secret: bytes) -> Notices:
         team_address=settings.team_address.lower(),
         operator_copies=settings.operator_copies,
         team_locale=settings.locale,
+        asked=RateLimit(settings.asked_limit, timedelta(minutes=settings.asked_window_minutes)),
     )
 
 

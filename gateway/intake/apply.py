@@ -100,8 +100,12 @@ def notified(ctx: Ctx, flight: Flight) -> Flight:
         extra["days"] = (now - state.closed_at).days if state.closed_at else 0
     if "duplicate" in decision.notices:
         extra["original_number"] = number
-    notices.decision(session, number, decision, now, trigger_id=mail.message_id, extra=extra)
-    if not flight.automatic and not (seen.repeat and not decision.changed):
+    if seen.repeat and not decision.changed:  # collapsed: the same content again tells nobody
+        return flight
+    notices.decision(
+        session, number, decision, now, trigger_id=mail.message_id, extra=extra, by_customer=True
+    )
+    if not flight.automatic:
         notices.operators(
             session,
             number,

@@ -17,6 +17,7 @@ gets a readable text derived with the standard library's HTML parser.
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import re
 from datetime import UTC, datetime
@@ -32,6 +33,15 @@ from gateway.mail.parsed import Address, Attachment, ParsedMail, UnparseableMail
 _POLICY = email.policy.compat32
 _MSGID = re.compile(r"<[^<>\s]+>")
 _MAX_HEADERS = 2000
+# Issue 14.2: a thread's ids as MUAs keep them (RFC 5322 §3.6.4 lets References grow; Thunderbird
+# and Gmail trim the middle): the first ids name the thread's root, the last ones its latest
+# messages. 150,000 ids took 181 s of quadratic de-duplication; these take microseconds.
+MAX_IDS_HEAD = 100
+MAX_IDS_TAIL = 300
+# Issue 14.3: a body part's text is read from its first MiB (cut at a line end); the rest
+# stays in the raw mail (guarantee 2) and the parse notes a ``BodyTruncated`` defect.
+# A 21 MB text or a 20 MB HTML body cost 18-30 s and gigabytes; nobody reads that much.
+MAX_TEXT_BYTES = 1 << 20
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -64,8 +74,8 @@ def _build(msg: Message) -> ParsedMail:
     from_ = _addresses(first.get("from", ""))
     return ParsedMail(
         message_id=_one_id(first.get("message-id", "")),
-        in_reply_to=tuple(_MSGID.findall(first.get("in-reply-to", ""))),
-        references=tuple(_MSGID.findall(" ".join(headers.get("references", ())))),
+        in_reply_to=message_ids(first.get("in-reply-to", "")),
+        references=message_ids(" ".join(headers.get("references", ()))),
         from_=from_[0] if from_ else None,
         reply_to=tuple(_addresses(first.get("reply-to", ""))),
         to=tuple(_addresses(", ".join(headers.get("to", ())))),
@@ -78,6 +88,26 @@ def _build(msg: Message) -> ParsedMail:
         headers={k: tuple(decode_words(v) for v in vs) for k, vs in headers.items()},
         defects=tuple(defects),
     )
+
+
+def from_address(head: bytes) -> str | None:
+    """The From address of a message's header block (its first bytes will do), lower case."""
+    headers = email.parser.BytesHeaderParser(policy=_POLICY).parsebytes(head)
+    found = _addresses(_unfold(str(headers.get("from", "") or "")))
+    return found[0].address.lower() if found else None
+
+
+def message_ids(value: str) -> tuple[str, ...]:
+    """The distinct Message-IDs of a header in order, the first and last few hundred only.
+
+    De-duplicated in linear time (a dict keeps order); a header with more ids than
+    ``MAX_IDS_HEAD + MAX_IDS_TAIL`` keeps its head (the thread's root) and its tail (the
+    nearest messages), which is all threading reads.
+    """
+    ids = list(dict.fromkeys(_MSGID.findall(value)))
+    if len(ids) > MAX_IDS_HEAD + MAX_IDS_TAIL:
+        ids = ids[:MAX_IDS_HEAD] + ids[-MAX_IDS_TAIL:]
+    return tuple(ids)
 
 
 def _unfold(value: str) -> str:
@@ -183,7 +213,9 @@ def _walk(msg: Message) -> tuple[str, str | None, list[Attachment], list[str]]:
             ctype in ("text/plain", "text/html") and disposition != "attachment" and (not filename)
         )
         if is_body_text:
-            decoded = _decode_text(part)
+            decoded, cut = _decode_text(part)
+            if cut:
+                defects.append("BodyTruncated")
             if ctype == "text/plain":
                 text_parts.append(decoded)
             elif html is None:
@@ -237,16 +269,21 @@ def _default_name(ctype: str, n: int) -> str:
     return f"attachment-{n}.{sub or main or 'bin'}"
 
 
-def _decode_text(part: Message) -> str:
-    """The part's text with "\n" line ends (the wire format's CRLF is not content)."""
-    text = _decode_payload(part)
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
-def _decode_payload(part: Message) -> str:
+def _decode_text(part: Message) -> tuple[str, bool]:
+    """The part's text with "\n" line ends (the wire format's CRLF is not content), and
+    whether it was cut to its first ``MAX_TEXT_BYTES``."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
+    cut = len(payload) > MAX_TEXT_BYTES
+    if cut:
+        end = payload.rfind(b"\n", 0, MAX_TEXT_BYTES)
+        payload = payload[: end if end > MAX_TEXT_BYTES // 2 else MAX_TEXT_BYTES]
+    text = _decode_payload(part, payload)
+    return (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text), cut
+
+
+def _decode_payload(part: Message, payload: bytes) -> str:
     declared = (part.get_content_charset() or "").lower()
     if payload.isascii():
         return payload.decode("ascii")

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.notify.build import Builder, Built, DispatchRules, Letter
 from gateway.notify.render import Templates
 from gateway.store import outbox
+from gateway.store.outage import Outage, is_outage
 
 log = logging.getLogger("gateway.notify")
 
@@ -231,18 +232,24 @@ class Dispatcher:
         transaction and an in-process build for every single mail, which took
         the SQLite write lock and the event loop's core away from intake.
         """
+        outage = Outage("the dispatcher", log, first=poll)
         while not stop.is_set():
+            wait = poll
             try:
                 claimed = await self.run_once()
-            except Exception:  # the database is away: try again on the next tick
-                log.exception("the dispatcher could not run a batch")
+                outage.succeeded()
+            except Exception as exc:
                 claimed = 0
+                if is_outage(exc):  # one line when it goes, one when it is back (issue 14.5)
+                    wait = outage.failed(exc)
+                else:
+                    log.exception("the dispatcher could not run a batch")
             self.passes += 1
             if claimed >= self._rules.batch:
                 continue
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_either(stop, self.wake), poll)
+                await asyncio.wait_for(_either(stop, self.wake), wait)
         await self.close()
 
 

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Decision
 from gateway.mail.compose import own_message_id
-from gateway.mail.subject import format_token
+from gateway.mail.subject import format_token, thread_subject
+from gateway.notify import audience
 from gateway.notify.context import auto_submitted, ticket_context
 from gateway.store import messages, outbox, people, recipients
+
+# Mail a person asked for: limited per address and per requester, never by the loop limit.
+ASKED_FOR = frozenset({"confirm_address", "signin_link"})
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,17 @@ class Notices:
     team_address: str = ""  # operators' shared address; empty = every operator's own
     operator_copies: bool = True  # every customer message mailed to the operators
     team_locale: str = "ru"
+    # Mail a person asks for: per address and per requester, apart from the loop limit.
+    asked: outbox.RateLimit = field(default_factory=lambda: outbox.RateLimit(5, timedelta(hours=1)))
 
     def new_message_id(self) -> str:
         return own_message_id(self.domain)
+
+    def re_subject(self, subject: str) -> str:
+        """Their subject answered: exactly one ``Re:``, and no ticket token of ours in it
+        (a stranger's reply to it must not be held again; issue 13)."""
+        bare = thread_subject(subject, self.token_format)
+        return f"Re: {bare}" if bare else "Re:"
 
     # --- the customer ---------------------------------------------------------------
 
@@ -68,16 +80,29 @@ class Notices:
         *,
         trigger_id: str | None = None,
         extra: dict | None = None,
+        by_customer: bool = False,
     ) -> list[int]:
-        """Outbox rows for the notices a decision names; the ids of those written."""
+        """Outbox rows for the notices a decision names; the ids of those written.
+
+        ``by_customer``: the customer's own mail made the change, so they are not told
+        of it (``notify.audience``), save a confirmation of their own ``#close``.
+        """
         notices = []
         for kind in decision.notices:
             context = dict(extra or {})
-            if kind == "status" and decision.changes:
-                change = decision.changes[-1]
+            change = decision.changes[-1] if decision.changes else None
+            new_status = change.to.value if change else None
+            if not audience.for_customer(kind, by_customer=by_customer, new_status=new_status):
+                continue
+            if kind == "status" and change is not None:
                 context.setdefault("old_status", change.from_.value if change.from_ else "")
                 context.setdefault("new_status", change.to.value)
                 context.setdefault("reason", change.reason)
+                context.setdefault("by_customer", by_customer)
+                context.setdefault("locked", decision.locked)
+                if change.to.is_closed:
+                    until = now + timedelta(days=self.reopen_days)
+                    context.setdefault("reopen_until", until.date().isoformat())
             notices.append(Notice(number, kind, context, trigger_id))
         return [row for row in self.many(session, notices, now) if row is not None]
 
@@ -116,7 +141,10 @@ class Notices:
                 continue
             locale = ticket.locale or "ru"
             root, prev = ticket.root_id, ticket.previous_id
-            hold = None
+            hold, requester = None, None
+            if n.kind in ASKED_FOR:  # asked for by the ticket's customer, not a loop
+                requester = f"ticket:{n.number}"
+                hold = self.asked_hold(session, n.kind, address, requester, now)
             if ticket.notify_bounced and n.to_address is None:
                 hold = (
                     f"not sent: {address} bounced ({ticket.notify_bounced}); "
@@ -134,7 +162,8 @@ class Notices:
                     in_reply_to=n.trigger_id or prev or root,
                     references=list(dict.fromkeys(r for r in (root, prev, n.trigger_id) if r)),
                     hold=hold,
-                    limited=n.limited,
+                    limited=n.limited and n.kind not in ASKED_FOR,
+                    requester=requester,
                 )
             )
             placed.append(i)
@@ -148,10 +177,22 @@ class Notices:
         return out
 
     def signin_link(
-        self, session: Session, address: str, locale: str, context: dict, now: datetime
-    ) -> int:
-        """The support page's one-time sign-in link: asked for, about no ticket, limited
-        like any automatic mail to that address."""
+        self,
+        session: Session,
+        address: str,
+        locale: str,
+        context: dict,
+        now: datetime,
+        *,
+        requester: str = "",
+    ) -> tuple[int, str | None]:
+        """The support page's one-time sign-in link: (row, why it was not sent or None).
+
+        Asked for by a person, so it never counts against the loop limit, and is
+        limited per address and per requester apart: nobody can silence someone
+        else's mail by asking for links, and the page can say when none was sent.
+        """
+        hold = self.asked_hold(session, "signin_link", address, requester or address, now)
         row, _ = outbox.enqueue(
             session,
             ticket_id=None,
@@ -162,9 +203,22 @@ class Notices:
             auto_submitted=auto_submitted("signin_link"),
             message_id=self.new_message_id(),
             now=now,
-            limit=self.limit,
+            hold=hold,
+            requester=requester or address,
         )
-        return row
+        return row, hold
+
+    def asked_hold(
+        self, session: Session, kind: str, address: str, requester: str, now: datetime
+    ) -> str | None:
+        """Why a mail a person asked for is held back, or None: each count on its own."""
+        to, by = outbox.asked_recently(session, kind, address, requester, now, self.asked.window)
+        window = f"in the last {int(self.asked.window.total_seconds() // 60)} minutes"
+        if to >= self.asked.count:
+            return f"not sent: {to} {kind} mails to {address} {window}"
+        if by >= self.asked.count:
+            return f"not sent: {requester} asked for {by} {kind} mails {window}"
+        return None
 
     def stranger(
         self, session: Session, number: int, address: str, their_subject: str, now: datetime
@@ -175,7 +229,7 @@ class Notices:
         customer: it is someone else's (guarantee 6). Their own subject is reused.
         """
         context = {
-            "subject": f"Re: {their_subject}".strip() if their_subject else "Re:",
+            "subject": self.re_subject(their_subject),
             "token": format_token(number, self.token_format),
             "support_address": self.support,
             "locale": self.team_locale,
@@ -235,8 +289,8 @@ class Notices:
         if not self.operator_copies:
             return []
         targets = [(o, "o") for o in people.operator_addresses(session)]
-        if self.team_address:
-            targets.append((self.team_address, "t"))
+        if self.team_address:  # a shared mailbox proves no operator: its replies stay notes
+            targets.append((self.team_address, "n"))
         ticket = recipients.ticket_head(session, number) if targets else None
         if ticket is None:
             return []
@@ -258,6 +312,15 @@ class Notices:
         written = outbox.enqueue_many(session, letters, now)  # ours: never rate-limited
         messages.remember_thread_ids(session, [(x.message_id, number) for x in letters])
         return [row for row, _ in written]
+
+    def digest_answer(self, session: Session, address: str, subject: str, now: datetime) -> int:
+        """Answer an operator's reply to the digest: it is no ticket; say how to act on one."""
+        context = {
+            "locale": self.team_locale,
+            "support_address": self.support,
+            "subject": self.re_subject(subject),
+        }
+        return self._plain(session, None, "digest_answer", address, now, context)
 
     def digest(self, session: Session, kind: str, now: datetime, context: dict) -> list[int]:
         """A mail to the operators about no one ticket (the unanswered digest)."""

@@ -23,12 +23,12 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock
 from gateway.schedule.jobs import SweepRules
 from gateway.schedule.sweep import JOBS, SweepReport, run_job
+from gateway.store.outage import Outage, is_outage
 
 log = logging.getLogger("gateway.schedule")
 
@@ -66,6 +66,7 @@ class Scheduler:
         self.seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
         self.last_seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
         self._stopping = False
+        self._outage = Outage("the scheduler", log)  # shared by the jobs (issue 14.5)
 
     def start(self) -> None:
         first = datetime.now(UTC)
@@ -93,12 +94,13 @@ class Scheduler:
         future.add_done_callback(self._running.discard)
         try:
             report = await asyncio.shield(future)
-        except OperationalError as exc:  # busy or away: the next tick tries again
-            log.warning("scheduled job %s did not run: %s", name, exc.orig or exc)
+        except Exception as exc:
+            if is_outage(exc):  # busy or away: one line for the outage, the next tick tries
+                self._outage.failed(exc)
+            else:
+                log.exception("scheduled job %s failed", name)
             return
-        except Exception:
-            log.exception("scheduled job %s failed", name)
-            return
+        self._outage.succeeded()
         self.runs[name] += 1
         self.last_seconds[name] = time.monotonic() - started
         self.seconds[name] += self.last_seconds[name]

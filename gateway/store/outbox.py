@@ -28,12 +28,17 @@ PENDING, SENT, FAILED, SUPPRESSED = "pending", "sent", "failed", "suppressed"
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most ``count`` automatic mails to one address per ``window`` (guarantee 5)."""
+    """At most ``count`` automatic answers to one address per ``window`` (guarantee 5)."""
 
     count: int = 10
     window: timedelta = timedelta(minutes=180)
 
 
+# The loop limit guards against loops only (issue 13): it counts automatic *answers to
+# incoming mail* (Auto-Submitted: auto-replied) — not a status change an operator made, not
+# a sign-in link somebody asked for — and only rows already due: a row dated later (a
+# what-if sweep ``--as-of`` a future day) is not yet mail that went anywhere.
+LOOPING = "auto-replied"
 # Held-back mails count too: a flood stays held until it pauses for a whole window.
 # One grouped count per batch: the scheduler writes thousands of rows at once.
 _RECENT_AUTOMATIC = (
@@ -41,7 +46,8 @@ _RECENT_AUTOMATIC = (
     .where(
         OUTBOX.c.to_address.in_(bindparam("addresses", expanding=True)),
         OUTBOX.c.created_at > bindparam("since"),
-        OUTBOX.c.auto_submitted != "no",
+        OUTBOX.c.created_at <= bindparam("now"),
+        OUTBOX.c.auto_submitted == LOOPING,
     )
     .group_by(OUTBOX.c.to_address)
 )
@@ -50,10 +56,26 @@ _RECENT_ONE = select(func.count()).select_from(
     .where(
         OUTBOX.c.to_address == bindparam("address"),
         OUTBOX.c.created_at > bindparam("since"),
-        OUTBOX.c.auto_submitted != "no",
+        OUTBOX.c.created_at <= bindparam("now"),
+        OUTBOX.c.auto_submitted == LOOPING,
     )
     .limit(bindparam("cap"))
     .subquery()
+)
+# Mail a person asked for, counted per address and per requester, each on its own.
+# A flood held back does not prolong an address's wait; a flooding requester stays held.
+_ASKED_TO = select(func.count()).where(
+    OUTBOX.c.kind == bindparam("kind"),
+    OUTBOX.c.to_address == bindparam("address"),
+    OUTBOX.c.state != SUPPRESSED,
+    OUTBOX.c.created_at > bindparam("since"),
+    OUTBOX.c.created_at <= bindparam("now"),
+)
+_ASKED_BY = select(func.count()).where(
+    OUTBOX.c.kind == bindparam("kind"),
+    OUTBOX.c.requester == bindparam("requester"),
+    OUTBOX.c.created_at > bindparam("since"),
+    OUTBOX.c.created_at <= bindparam("now"),
 )
 _LOCK_ADDRESSES = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(a, 0)) "
@@ -77,6 +99,7 @@ class Letter:
     references: Sequence[str] = ()
     hold: str | None = None
     limited: bool = True  # False: to one of ours (an operator), never rate-limited
+    requester: str | None = None  # who asked for it (a sign-in link, a confirmation)
 
 
 def enqueue(
@@ -104,13 +127,13 @@ def enqueue_many(
     for x in letters:
         address = x.to_address.lower()
         state, error = (SUPPRESSED, x.hold) if x.hold else (PENDING, None)
-        if x.hold is None and x.auto_submitted != "no" and limit is not None and x.limited:
+        if x.hold is None and x.auto_submitted == LOOPING and limit is not None and x.limited:
             if recent.get(address, 0) >= limit.count:
                 minutes = int(limit.window.total_seconds() // 60)
                 state, error = (
                     SUPPRESSED,
                     (
-                        f"rate limit: {limit.count} automatic mails to {x.to_address} "
+                        f"loop limit: {limit.count} automatic answers to {x.to_address} "
                         f"in the last {minutes} minutes already"
                     ),
                 )
@@ -132,6 +155,7 @@ def enqueue_many(
                 "last_error": error,
                 "created_at": now,
                 "sent_at": None,
+                "requester": x.requester,
             }
         )
     if len(rows) == 1:
@@ -145,19 +169,33 @@ def _recent_automatic(
     conn: Connection, letters: Sequence[Letter], now: datetime, limit: RateLimit
 ) -> dict[str, int]:
     """How many automatic mails each address of the batch got within the limit's window."""
-    addresses = sorted({x.to_address.lower() for x in letters if x.auto_submitted != "no"})
+    addresses = sorted({x.to_address.lower() for x in letters if x.auto_submitted == LOOPING})
     if addresses and conn.dialect.name == "postgresql":
         # Count-then-insert is a race between instances: each would count only
         # committed rows. A per-address lock held to COMMIT makes them take turns.
         conn.execute(_LOCK_ADDRESSES, {"addresses": addresses})
     since = now - limit.window
     if len(addresses) == 1:  # intake: LIMIT keeps a long flood's count cheap
-        params = {"address": addresses[0], "since": since, "cap": limit.count}
+        params = {"address": addresses[0], "since": since, "now": now, "cap": limit.count}
         return {addresses[0]: conn.execute(_RECENT_ONE, params).scalar() or 0}
     if addresses:
-        params = {"addresses": addresses, "since": since}
+        params = {"addresses": addresses, "since": since, "now": now}
         return {a: n for a, n in conn.execute(_RECENT_AUTOMATIC, params)}
     return {}
+
+
+def asked_recently(
+    session: Session, kind: str, address: str, requester: str, now: datetime, window: timedelta
+) -> tuple[int, int]:
+    """How many mails of ``kind`` went to ``address``, and were asked for by ``requester``,
+    within ``window`` before ``now``: the two counts of the asked-for limit (issue 13)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":  # two instances must take turns counting
+        connection.execute(_LOCK_ADDRESSES, {"addresses": sorted({address.lower(), requester})})
+    params = {"kind": kind, "since": now - window, "now": now}
+    to = connection.execute(_ASKED_TO, {**params, "address": address.lower()}).scalar() or 0
+    by = connection.execute(_ASKED_BY, {**params, "requester": requester}).scalar() or 0
+    return to, by
 
 
 def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[Row]:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
+from gateway.web import strings
+
 LOCALES = ("ru", "en")
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -46,6 +48,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Она действует {minutes} мин. и только один раз.",
         "If support knows {address}, a sign-in link is on its way there. "
         "It works once, for {minutes} minutes.",
+    ),
+    "signin_not_sent": (
+        "Ссылка для входа на {address} сейчас не отправлена: недавно их запрашивали "
+        "слишком часто. Воспользуйтесь ссылкой из уже полученного письма или попробуйте позже.",
+        "No sign-in link was sent to {address} this time: too many were asked for recently. "
+        "Use the link in a mail you already got, or try again later.",
     ),
     "signin_confirm": ("Войти как {address}?", "Sign in as {address}?"),
     "subject": ("Тема", "Subject"),
@@ -257,6 +265,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "signed_out": ("Вы вышли.", "You are signed out."),
     "signin_needed": ("Войдите, чтобы продолжить.", "Please sign in to continue."),
 }
+
+STRINGS.update(strings.QUEUE)
+STRINGS.update(strings.TIMELINE)
 
 
 def pick_locale(request: Request, default: str) -> str:

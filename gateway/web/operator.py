@@ -18,11 +18,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import intake
-from gateway.desk.model import OPEN_STATUSES, Status
+from gateway.desk.model import Status
 from gateway.operations import Refused
 from gateway.outcome import Outcome
 from gateway.store import portal
-from gateway.web import auth, csrf, queries
+from gateway.web import auth, csrf, lists, queries
 from gateway.web.customer import attachment_response
 from gateway.web.i18n import pick_locale
 from gateway.web.page import Site, redirect
@@ -107,32 +107,26 @@ class OperatorPages:
 
     # --- lists --------------------------------------------------------------------
 
+    async def render(self, request: Request, name: str, **context: Any) -> Response:
+        """An operator's page, with the held and quarantine counts in its header."""
+        counts = await self._read(lists.header_counts)
+        return self.site.render(request, name, inbox=counts, **context)
+
     async def queue(self, request: Request) -> Response:
         me = self.need(request)
         lang = self._lang(request)
-        status = request.query_params.get("status", "")
-        if status not in {s.value for s in OPEN_STATUSES}:
-            status = ""
-        assignee = request.query_params.get("assignee", "")[:12]
-        page = await self._read(lambda s: queries.queue(s, status, assignee, lang, me))
-        statuses = [{"value": s.value, "label": s.label(lang)} for s in SETTABLE]
-        return self.site.render(
-            request,
-            "op_queue.html",
-            statuses=statuses,
-            filter_status=status,
-            filter_assignee=assignee,
-            **page,
-        )
+        params = lists.QueueParams.parse(request.query_params)
+        page = await self._read(lambda s: lists.queue(s, params, me, lang))
+        return await self.render(request, "op_queue.html", q=params, **page)
 
     async def held(self, request: Request) -> Response:
         self.need(request)
-        return self.site.render(request, "op_held.html", held=await self._read(queries.held))
+        return await self.render(request, "op_held.html", held=await self._read(queries.held))
 
     async def quarantine(self, request: Request) -> Response:
         self.need(request)
         rows = await self._read(queries.quarantine)
-        return self.site.render(request, "op_quarantine.html", rows=rows)
+        return await self.render(request, "op_quarantine.html", rows=rows)
 
     async def decide_held(self, request: Request) -> Response:
         me = self.need(request)
@@ -174,8 +168,8 @@ class OperatorPages:
         page = await self._read(lambda s: queries.operator_ticket(s, number, lang, policy, now))
         if page is None:
             raise HTTPException(404)
-        settable = [{"value": s.value, "label": s.label(lang)} for s in SETTABLE]
-        return self.site.render(request, "op_ticket.html", settable=settable, **page)
+        settable = [{"value": s.value, "label": s.operator_label(lang)} for s in SETTABLE]
+        return await self.render(request, "op_ticket.html", settable=settable, **page)
 
     async def file(self, request: Request) -> Response:
         self.need(request)

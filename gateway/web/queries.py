@@ -18,8 +18,10 @@ from gateway import views
 from gateway.desk import dedup, windows
 from gateway.desk.model import Policy, Status
 from gateway.mail.subject import thread_subject
-from gateway.store import contact, people, portal, tickets
+from gateway.store import contact, listings, people, portal, tickets
+from gateway.web import timeline
 from gateway.web.backend import WebConfig
+from gateway.web.i18n import translator
 
 HIDDEN_FLAGS = frozenset({"note", "held", "rejected", "auto"})
 
@@ -83,8 +85,12 @@ def customer_ticket(
             continue
         if m["author"] == "operator" and not (m["text"] or "").strip():
             continue
+        if timeline.is_close_command(m):
+            continue
         shown.append(
             {
+                "kind": "message",
+                "created_at": m["created_at"],
                 "author": m["author"],
                 "when": when(m["created_at"]),
                 "text": (m["text"] or "").strip(),
@@ -105,7 +111,15 @@ def customer_ticket(
             "pending_address": notify_row["notify_pending_address"],
             "bounced": bool(notify_row["notify_bounced"]),
         },
-        "messages": shown,
+        "messages": timeline.merge(
+            shown,
+            detail["events"],
+            listings.merged_from(session, number),
+            side="customer",
+            locked=bool(detail["locked"]),
+            auto_days=policy.auto_close_days,
+            t=translator(locale),
+        ),
     }
 
 
@@ -160,44 +174,26 @@ def open_duplicate(
 
 
 def send_signin_link(
-    session: Session, address: str, link: str, locale: str, config: WebConfig, now: datetime
-) -> int | None:
-    """Queue the sign-in mail (the outbox: retried, rate-limited per address like any
-    automatic mail). The link is in the row; whoever can read the database has it anyway."""
+    session: Session,
+    address: str,
+    link: str,
+    locale: str,
+    config: WebConfig,
+    now: datetime,
+    requester: str = "",
+) -> str | None:
+    """Queue the sign-in mail (the outbox: retried; limited per address and per requester,
+    issue 13); why it was not sent, or None. The link is in the row; whoever can read the
+    database has it anyway."""
     if config.notices is None:
         return None
     minutes = int(config.signin_lifetime.total_seconds() // 60)
     subject = {"ru": "Вход в техподдержку", "en": "Sign in to support"}[locale]
     context = {"subject": subject, "link": link, "minutes": minutes}
-    return config.notices.signin_link(session, address, locale, context, now)
-
-
-def queue(
-    session: Session, status: str | None, assignee: str, locale: str, me: str
-) -> dict[str, Any]:
-    ops = people.operators(session)
-    who: int | str | None = None
-    if assignee == "none":
-        who = "none"
-    elif assignee.isdigit():
-        who = int(assignee)
-    rows = portal.queue(session, status=status or None, assignee=who)
-    return {
-        "tickets": [
-            {
-                "number": r.id,
-                "subject": r.subject,
-                "customer": r.customer,
-                "status": r.status,
-                "status_label": Status(r.status).label(locale),
-                "assignee": r.assignee,
-                "waiting": when(r.awaiting_since),
-                "nudges": r.nudges,
-            }
-            for r in rows
-        ],
-        "operators": [{"id": o.id, "name": o.name, "email": o.email} for o in ops],
-    }
+    _, held = config.notices.signin_link(
+        session, address, locale, context, now, requester=requester
+    )
+    return held
 
 
 def operator_ticket(
@@ -212,11 +208,20 @@ def operator_ticket(
             a["size_label"] = size_label(a["size"])
     for e in detail["events"]:
         e["when"] = when(e["at"])
-    detail["status_label"] = Status(detail["status"]).label(locale)
+    detail["status_label"] = Status(detail["status"]).operator_label(locale)
     detail["waiting"] = when(detail["awaiting_since"])
+    conversation = [m for m in detail["messages"] if not timeline.is_close_command(m)]
     return {
         "ticket": detail,
-        "messages": detail["messages"],
+        "messages": timeline.merge(
+            conversation,
+            detail["events"],
+            listings.merged_from(session, number),
+            side="operator",
+            locked=bool(detail["locked"]),
+            auto_days=policy.auto_close_days,
+            t=translator(locale),
+        ),
         "events": detail["events"],
         "assignee": portal.assignee_name(session, number),
         "assignee_id": detail["assignee_id"],

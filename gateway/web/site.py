@@ -26,7 +26,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.web import auth, csrf, customer, operator, signin
+from gateway.web import auth, csrf, customer, finder, operator, signin
 from gateway.web.backend import Backend, WebConfig
 from gateway.web.page import SESSION_COOKIE, Site, default_root
 
@@ -76,6 +76,7 @@ def make_app(backend: Backend, config: WebConfig, root: Path | None = None) -> S
     site = Site(backend, config, env)
     routes = [
         *signin.routes(site),
+        *finder.routes(site),
         *customer.routes(site),
         *operator.routes(site),
         Mount("/static", StaticFiles(directory=root / "static"), name="static"),

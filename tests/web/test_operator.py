@@ -35,8 +35,8 @@ def test_the_queue_is_oldest_waiting_first_and_nudges_do_not_reorder(web: Web) -
     assert f"#{second}" in mine and f'"/op/tickets/{first}"' not in mine
     nobody = op.get("/op", params={"assignee": "none"}).text
     assert f'"/op/tickets/{first}"' in nobody and f'"/op/tickets/{second}"' not in nobody
-    progress = op.get("/op", params={"status": "in_progress"}).text
-    assert f'"/op/tickets/{second}"' in progress and f'"/op/tickets/{first}"' not in progress
+    mine = op.get("/op", params={"view": "mine"}).text
+    assert f'"/op/tickets/{second}"' in mine and f'"/op/tickets/{first}"' not in mine
 
 
 def test_ticket_buttons_act_as_the_cli_verbs(web: Web) -> None:
