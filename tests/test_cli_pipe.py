@@ -134,3 +134,11 @@ def test_ingest_imports_only_what_storing_needs(cli_env):
     code, _, heavy = proc.stdout.decode().splitlines()[-1].partition(" ")
     assert code == "0", proc.stderr
     assert heavy == "", f"ingest imported {heavy}"
+
+
+def test_a_pipe_pointed_at_no_database_leaves_nothing_behind(tmp_path):
+    """No database where the settings point: 75, and no data directory or secret.key made."""
+    env = {"HELPDESK_DATA_DIR": str(tmp_path / "var"), "HELPDESK_DOMAIN": "example.com"}
+    proc = cli(env, "ingest", stdin=mail().as_bytes())
+    _tempfail_without_our_paths(proc, tmp_path)
+    assert list(tmp_path.iterdir()) == []

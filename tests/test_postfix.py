@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import smtplib
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -121,9 +122,15 @@ def _recipe(name: str, conf: Path, **swap: str) -> str:
     return body
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Can a user who is neither owner nor group (the pipe's `nobody`) read below ``path``?"""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
 def _pipe_interpreter(shared: Path) -> str:
     """A venv of /usr/bin/python3 that `nobody` can execute, seeing this checkout and its
-    libraries (plain .pth paths): what the README asks of a real install."""
+    libraries (plain .pth paths): what the README asks of a real install. Where this
+    checkout sits below a directory others cannot enter (/root), both are copied over."""
     venv = shared / "venv"
     subprocess.run(
         [SYSTEM_PYTHON, "-m", "venv", "--without-pip", venv], check=True, capture_output=True
@@ -136,8 +143,14 @@ def _pipe_interpreter(shared: Path) -> str:
     )
     if probe.stdout.strip() != str(sys.version_info[:2]):
         pytest.skip(f"{SYSTEM_PYTHON} is not this Python's version: its libraries would not load")
+    source, libraries = REPO, Path(sysconfig.get_path("purelib"))
+    if not (_reachable_by_others(source) and _reachable_by_others(libraries)):
+        source, libraries = shared / "source", shared / "libraries"
+        unneeded = shutil.ignore_patterns("__pycache__", "playwright*", "pip", "pip-*", "_pytest")
+        shutil.copytree(REPO / "gateway", source / "gateway", ignore=unneeded)
+        shutil.copytree(sysconfig.get_path("purelib"), libraries, ignore=unneeded)
     purelib = sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
-    Path(purelib, "_helpdesk.pth").write_text(f"{REPO}\n{sysconfig.get_path('purelib')}\n")
+    Path(purelib, "_helpdesk.pth").write_text(f"{source}\n{libraries}\n")
     return f"{venv}/bin/python -m gateway.cli"
 
 

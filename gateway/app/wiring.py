@@ -39,15 +39,19 @@ if TYPE_CHECKING:  # imported where used: `helpdesk ingest` needs none of them (
     from gateway.web.backend import WebConfig
 
 
-def load_secret(settings: Settings) -> bytes:
+def load_secret(settings: Settings, *, create: bool = True) -> bytes:
     """HELPDESK_SECRET, else ``data_dir/secret.key``, made once with 32 random bytes.
 
     Reply and bounce addresses are signed with it; it must survive restarts and
     be the same on every instance sharing a database (set HELPDESK_SECRET there).
+    A command that only reads (``create=False``) makes no file: it signs nothing,
+    so a throwaway key stands in when there is none yet (issue 14, item 18).
     """
     if settings.secret:
         return settings.secret.encode()
     path = Path(settings.data_dir) / "secret.key"
+    if not path.exists() and not create:
+        return secrets.token_bytes(32)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -189,6 +193,7 @@ class Wiring:
 
     settings: Settings
     clock: Clock = system_clock
+    writes: bool = True  # False: a command that only reads, and so creates no file
     secret: bytes = field(init=False, repr=False)
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
@@ -199,7 +204,7 @@ class Wiring:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.secret = load_secret(s)
+        self.secret = load_secret(s, create=self.writes)
         self.engine = db.make_engine(s.db_url, sqlite_synchronous=s.sqlite_synchronous)
         self.sessions = db.session_factory(self.engine)
         self.notices = notices(s, self.secret)

@@ -23,9 +23,12 @@ from gateway.outcome import OutcomeKind
 
 
 @contextmanager
-def wired(args: argparse.Namespace, *, migrated: bool = True) -> Iterator[Wiring]:
-    """The gateway's parts for one command; the database is let go when it ends."""
-    wiring = Wiring(args.settings)
+def wired(
+    args: argparse.Namespace, *, migrated: bool = True, reads_only: bool = False
+) -> Iterator[Wiring]:
+    """The gateway's parts for one command; the database is let go when it ends.
+    ``reads_only``: a listing or a dry run, which must create no file (no secret.key)."""
+    wiring = Wiring(args.settings, writes=not reads_only)
     try:
         if migrated:
             wiring.require_database()
@@ -40,7 +43,7 @@ def wired(args: argparse.Namespace, *, migrated: bool = True) -> Iterator[Wiring
 def cmd_tickets(args: argparse.Namespace) -> int:
     if args.status and args.status not in {s.value for s in Status}:
         raise CliError(f"unknown status {args.status!r}; use one of {', '.join(Status)}")
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.tickets(
             session, status=args.status, customer=args.customer, policy=w.policy, now=w.clock()
         )
@@ -49,7 +52,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
 
 
 def cmd_ticket_show(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         detail = views.ticket_detail(session, args.number, policy=w.policy, now=w.clock())
     if detail is None:
         raise CliError(f"there is no ticket #{args.number}; see `helpdesk tickets`")
@@ -106,7 +109,7 @@ def cmd_ticket_notify(args: argparse.Namespace) -> int:
 
 
 def cmd_held_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.held(session)
     show(rows, args.json, render.held)
     return EX_OK
@@ -130,7 +133,7 @@ def cmd_customers_add(args: argparse.Namespace) -> int:
 
 
 def cmd_customers_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.customers(session)
     show(rows, args.json, render.customers)
     return EX_OK
@@ -149,14 +152,14 @@ def cmd_operators_add(args: argparse.Namespace) -> int:
 
 
 def cmd_operators_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.operators(session)
     show(rows, args.json, render.operators)
     return EX_OK
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.quarantine(session, everything=args.all)
     show(rows, args.json, render.quarantine)
     return EX_OK
@@ -176,7 +179,7 @@ def cmd_quarantine_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.outbox_rows(session, failed_only=args.failed)
     show(rows, args.json, render.outbox)
     return EX_OK

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S*[^\s:;,.]", re.IGNORECASE)
 _PATH = re.compile(r"(?<![\w.~])/[^\s:;,'\")]+")
 
 
@@ -37,9 +37,7 @@ def describe(exc: BaseException) -> tuple[str, bool]:
     from sqlalchemy.exc import SQLAlchemyError
 
     if isinstance(exc, SQLAlchemyError):
-        return (
-            f"the database is not available ({exc.__class__.__name__}); "
-            "check HELPDESK_DATABASE_URL and that the server runs",
-            True,
-        )
+        from gateway.store.db import why
+
+        return f"the database is not available: {why(exc)}", True
     return f"internal error: {exc.__class__.__name__}: {exc}", False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from gateway.app.pipe import ingest_once
 from gateway.app.wiring import Wiring
@@ -19,9 +20,16 @@ from gateway.outcome import Delivery, Origin, OutcomeKind
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     data = sys.stdin.buffer.read()
-    wiring = Wiring(args.settings)
+    settings = args.settings
+    # No secret.key is made before the database is known to be there: a pipe pointed at
+    # the wrong place leaves nothing behind (issue 14, item 18).
+    has_secret = bool(settings.secret) or (Path(settings.data_dir) / "secret.key").exists()
+    wiring = Wiring(settings, writes=has_secret)
     try:
         wiring.require_database()
+        if not has_secret:  # a database made by init elsewhere: the secret is made now
+            wiring.close()
+            wiring = Wiring(settings)
         if not data.strip():
             raise CliError("refused: the message is empty", EX_DATAERR)
         recipients = tuple(r for r in (args.recipient or [wiring.intake.support]) if r)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 
 from gateway.app.gateway import Gateway
@@ -13,6 +14,7 @@ from gateway.app.runs import import_mailbox, run_sweep
 from gateway.cli import render
 from gateway.cli.base import EX_OK, CliError, show
 from gateway.cli.commands import wired
+from gateway.config import Settings
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -22,7 +24,39 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def _ports_free(settings: Settings) -> None:
+    """Each listener's port, tried before anything starts: a port in use is one line that
+    names the setting to change, not a page of tracebacks from parts already started."""
+    listeners = [("HELPDESK_LISTEN", settings.listen, settings.listen_host_port)]
+    if settings.submission_listen:
+        listeners.append(
+            (
+                "HELPDESK_SUBMISSION_LISTEN",
+                settings.submission_listen,
+                settings.submission_host_port,
+            )
+        )
+    if settings.http_listen:
+        listeners.append(("HELPDESK_HTTP_LISTEN", settings.http_listen, settings.http_host_port))
+    for name, url, (host, port) in listeners:
+        if port == 0:
+            continue
+        try:
+            for family, kind, proto, _, address in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            ):
+                with socket.socket(family, kind, proto) as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    probe.bind(address)
+        except OSError as exc:
+            raise CliError(
+                f"{name}={url}: cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                f"stop what uses it or set {name} to another port"
+            ) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    _ports_free(args.settings)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -38,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    with wired(args) as w:
+    with wired(args, reads_only=args.dry_run) as w:
         result = run_sweep(w, as_of=args.as_of, dry_run=args.dry_run)
     show(result, args.json, render.sweep)
     return EX_OK

@@ -94,6 +94,10 @@ class Scheduler:
         future.add_done_callback(self._running.discard)
         try:
             report = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if self._stopping:  # shutdown cancelled the wait, not the run: stop() awaits it
+                return  # (no traceback from APScheduler on Ctrl-C: issue 14, item 18)
+            raise
         except Exception as exc:
             if is_outage(exc):  # busy or away: one line for the outage, the next tick tries
                 self._outage.failed(exc)

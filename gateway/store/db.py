@@ -38,8 +38,6 @@ class NotMigrated(Exception):
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _sqlite_pragmas(engine, sqlite_synchronous.upper())
         return engine
@@ -92,6 +90,10 @@ def _alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine) -> None:
     """Create or migrate the schema to the newest revision (``helpdesk init``)."""
     from alembic import command
+
+    path = _sqlite_file(engine)
+    if path is not None:  # only init makes the directory: other commands create nothing
+        path.parent.mkdir(parents=True, exist_ok=True)
 
     command.upgrade(_alembic_config(engine), "head")
 
@@ -153,12 +155,53 @@ def require_migrated(engine: Engine) -> None:
         )
 
 
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The SQLite database's file, None for a server database or one in memory."""
+    if engine.url.get_backend_name() != "sqlite":
+        return None
+    name = engine.url.database
+    return Path(name) if name and name != ":memory:" else None
+
+
 def require_database(engine: Engine) -> None:
-    """The database is reachable and migrated, or a sentence that says what to do."""
+    """The database is reachable and migrated, or a sentence that says what to do.
+
+    A SQLite file that is not there is not created by looking (connecting would make an
+    empty one, and a directory for it, wherever the command ran: issue 14, item 18).
+    """
+    where = engine.url.render_as_string(hide_password=True)
+    path = _sqlite_file(engine)
+    if path is not None and not path.exists():
+        raise NotMigrated(
+            f"there is no database at {path}: run `helpdesk init` first, or point "
+            "HELPDESK_DATA_DIR (or --config) at the gateway's data directory"
+        )
     try:
         require_migrated(engine)
     except SQLAlchemyError as exc:
-        raise StoreUnavailable(
-            f"cannot open the database {engine.url.render_as_string(hide_password=True)}:"
-            f" {exc.__class__.__name__}; check HELPDESK_DATABASE_URL"
-        ) from None
+        raise StoreUnavailable(f"cannot open the database {where}: {why(exc)}") from None
+
+
+_MISSING_DB = re.compile(r'database "([^"]+)" does not exist')
+_MISSING_ROLE = re.compile(r'role "([^"]+)" does not exist')
+
+
+def why(exc: SQLAlchemyError) -> str:
+    """What a failed connection means, and what to do about it (issue 14, item 18)."""
+    text = str(getattr(exc, "orig", None) or exc)
+    if found := _MISSING_DB.search(text):
+        return (
+            f'the server has no database "{found.group(1)}": create it '
+            f"(createdb -O OWNER {found.group(1)}) or fix the name in HELPDESK_DATABASE_URL"
+        )
+    if found := _MISSING_ROLE.search(text):
+        return f'the server has no user "{found.group(1)}": create it or fix HELPDESK_DATABASE_URL'
+    if "password authentication failed" in text or "no password supplied" in text:
+        return "the server refused the user or password in HELPDESK_DATABASE_URL"
+    if "Connection refused" in text or "could not connect" in text.lower():
+        return (
+            "nothing answers at that host and port: start the server or fix HELPDESK_DATABASE_URL"
+        )
+    if "unable to open database file" in text:
+        return "the SQLite file cannot be opened: check the path and its directory's permissions"
+    return f"{exc.__class__.__name__}; check HELPDESK_DATABASE_URL and that the server runs"

@@ -5,7 +5,9 @@ away or a notification that waits too long."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import smtplib
 from dataclasses import replace
 from datetime import timedelta
@@ -148,3 +150,23 @@ def test_healthz_is_503_when_the_database_is_away_or_the_writer_restarts(wiring,
     text = _get(restarting, "/metrics").text
     assert _sample(text, "helpdesk_writer_up") == 0
     assert _sample(text, "helpdesk_writer_restarts_total") == 3
+
+
+@pytest.mark.writer_process
+def test_a_killed_writer_shows_in_health_and_metrics(web: Web):
+    """The writer child killed: serve starts another, and /healthz and /metrics count the
+    restart (the gateway's own writer_state and writer_restarts, read live)."""
+    client = web.client()
+    assert client.get("/healthz").json()["writer"] == "running"
+    pid = web.gw.gateway.writer_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+    def restarted() -> bool:
+        health = client.get("/healthz")
+        return health.status_code == 200 and health.json()["writer_restarts"] >= 1
+
+    assert until(restarted, 60), client.get("/healthz").text
+    text = client.get("/metrics").text
+    assert _sample(text, "helpdesk_writer_restarts_total") >= 1
+    assert _sample(text, "helpdesk_writer_up") == 1
