@@ -143,6 +143,8 @@ def _build_digest(
             date=letter.created_at,
             text=text,
             html=html,
+            in_reply_to=letter.in_reply_to,  # a held notice threads under the stranger's mail
+            references=letter.references.split(),
             auto_submitted=letter.auto_submitted,
         )
     )
