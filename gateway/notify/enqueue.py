@@ -103,9 +103,6 @@ class Notices(TeamNotices):
                 context.setdefault("reason", change.reason)
                 context.setdefault("by_customer", by_customer)
                 context.setdefault("locked", decision.locked)
-                if change.to.is_closed:
-                    until = now + timedelta(days=self.reopen_days)
-                    context.setdefault("reopen_until", until.date().isoformat())
             notices.append(Notice(number, kind, context, trigger_id))
         return [row for row in self.many(session, notices, now) if row is not None]
 
@@ -164,7 +161,7 @@ class Notices(TeamNotices):
                     kind=n.kind,
                     to_address=address,
                     locale=locale,
-                    context=self._context(ticket, n.kind, locale, n.extra),
+                    context=self._context(ticket, n.kind, locale, self._until(n, now)),
                     auto_submitted=auto_submitted(n.kind),
                     message_id=message_id,
                     in_reply_to=parent,
@@ -266,6 +263,17 @@ class Notices(TeamNotices):
         return row
 
     # --- shared ---------------------------------------------------------------------
+
+    def _until(self, notice: Notice, now: datetime) -> dict | None:
+        """A closing mail says until when a reply reopens the ticket (issue 13)."""
+        closing = notice.kind == "auto_closed" or (notice.extra or {}).get("new_status") in (
+            "closed",
+            "closed_no_reply",
+        )
+        if not closing:
+            return notice.extra
+        until = (now + timedelta(days=self.reopen_days)).date().isoformat()
+        return {"reopen_until": until, **(notice.extra or {})}
 
     def _context(self, ticket: object, kind: str, locale: str, extra: dict | None) -> dict:
         return ticket_context(

@@ -109,7 +109,10 @@ _MONTHS = {
 def long_date(iso: str, locale: str) -> str:
     """A date as people of the locale write it: "15 января 2027 г." / "15 January 2027"
     (never 15.01.2027, which an English reader may take for another day)."""
-    day = date.fromisoformat(str(iso)[:10])
+    text = str(iso)
+    if len(text) >= 10 and text[2] == "." and text[5] == ".":  # 14.05.2025, as rows had it
+        text = f"{text[6:10]}-{text[3:5]}-{text[0:2]}"
+    day = date.fromisoformat(text[:10])
     month = _MONTHS[resolve_locale(locale)][day.month - 1]
     suffix = " г." if resolve_locale(locale) == "ru" else ""
     return f"{day.day} {month} {day.year}{suffix}"

@@ -52,7 +52,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "reopened": {},
     "follow_up": {"old_number": 7, "days": 41, "window_days": 30},
     "locked_follow_up": {"old_number": 7},
-    "auto_closed": {"days": 31, "window_days": 30},
+    "auto_closed": {"days": 31, "reopen_until": "2027-01-15"},
     "duplicate": {"original_number": 12},
     "reminder": {"days_left": 3, "close_on": "14.05.2025"},
     "imported": {},
@@ -500,7 +500,7 @@ def test_day_counts_read_naturally(templates: Templates) -> None:
     text, _ = templates.render("reminder", "ru", context("reminder", days_left=1))
     assert "через 1 день" in text
     text, _ = templates.render("auto_closed", "ru", context("auto_closed", days=31))
-    assert "31 день" in text and "в течение 30 дней" in text
+    assert "31 день" in text and "до 15 января 2027 г." in text
     text, _ = templates.render("reminder", "en", context("reminder", "en", days_left=1))
     assert "in 1 day," in text
 
