@@ -532,7 +532,7 @@ def test_merge_across_customers_is_refused_and_the_operator_told(desk):
     assert desk.show(merged)["duplicate_of"] is None
     assert desk.show(merged)["status"] == "awaiting_operator"
     [error] = [s for s in desk.sent() if s.kind == "command_error"]
-    assert "different customers" in error.text
+    assert "разных клиентов" in error.text  # said in the mail's language (issue 13)
 
 
 def test_merged_tickets_customer_can_still_reply(desk):
