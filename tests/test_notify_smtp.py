@@ -22,6 +22,7 @@ from gateway.store.tables import Outbox
 from gateway.testing import Captured, RecordingSMTP, RunningGateway, running_gateway
 from tests.helpers import (
     SUPPORT,
+    cli,
     dispatcher_passes,
     mail,
     send,
@@ -398,3 +399,72 @@ def test_smarthost_with_starttls_and_auth(settings, clock, tmp_path, monkeypatch
         (got,) = smarthost.wait_for(1)
     assert got.rcpt_tos == ["ivan@example.ru"]
     assert logins == [(b"helpdesk", b"s3cret")]
+
+
+def test_the_smarthost_hears_our_domain_in_ehlo_and_the_brand_in_from(settings, clock, smarthost):
+    """EHLO names HELPDESK_EHLO_NAME (default: the domain), never localhost; From is the brand."""
+    with running_gateway(
+        settings, clock, smarthost=smarthost.url, smarthost_starttls="no", brand="Хостинг Пример"
+    ) as gw:
+        assert send(gw, mail())[0] == 250
+        (created,) = smarthost.wait_for(1)
+    assert smarthost.ehlo_names and set(smarthost.ehlo_names) == {"example.com"}
+    assert created.message["From"].addresses[0].display_name == "Хостинг Пример"
+    assert created.message["Content-Language"] == "ru"
+    with running_gateway(
+        settings,
+        clock,
+        smarthost=smarthost.url,
+        smarthost_starttls="no",
+        ehlo_name="mx.example.com",
+    ) as gw:
+        assert send(gw, mail(subject="Другое"))[0] == 250
+        smarthost.wait_for(2)
+    assert smarthost.ehlo_names[-1] == "mx.example.com"
+
+
+GMAIL_STYLE_BOUNCE = (
+    "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+    "To: {to}\r\nSubject: Delivery Status Notification (Failure)\r\n"
+    "Message-ID: <gm1@mail.gmail.com>\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=UTF-8\r\n\r\n"
+    "This is an automatically generated Delivery Status Notification\r\n\r\n"
+    "Delivery to the following recipient failed permanently:\r\n\r\n"
+    "     ivan@example.ru\r\n\r\n"
+    "Technical details of permanent failure:\r\n"
+    "The email account that you tried to reach does not exist.\r\n"
+)
+
+
+def test_a_gmail_style_bounce_without_rfc3464_stops_mail_too(gw, smarthost):
+    """A bounce with no delivery-status part (Gmail's plain text) marks the address too."""
+    assert send(gw, mail())[0] == 250
+    (created,) = smarthost.wait_for(1)
+    bounce = GMAIL_STYLE_BOUNCE.format(to=created.mail_from).encode()
+    assert send(gw, bounce, sender="", rcpts=(created.mail_from,))[0] == 250
+    assert show(gw, 1)["notify_bounced"], show(gw, 1)
+
+
+def test_a_550_at_rcpt_marks_the_address_and_the_operator_is_told(gw, smarthost, settings):
+    """The smarthost refuses the address at RCPT: the address is marked like a bounce, and an
+    operator's answer then says it was not sent — in `ticket reply`, `ticket show` and the page's
+    data — instead of exiting 0 in silence."""
+    smarthost.refuse_rcpt["ivan@example.ru"] = "550 5.1.1 <ivan@example.ru>: user unknown"
+    assert send(gw, mail())[0] == 250
+    rows = _wait_rows(gw, lambda rows: rows and rows[0].state != "pending")
+    assert rows[0].state == "failed" and "550 5.1.1" in rows[0].last_error
+    ticket = show(gw, 1)
+    assert "550 5.1.1" in (ticket["notify_bounced"] or "")
+
+    env = {
+        "HELPDESK_DATA_DIR": str(settings.data_dir),
+        "HELPDESK_DATABASE_URL": settings.database_url,
+        "HELPDESK_DOMAIN": "example.com",
+    }
+    done = cli(env, "ticket", "reply", "1", "--as", "Анна", "--text", "Проверьте, пожалуйста.")
+    assert done.returncode == 0
+    assert b"not sent" in done.stderr and b"bounced" in done.stderr
+    shown = cli(env, "ticket", "show", "1").stdout.decode()
+    assert "WARNING:" in shown and "NOT SENT: operator_reply to ivan@example.ru" in shown
+    [undelivered] = show(gw, 1)["undelivered"]
+    assert undelivered["kind"] == "operator_reply" and undelivered["state"] == "suppressed"

@@ -23,6 +23,7 @@ from jinja2 import (
     UndefinedError,
     select_autoescape,
 )
+from markupsafe import Markup, escape
 
 KINDS: tuple[str, ...] = (
     "created",
@@ -118,6 +119,18 @@ def long_date(iso: str, locale: str) -> str:
     return f"{day.day} {month} {day.year}{suffix}"
 
 
+def quote(text: str) -> str:
+    """Someone else's text in a plain-text mail: each line behind "> ", as mail clients
+    quote, so a customer's "-- " signature line never reads as our signature."""
+    return "\n".join(f"> {line}".rstrip() if line else ">" for line in text.splitlines())
+
+
+def br(text: str) -> Markup:
+    """Plain text in HTML: escaped, line breaks as <br> (Outlook for Windows ignores
+    ``white-space: pre-wrap``)."""
+    return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
+
+
 def resolve_locale(locale: str) -> str:
     """A customer's locale may come as ``en-US`` or something we do not ship; Russian is the
     desk's default language, so anything unknown gets Russian rather than an error."""
@@ -143,6 +156,8 @@ class Templates:
         self.env.filters["plural_ru"] = plural_ru
         self.env.filters["plural_en"] = plural_en
         self.env.filters["long_date"] = long_date
+        self.env.filters["quote"] = quote
+        self.env.filters["br"] = br
 
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> tuple[str, str]:
         """Return ``(text, html)`` for one notification.

@@ -357,9 +357,9 @@ def test_an_operator_reply_keeps_its_lines_in_both_parts(templates: Templates, l
         if line.strip():
             assert line in text_lines, line
             assert str(escape(line)) in html, line
-    # The HTML keeps the line breaks the operator typed.
-    assert "white-space:pre-wrap" in html
-    assert str(escape("Добрый день!\n\nМы перезапустили PHP-FPM.")) in html
+    # The HTML keeps the line breaks the operator typed, as <br> (Outlook ignores pre-wrap).
+    assert "pre-wrap" not in html
+    assert "Добрый день!<br>\n<br>\nМы перезапустили PHP-FPM." in html
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -852,9 +852,11 @@ def test_operator_message_keeps_the_whole_text_and_its_lines(
     message = "Добрый день!\n\nСайт <снова> не открывается & почта тоже.\n\n-- \nАнна"
     ctx = context("operator_message", locale, text=message)
     text, html = templates.render("operator_message", locale, ctx)
-    assert message.rstrip() in text, "the whole text, signature included"
-    assert str(escape(message)) in html
-    assert "white-space:pre-wrap" in html
+    # The whole text, signature included, quoted: "-- " never stands bare (issue 13).
+    assert "\n".join(f"> {x}".rstrip() if x else ">" for x in message.splitlines()) in text
+    assert "\n-- \n" not in text
+    assert str(escape(message)).replace("\n", "<br>\n") in html
+    assert "pre-wrap" not in html
 
 
 @pytest.mark.parametrize(
