@@ -303,23 +303,43 @@ def test_notify_off_stops_notifications(gw, smarthost):
     assert [r.kind for r in _rows(gw)] == ["created"]
 
 
-def test_notify_to_is_used_only_after_the_new_address_confirms(gw, smarthost):
-    """#notify-to: a confirmation goes to the new address; a reply from it switches over."""
+def test_notify_to_needs_proof_from_the_customers_own_address(gw, smarthost):
+    """#notify-to: the confirmation goes to the address mail goes to now (a From can be
+    forged, issue 13); only a reply from it switches over — never one from the new address."""
     assert send(gw, mail())[0] == 250
     smarthost.wait_for(1)
     body = "#notify-to boss@example.ru\n\nПишите, пожалуйста, руководителю."
     assert send(gw, mail(subject="Re: [#1]", body=body))[0] == 250
     confirm = smarthost.wait_for(2)[1]
-    assert confirm.rcpt_tos == ["boss@example.ru"]
+    assert confirm.rcpt_tos == ["ivan@example.ru"]
+    assert "boss@example.ru" in confirm.message.get_body(("plain",)).get_content()
     assert show(gw, 1)["notify_address"] == "ivan@example.ru"  # not before confirmation
-    yes = mail(sender="boss@example.ru", subject="Re: подтверждение", body="Да")
-    assert send(gw, yes, sender="boss@example.ru", rcpts=(confirm.message["Reply-To"],))[0] == 250
-    assert show(gw, 1)["notify_address"] == "boss@example.ru"
-    # a forged confirmation address for someone else does not verify
+    # the new address cannot confirm itself, even with the confirmation address in hand
     forged = confirm.message["Reply-To"]
+    boss = mail(sender="boss@example.ru", subject="Re: подтверждение", body="Да")
+    send(gw, boss, sender="boss@example.ru", rcpts=(forged,))
+    assert show(gw, 1)["notify_address"] == "ivan@example.ru"
     other = mail(sender="mallory@example.net", body="Да")
     send(gw, other, sender="mallory@example.net", rcpts=(forged,))
+    assert show(gw, 1)["notify_address"] == "ivan@example.ru"
+    yes = mail(subject="Re: подтверждение", body="Да")
+    assert send(gw, yes, rcpts=(forged,))[0] == 250
     assert show(gw, 1)["notify_address"] == "boss@example.ru"
+
+
+def test_a_forged_notify_to_never_reaches_the_attacker(gw, smarthost):
+    """A forged customer From with #notify-to attacker@: the real customer is asked; the
+    attacker gets nothing and the ticket's mail stays with the customer."""
+    assert send(gw, mail())[0] == 250
+    smarthost.wait_for(1)
+    forged = mail(subject="Re: [#1]", body="#notify-to eve@attacker.example\n\nСпасибо")
+    assert send(gw, forged, sender="eve@attacker.example")[0] == 250
+    confirm = smarthost.wait_for(2)[1]
+    assert confirm.rcpt_tos == ["ivan@example.ru"]
+    gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Ответ по заявке")
+    answer = smarthost.wait_for(3)[2]
+    assert answer.rcpt_tos == ["ivan@example.ru"]
+    assert all("eve@attacker.example" not in m.rcpt_tos for m in smarthost.mails)
 
 
 def test_without_a_smarthost_mail_lands_in_a_maildir(gateway):

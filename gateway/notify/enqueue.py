@@ -150,7 +150,8 @@ class Notices(TeamNotices):
             if n.kind in ASKED_FOR:  # asked for by the ticket's customer, not a loop
                 requester = f"ticket:{n.number}"
                 hold = self.asked_hold(session, n.kind, address, requester, now)
-            if ticket.notify_bounced and n.to_address is None:
+            bouncing = address.lower() == (ticket.notify_address or "").lower()
+            if ticket.notify_bounced and bouncing:  # the ticket's address, also when named
                 hold = (
                     f"not sent: {address} bounced ({ticket.notify_bounced}); "
                     "change the ticket's notify address to resume"
