@@ -210,6 +210,7 @@ def dispatcher(wiring: Wiring) -> Dispatcher:
             starttls=starttls,
             username=s.smarthost_user,
             password=s.smarthost_password,
+            ehlo_name=s.ehlo_name or s.domain,  # never "localhost" (issue 13)
         )
 
     return Dispatcher(wiring.sessions, Templates(default_root()), rules, sender, wiring.clock)

@@ -156,6 +156,7 @@ def dispatch_rules(settings: Settings, secret: bytes) -> DispatchRules:
         max_attempts=settings.notify_max_attempts,
         backoff=timedelta(seconds=settings.notify_backoff_seconds),
         faq=faq(settings),
+        brand=settings.brand.strip(),
     )
 
 

@@ -76,6 +76,9 @@ def cmd_ticket_act(args: argparse.Namespace) -> int:
             reason=getattr(args, "reason", "") or "",
             text=text,
         )
+    for why in result.get("undelivered", []):  # issue 13: never a silent exit 0
+        number = result["number"]
+        print(f"warning: ticket #{number}: your answer was not sent: {why}", file=sys.stderr)
     show(
         result,
         args.json,

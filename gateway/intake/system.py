@@ -19,7 +19,7 @@ from dataclasses import replace
 from gateway.desk.model import AuthorKind, Flag
 from gateway.intake.message import record
 from gateway.intake.model import Ctx, Flight
-from gateway.mail.dsn import hard_failure
+from gateway.mail.bounce import hard_failure
 from gateway.outcome import Effect, Outcome, OutcomeKind
 from gateway.store import contact, outbox, raw
 

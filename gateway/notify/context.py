@@ -11,6 +11,7 @@ from sqlalchemy import Row
 
 from gateway.desk.model import Status
 from gateway.mail.subject import format_token
+from gateway.notify.words import command_reason
 
 # RFC 3834: an answer to a customer's mail is "auto-replied"; what a timer or
 # an operator's action causes is "auto-generated"; an operator's own words are not automatic.
@@ -72,6 +73,10 @@ def ticket_context(
             context[f"{key}_label"] = Status(context[key]).label(locale)
     if kind == "created":
         context.setdefault("text", "")  # the dispatcher adds matching FAQ entries
+    if kind == "command_error":  # the reasons in the mail's language (issue 13)
+        context["errors"] = [
+            {**e, "reason": command_reason(e["reason"], locale)} for e in context.get("errors", [])
+        ]
     if kind == "status":
         context.setdefault("reason", "")
         code, said = reason_code(context["reason"])

@@ -23,6 +23,7 @@ from jinja2 import (
     UndefinedError,
     select_autoescape,
 )
+from markupsafe import Markup, escape
 
 KINDS: tuple[str, ...] = (
     "created",
@@ -109,10 +110,25 @@ _MONTHS = {
 def long_date(iso: str, locale: str) -> str:
     """A date as people of the locale write it: "15 января 2027 г." / "15 January 2027"
     (never 15.01.2027, which an English reader may take for another day)."""
-    day = date.fromisoformat(str(iso)[:10])
+    text = str(iso)
+    if len(text) >= 10 and text[2] == "." and text[5] == ".":  # 14.05.2025, as rows had it
+        text = f"{text[6:10]}-{text[3:5]}-{text[0:2]}"
+    day = date.fromisoformat(text[:10])
     month = _MONTHS[resolve_locale(locale)][day.month - 1]
     suffix = " г." if resolve_locale(locale) == "ru" else ""
     return f"{day.day} {month} {day.year}{suffix}"
+
+
+def quote(text: str) -> str:
+    """Someone else's text in a plain-text mail: each line behind "> ", as mail clients
+    quote, so a customer's "-- " signature line never reads as our signature."""
+    return "\n".join(f"> {line}".rstrip() if line else ">" for line in text.splitlines())
+
+
+def br(text: str) -> Markup:
+    """Plain text in HTML: escaped, line breaks as <br> (Outlook for Windows ignores
+    ``white-space: pre-wrap``)."""
+    return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
 
 
 def resolve_locale(locale: str) -> str:
@@ -140,6 +156,8 @@ class Templates:
         self.env.filters["plural_ru"] = plural_ru
         self.env.filters["plural_en"] = plural_en
         self.env.filters["long_date"] = long_date
+        self.env.filters["quote"] = quote
+        self.env.filters["br"] = br
 
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> tuple[str, str]:
         """Return ``(text, html)`` for one notification.

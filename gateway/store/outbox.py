@@ -298,5 +298,27 @@ def rows(session: Session, *, failed_only: bool = False, limit: int = 200) -> Se
     return session.execute(query).all()
 
 
+def undelivered(session: Session, ticket: int, kinds: Sequence[str]) -> Sequence[Row]:
+    """The ticket's mails of ``kinds`` that did not go out (failed, or held back and why):
+    what an operator must hear about their own answer (issue 13)."""
+    return session.execute(
+        select(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.to_address, OUTBOX.c.state, OUTBOX.c.last_error)
+        .where(
+            OUTBOX.c.ticket_id == ticket,
+            OUTBOX.c.kind.in_(kinds),
+            OUTBOX.c.state.in_((FAILED, SUPPRESSED)),
+        )
+        .order_by(OUTBOX.c.id)
+    ).all()
+
+
+def states_of(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """row id → (state, last error), for the rows an action just wrote."""
+    if not ids:
+        return {}
+    query = select(OUTBOX.c.id, OUTBOX.c.state, OUTBOX.c.last_error).where(OUTBOX.c.id.in_(ids))
+    return {r.id: (r.state, r.last_error) for r in session.execute(query)}
+
+
 def ticket_of(session: Session, row_id: int) -> int | None:
     return session.scalar(select(OUTBOX.c.ticket_id).where(OUTBOX.c.id == row_id))

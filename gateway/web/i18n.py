@@ -141,6 +141,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Ждём подтверждения адреса {address}: ответьте на письмо, которое мы туда отправили.",
         "Waiting for {address} to confirm: reply to the mail we sent there.",
     ),
+    "op_address_bounced": (
+        "Письма на {address} возвращаются ({why}): ответы клиенту не доходят, пока адрес "
+        "не изменён.",
+        "Mail to {address} bounces ({why}): answers do not reach the customer until the "
+        "address changes.",
+    ),
+    "op_not_sent": ("Ответ клиенту не отправлен ({to}): {why}", "Answer not sent ({to}): {why}"),
     "address_bounced": (
         "Письма на этот адрес не доходят; укажите другой.",
         "Mail to this address bounces; give another one.",

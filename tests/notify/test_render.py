@@ -52,7 +52,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "reopened": {},
     "follow_up": {"old_number": 7, "days": 41, "window_days": 30},
     "locked_follow_up": {"old_number": 7},
-    "auto_closed": {"days": 31, "window_days": 30},
+    "auto_closed": {"days": 31, "reopen_until": "2027-01-15"},
     "duplicate": {"original_number": 12},
     "reminder": {"days_left": 3, "close_on": "14.05.2025"},
     "imported": {},
@@ -357,9 +357,9 @@ def test_an_operator_reply_keeps_its_lines_in_both_parts(templates: Templates, l
         if line.strip():
             assert line in text_lines, line
             assert str(escape(line)) in html, line
-    # The HTML keeps the line breaks the operator typed.
-    assert "white-space:pre-wrap" in html
-    assert str(escape("Добрый день!\n\nМы перезапустили PHP-FPM.")) in html
+    # The HTML keeps the line breaks the operator typed, as <br> (Outlook ignores pre-wrap).
+    assert "pre-wrap" not in html
+    assert "Добрый день!<br>\n<br>\nМы перезапустили PHP-FPM." in html
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -500,7 +500,7 @@ def test_day_counts_read_naturally(templates: Templates) -> None:
     text, _ = templates.render("reminder", "ru", context("reminder", days_left=1))
     assert "через 1 день" in text
     text, _ = templates.render("auto_closed", "ru", context("auto_closed", days=31))
-    assert "31 день" in text and "в течение 30 дней" in text
+    assert "31 день" in text and "до 15 января 2027 г." in text
     text, _ = templates.render("reminder", "en", context("reminder", "en", days_left=1))
     assert "in 1 day," in text
 
@@ -852,9 +852,11 @@ def test_operator_message_keeps_the_whole_text_and_its_lines(
     message = "Добрый день!\n\nСайт <снова> не открывается & почта тоже.\n\n-- \nАнна"
     ctx = context("operator_message", locale, text=message)
     text, html = templates.render("operator_message", locale, ctx)
-    assert message.rstrip() in text, "the whole text, signature included"
-    assert str(escape(message)) in html
-    assert "white-space:pre-wrap" in html
+    # The whole text, signature included, quoted: "-- " never stands bare (issue 13).
+    assert "\n".join(f"> {x}".rstrip() if x else ">" for x in message.splitlines()) in text
+    assert "\n-- \n" not in text
+    assert str(escape(message)).replace("\n", "<br>\n") in html
+    assert "pre-wrap" not in html
 
 
 @pytest.mark.parametrize(
