@@ -262,6 +262,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 STRINGS.update(strings.QUEUE)
 STRINGS.update(strings.TIMELINE)
+STRINGS.update(strings.TICKET)
 
 
 def pick_locale(request: Request, default: str) -> str:

@@ -29,6 +29,8 @@ from gateway.web.page import Site, redirect
 
 # The verbs of a ticket's page → the action of operations.tickets (as `helpdesk ticket VERB`).
 SIMPLE = {"reply": "reply", "note": "note", "take": "take", "close": "close"}
+# Buttons that cannot be undone by the next click ask "are you sure" (a required checkbox).
+CONFIRMED = frozenset({"close", "admin-close", "merge"})
 SETTABLE = (Status.AWAITING_OPERATOR, Status.IN_PROGRESS, Status.AWAITING_CUSTOMER)
 
 
@@ -186,7 +188,17 @@ class OperatorPages:
         number, verb = request.path_params["number"], request.path_params["verb"]
         text = str(form.get("text", ""))[:100_000]
         b = self.backend.desk
-        if verb in SIMPLE:
+        if verb in CONFIRMED and form.get("confirm") != "yes":
+            self._flash_text(request, "error", self.site.t(request)("confirm_needed"))
+            return redirect(f"/op/tickets/{number}")
+        if verb == "reply":
+            done = await self._run(request, b.act, number, me, "reply", text=text)
+            then = str(form.get("then", "awaiting_customer"))
+            if done is not None and then == "close":
+                await self._run(request, b.act, number, me, "close")
+            elif done is not None and then == Status.IN_PROGRESS.value:
+                await self._run(request, b.act, number, me, "status", status=then)
+        elif verb in SIMPLE:
             done = await self._run(request, b.act, number, me, SIMPLE[verb], text=text)
         elif verb == "status":
             done = await self._run(

@@ -214,10 +214,41 @@ def operator_ticket(
         ),
         "events": detail["events"],
         "assignee": portal.assignee_name(session, number),
+        "person": people.customer_by_id(session, detail["customer_id"]),
+        "others": [
+            {
+                "number": r.id,
+                "subject": r.subject,
+                "status": r.status,
+                "status_label": Status(r.status).operator_label(locale),
+            }
+            for r in portal.customer_tickets(session, detail["customer_id"])[:11]
+            if r.id != number
+        ][:10],
+        "can": possible(detail),
+        "waiting_label": Status.AWAITING_CUSTOMER.operator_label(locale),
+        "in_progress_label": Status.IN_PROGRESS.operator_label(locale),
         "assignee_id": detail["assignee_id"],
         "operators": [
             {"id": o.id, "name": o.name, "email": o.email} for o in people.operators(session)
         ],
+    }
+
+
+def possible(detail: dict[str, Any]) -> dict[str, bool]:
+    """What the ticket's page offers: what the machine would allow (desk.machine), so a
+    locked ticket shows only notes and a closed one no reply, take or close."""
+    closed = Status(detail["status"]).is_closed
+    locked = bool(detail["locked"])
+    merged = detail["duplicate_of"] is not None
+    return {
+        "reply": not closed,
+        "take": not closed,
+        "assign": not locked and not merged,
+        "status": not closed,
+        "close": not closed,
+        "merge": not closed,
+        "admin_close": not locked and not merged,
     }
 
 

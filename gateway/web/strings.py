@@ -52,3 +52,29 @@ TIMELINE: dict[str, tuple[str, str]] = {
     "tl_merged_from": ("Сюда перенесена заявка №{number}.", "Ticket #{number} was merged in here."),
     "tl_taken": ("{who} взял(а) заявку в работу.", "{who} took the ticket."),
 }
+
+TICKET: dict[str, tuple[str, str]] = {
+    "then_status": ("После отправки", "After sending"),
+    "then_close": ("Закрыть заявку", "Close the ticket"),
+    "locked_only_notes": (
+        "Заявка закрыта администратором: можно только добавлять внутренние заметки.",
+        "Closed administratively: only internal notes can be added.",
+    ),
+    "closed_only_notes": (
+        "Заявка закрыта: она откроется снова, когда клиент напишет. Можно добавить заметку.",
+        "The ticket is closed: it reopens when the customer writes. You can add a note.",
+    ),
+    "confirm_close": ("Да, закрыть заявку", "Yes, close the ticket"),
+    "confirm_merge": ("Да, объединить (это не отменить)", "Yes, merge (cannot be undone)"),
+    "confirm_admin_close": (
+        "Да, закрыть навсегда: клиент не сможет её открыть",
+        "Yes, close for good: the customer cannot reopen it",
+    ),
+    "confirm_needed": (
+        "Подтвердите действие галочкой рядом с кнопкой.",
+        "Tick the box next to the button to confirm.",
+    ),
+    "verified": ("подтверждённый клиент", "verified customer"),
+    "guest": ("гость (адрес не подтверждён)", "guest (address not verified)"),
+    "other_tickets": ("Другие заявки клиента", "The customer's other tickets"),
+}

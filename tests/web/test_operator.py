@@ -64,13 +64,15 @@ def test_ticket_buttons_act_as_the_cli_verbs(web: Web) -> None:
     web.gw.gateway.wiring.desk.add_operator("Борис", "boris@example.com", "pw")
     press("assign", assignee="boris@example.com")
     assert "Борис" in op.get(f"/op/tickets/{number}").text
-    press("close")
+    press("close", confirm="yes")
     assert show(web.gw, number)["status"] == "closed"
     press("take")  # a closed ticket cannot be taken: the refusal is shown, nothing changes
     assert 'class="flash error"' in op.get(f"/op/tickets/{number}").text
     assert show(web.gw, number)["status"] == "closed"
     other = _ticket(web, IVAN, "Почта", "Письма на info@example.ru не доходят совсем")
-    r = web.post(op, f"/op/tickets/{other}/admin-close", {"reason": "спам"}, "/op/login")
+    r = web.post(
+        op, f"/op/tickets/{other}/admin-close", {"reason": "спам", "confirm": "yes"}, "/op/login"
+    )
     assert r.status_code == 303
     assert show(web.gw, other)["locked"] is True
     page = web.client(IVAN).get(f"/tickets/{other}").text
@@ -81,7 +83,9 @@ def test_a_refusal_is_shown_as_the_clis_sentence(web: Web) -> None:
     """A refused action is shown on the page in the CLI's own sentence."""
     op = web.operator()
     number = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
-    r = web.post(op, f"/op/tickets/{number}/merge", {"into": str(number)}, "/op/login")
+    r = web.post(
+        op, f"/op/tickets/{number}/merge", {"into": str(number), "confirm": "yes"}, "/op/login"
+    )
     assert r.status_code == 303
     page = op.get(f"/op/tickets/{number}").text
     assert "cannot be merged into itself" in page
@@ -92,7 +96,7 @@ def test_merge_moves_the_messages(web: Web) -> None:
     op = web.operator()
     a = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
     b = _ticket(web, IVAN, "Почта", "Письма на info@example.ru не доходят совсем")
-    r = web.post(op, f"/op/tickets/{b}/merge", {"into": f"#{a}"}, "/op/login")
+    r = web.post(op, f"/op/tickets/{b}/merge", {"into": f"#{a}", "confirm": "yes"}, "/op/login")
     assert r.headers["location"] == f"/op/tickets/{a}"
     assert show(web.gw, b)["duplicate_of"] == a and len(show(web.gw, a)["messages"]) == 2
     page = web.client(IVAN).get(f"/tickets/{b}").text
