@@ -48,7 +48,7 @@ PG_VECTOR = (
 PG_INDEX = "ix_messages_search"
 SQLITE_TABLE = "search_fts"
 
-FTS = table(SQLITE_TABLE, column("rowid"))
+FTS = table(SQLITE_TABLE, column("rowid"), column("rank"))
 
 _RU = snowballstemmer.stemmer("russian")
 _EN = snowballstemmer.stemmer("english")
@@ -141,13 +141,18 @@ def _ranked(session: Session, query: str, customer_id: int | None) -> Sequence[R
         return []
     catch_up(session)
     match = " ".join(f'"{w}"' for w in words)
+    # FTS5 ranks inside the virtual table (ORDER BY rank: bm25, no join per match); an
+    # operator's search joins only the best CANDIDATES, a customer's all of theirs.
+    ranked = select(FTS.c.rowid, FTS.c.rank.label("score"))
+    ranked = ranked.where(text(f"{SQLITE_TABLE} MATCH :q")).order_by(FTS.c.rank)
+    if customer_id is None:
+        ranked = ranked.limit(CANDIDATES)
+    best = ranked.subquery()
     stmt = (
         select(Message.id, Message.ticket_id)
-        .select_from(FTS)
-        .join(Message, Message.id == FTS.c.rowid)
+        .join(best, best.c.rowid == Message.id)
         .join(Ticket, Ticket.id == Message.ticket_id)
-        .where(text(f"{SQLITE_TABLE} MATCH :q"))
-        .order_by(text(f"bm25({SQLITE_TABLE})"), Message.id.desc())
+        .order_by(best.c.score, Message.id.desc())
         .limit(CANDIDATES)
     )
     return session.execute(_visible(stmt, customer_id), {"q": match}).all()

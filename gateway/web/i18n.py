@@ -263,6 +263,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 STRINGS.update(strings.QUEUE)
 STRINGS.update(strings.TIMELINE)
 STRINGS.update(strings.TICKET)
+STRINGS.update(strings.FILES)
 
 
 def pick_locale(request: Request, default: str) -> str:

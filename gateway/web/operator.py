@@ -22,8 +22,7 @@ from gateway.desk.model import Status
 from gateway.operations import Refused
 from gateway.outcome import Outcome
 from gateway.store import portal
-from gateway.web import auth, csrf, lists, queries
-from gateway.web.customer import attachment_response
+from gateway.web import auth, csrf, lists, queries, uploads
 from gateway.web.i18n import pick_locale
 from gateway.web.page import Site, redirect
 
@@ -179,7 +178,8 @@ class OperatorPages:
         row = await self._read(lambda s: portal.attachment(s, file_id, customer_id=None))
         if row is None or row.ticket_id != number:
             raise HTTPException(404)
-        return attachment_response(row.filename, row.data)
+        inline = request.query_params.get("preview") == "1"
+        return uploads.file_response(row.filename, row.data, row.content_type, inline=inline)
 
     async def act(self, request: Request) -> Response:
         """One button of the ticket's page: the CLI verb of the same name."""

@@ -78,3 +78,18 @@ TICKET: dict[str, tuple[str, str]] = {
     "guest": ("гость (адрес не подтверждён)", "guest (address not verified)"),
     "other_tickets": ("Другие заявки клиента", "The customer's other tickets"),
 }
+
+FILES: dict[str, tuple[str, str]] = {
+    "attach_files": ("Файлы (необязательно)", "Files (optional)"),
+    "files_hint": (
+        "До {size} вместе с текстом, как для письма.",
+        "Up to {size} together with the text, as for a mail.",
+    ),
+    "files_too_large_title": ("Слишком большие файлы", "The files are too large"),
+    "files_too_large": (
+        "Файлы вместе с текстом больше допустимого размера письма. Ничего не отправлено; "
+        "уменьшите файлы или отправьте их частями.",
+        "The files and the text are larger than a mail may be. Nothing was sent; "
+        "make them smaller or send them in parts.",
+    ),
+}
