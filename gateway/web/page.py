@@ -53,6 +53,7 @@ class Site:
             "operator": getattr(request.state, "operator", None),
             "via_header": getattr(request.state, "via_header", False),
             "flashes": flashes,
+            "max_size": f"{self.config.max_message_size / 1024 / 1024:.0f} MB",
         }
         html = self.env.get_template(name).render({**base, **context})
         return HTMLResponse(html, status_code=status)

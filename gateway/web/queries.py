@@ -24,6 +24,7 @@ from gateway.web.backend import WebConfig
 from gateway.web.i18n import translator
 
 HIDDEN_FLAGS = frozenset({"note", "held", "rejected", "auto"})
+PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 def when(value: datetime | str | None) -> str:
@@ -41,6 +42,11 @@ def size_label(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
+
+
+def previewed(a: dict[str, Any]) -> bool:
+    """Shown as an image: a raster type (the bytes are checked again when served)."""
+    return str(a["content_type"]).lower() in PREVIEW_TYPES
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,8 @@ def customer_ticket(
                 "nudge": "nudge" in flags,
                 "collapsed": "duplicate" in flags and m["author"] == "customer",
                 "attachments": [
-                    {**a, "size_label": size_label(a["size"])} for a in m["attachments"]
+                    {**a, "size_label": size_label(a["size"]), "preview": previewed(a)}
+                    for a in m["attachments"]
                 ],
             }
         )
@@ -196,6 +203,7 @@ def operator_ticket(
         m["when"] = when(m["created_at"])
         for a in m["attachments"]:
             a["size_label"] = size_label(a["size"])
+            a["preview"] = previewed(a)
     for e in detail["events"]:
         e["when"] = when(e["at"])
     detail["status_label"] = Status(detail["status"]).operator_label(locale)

@@ -54,16 +54,19 @@ async def files_of(form: FormData, limit: int) -> list[Upload]:
     """The form's non-empty files, at most MAX_FILES; TooLarge past the mail limit."""
     found: list[Upload] = []
     total = 0
-    for item in form.getlist("files"):
-        if not isinstance(item, UploadFile) or not item.filename:
-            continue
-        data = await item.read(limit + 1)
-        total += len(data)
-        if total > limit or len(found) >= MAX_FILES:
-            raise TooLarge
-        name = item.filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
-        ctype = item.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        found.append(Upload(name, ctype, data))
+    try:
+        for item in form.getlist("files"):
+            if not isinstance(item, UploadFile) or not item.filename:
+                continue
+            data = await item.read(limit + 1)
+            total += len(data)
+            if total > limit or len(found) >= MAX_FILES:
+                raise TooLarge
+            name = item.filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
+            ctype = item.content_type or mimetypes.guess_type(name)[0]
+            found.append(Upload(name, ctype or "application/octet-stream", data))
+    finally:
+        await form.close()  # the spooled temporary files
     return found
 
 
