@@ -20,9 +20,9 @@ from starlette.routing import Route
 from gateway import intake
 from gateway.desk.model import Status
 from gateway.operations import Refused
-from gateway.outcome import Outcome
+from gateway.outcome import Outcome, OutcomeKind
 from gateway.store import portal
-from gateway.web import auth, csrf, lists, queries, uploads
+from gateway.web import auth, csrf, lists, queries, uploads, words
 from gateway.web.i18n import pick_locale
 from gateway.web.page import Site, redirect
 
@@ -150,9 +150,16 @@ class OperatorPages:
         try:
             outcome = await run_in_threadpool(self._retry, request.path_params["id"])
         except Refused as exc:
-            self._flash_text(request, "error", str(exc))
+            self._flash_text(request, "error", words.sentence(str(exc), self._lang(request)))
         else:
-            self._flash_text(request, "ok", f"{outcome.kind.value}: {outcome.detail}")
+            # Only a mail that is now stored is a success; parsed and quarantined again is
+            # a failure, in red, with the parser's reason (issue 15).
+            t, raw_id = self.site.t(request), request.path_params["id"]
+            if outcome.kind in (OutcomeKind.STORED, OutcomeKind.DUPLICATE):
+                self._flash_text(request, "ok", t("retry_stored", id=raw_id))
+            else:
+                reason = outcome.detail or outcome.kind.value
+                self._flash_text(request, "error", t("retry_failed", id=raw_id, reason=reason))
         return redirect("/op/quarantine")
 
     def _retry(self, raw_id: int) -> Outcome:
@@ -232,7 +239,7 @@ class OperatorPages:
         try:
             result = await run_in_threadpool(fn, *args, **kwargs)
         except Refused as exc:
-            self._flash_text(request, "error", str(exc))
+            self._flash_text(request, "error", words.sentence(str(exc), self._lang(request)))
             return None
         self.site.flash(request, "done")
         return result

@@ -19,7 +19,7 @@ from gateway.desk import dedup, windows
 from gateway.desk.model import Policy, Status
 from gateway.mail.subject import thread_subject
 from gateway.store import contact, listings, people, portal, tickets
-from gateway.web import timeline
+from gateway.web import timeline, words
 from gateway.web.backend import WebConfig
 from gateway.web.i18n import translator
 
@@ -201,11 +201,16 @@ def operator_ticket(
         return None
     for m in detail["messages"]:
         m["when"] = when(m["created_at"])
+        m["trace"] = [words.sentence(line, locale) for line in m["trace"]]
         for a in m["attachments"]:
             a["size_label"] = size_label(a["size"])
             a["preview"] = previewed(a)
     for e in detail["events"]:
         e["when"] = when(e["at"])
+        e["from_label"] = words.status(e["from"], locale) if e["from"] else ""
+        e["to_label"] = words.status(e["to"], locale)
+        e["actor_label"] = words.actor(e["actor"], locale)
+        e["reason_label"] = words.sentence(e["reason"], locale)
     detail["status_label"] = Status(detail["status"]).operator_label(locale)
     detail["waiting"] = when(detail["awaiting_since"])
     conversation = [m for m in detail["messages"] if not timeline.is_close_command(m)]

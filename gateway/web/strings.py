@@ -93,3 +93,11 @@ FILES: dict[str, tuple[str, str]] = {
         "make them smaller or send them in parts.",
     ),
 }
+
+QUARANTINE: dict[str, tuple[str, str]] = {
+    "retry_stored": ("Письмо {id} обработано и сохранено.", "Mail {id} is processed and stored."),
+    "retry_failed": (
+        "Письмо {id} снова не удалось разобрать, оно остаётся в карантине: {reason}",
+        "Mail {id} still cannot be parsed and stays in the quarantine: {reason}",
+    ),
+}
