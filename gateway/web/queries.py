@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from gateway import views
@@ -27,13 +28,23 @@ HIDDEN_FLAGS = frozenset({"note", "held", "rejected", "auto"})
 PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
-def when(value: datetime | str | None) -> str:
-    """One way to show a moment: UTC, to the minute."""
+def when_text(value: datetime | str | None) -> str:
+    """One way to write a moment: UTC, to the minute."""
     if value is None:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def when(value: datetime | str | None) -> Markup | str:
+    """A moment on a page: ``<time datetime>`` in UTC, which the page's script rewrites in
+    the browser's own zone; without script it still reads right (issue 15)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return Markup('<time datetime="%s">%s</time>') % (value.isoformat(), when_text(value))
 
 
 def size_label(size: int) -> str:
@@ -146,7 +157,7 @@ def ticket_state(detail: dict[str, Any], config: WebConfig, now: datetime) -> tu
     if detail["locked"] or closed is None:
         return "final", ""
     until = windows.reopen_until(datetime.fromisoformat(closed), config.policy)
-    return ("reopenable", when(until)) if now <= until else ("final", "")
+    return ("reopenable", when_text(until)) if now <= until else ("final", "")
 
 
 def open_duplicate(

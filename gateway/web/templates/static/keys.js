@@ -1,5 +1,7 @@
-// Operators' keyboard (issue 15): j/k move through the queue's rows, Enter opens one,
-// r goes to the reply box, / to the search. Never while typing in a field.
+// The page's few lines of script (issue 15), all optional: local times for <time datetime>,
+// the text typed in forms kept across the RU/EN switch, and the operators' keyboard:
+// j/k move through the queue's rows, Enter opens one, r goes to the reply box, / to the
+// search. Never while typing in a field.
 (function () {
   "use strict";
   var rows = Array.prototype.slice.call(document.querySelectorAll("tr.queue-row"));
@@ -23,6 +25,27 @@
     });
   }
   localTimes();
+  var KEEP = "keep:" + location.pathname;
+  function fields() {
+    return Array.prototype.slice.call(document.querySelectorAll(
+      "main textarea[name], main input[name][type=text], main input[name][type=search], " +
+      "main input[name][type=email], main input[name]:not([type])"));
+  }
+  document.querySelectorAll(".lang a").forEach(function (a) {
+    a.addEventListener("click", function () {
+      var kept = {};
+      fields().forEach(function (f) { if (f.value) { kept[f.id || f.name] = f.value; } });
+      try { sessionStorage.setItem(KEEP, JSON.stringify(kept)); } catch (e) { /* private mode */ }
+    });
+  });
+  try {
+    var saved = JSON.parse(sessionStorage.getItem(KEEP) || "{}");
+    sessionStorage.removeItem(KEEP);
+    fields().forEach(function (f) {
+      var value = saved[f.id || f.name];
+      if (value && !f.value) { f.value = value; }
+    });
+  } catch (e) { /* nothing kept */ }
   document.addEventListener("keydown", function (e) {
     var tag = (e.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "textarea" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) {
@@ -35,7 +58,8 @@
       if (reply) { reply.focus(); e.preventDefault(); }
     } else if (e.key === "/") {
       var q = document.getElementById("q");
-      if (q) { q.focus(); e.preventDefault(); } else { window.location = "/op/search"; }
+      if (q) { q.focus(); e.preventDefault(); }
+      else if (document.body.classList.contains("area-op")) { window.location = "/op/search"; }
     }
   });
 })();
