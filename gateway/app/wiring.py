@@ -184,6 +184,7 @@ def web_config(settings: Settings, secret: bytes, bound: tuple[str, int] | None)
         secure_cookie=secure,
         faq=faq(s),
         notices=notices(s, secret),
+        max_message_size=s.max_message_size,
     )
 
 

@@ -275,6 +275,9 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 STRINGS.update(strings.QUEUE)
 STRINGS.update(strings.TIMELINE)
+STRINGS.update(strings.TICKET)
+STRINGS.update(strings.FILES)
+STRINGS.update(strings.QUARANTINE)
 
 
 def pick_locale(request: Request, default: str) -> str:

@@ -21,15 +21,16 @@ from starlette.routing import Route
 from gateway import intake
 from gateway.desk.model import Status
 from gateway.operations import Refused
-from gateway.outcome import Outcome
+from gateway.outcome import Outcome, OutcomeKind
 from gateway.store import db, portal, web_sessions
-from gateway.web import auth, csrf, lists, queries
-from gateway.web.customer import attachment_response
+from gateway.web import auth, csrf, lists, queries, uploads, words
 from gateway.web.i18n import pick_locale
 from gateway.web.page import Site, one_line, plain_text, redirect
 
 # The verbs of a ticket's page → the action of operations.tickets (as `helpdesk ticket VERB`).
 SIMPLE = {"reply": "reply", "note": "note", "take": "take", "close": "close"}
+# Buttons that cannot be undone by the next click ask "are you sure" (a required checkbox).
+CONFIRMED = frozenset({"close", "admin-close", "merge"})
 SETTABLE = (Status.AWAITING_OPERATOR, Status.IN_PROGRESS, Status.AWAITING_CUSTOMER)
 
 
@@ -177,9 +178,16 @@ class OperatorPages:
         try:
             outcome = await run_in_threadpool(self._retry, request.path_params["id"])
         except Refused as exc:
-            self._flash_text(request, "error", str(exc))
+            self._flash_text(request, "error", words.sentence(str(exc), self._lang(request)))
         else:
-            self._flash_text(request, "ok", f"{outcome.kind.value}: {outcome.detail}")
+            # Only a mail that is now stored is a success; parsed and quarantined again is
+            # a failure, in red, with the parser's reason (issue 15).
+            t, raw_id = self.site.t(request), request.path_params["id"]
+            if outcome.kind in (OutcomeKind.STORED, OutcomeKind.DUPLICATE):
+                self._flash_text(request, "ok", t("retry_stored", id=raw_id))
+            else:
+                reason = outcome.detail or outcome.kind.value
+                self._flash_text(request, "error", t("retry_failed", id=raw_id, reason=reason))
         return redirect("/op/quarantine")
 
     def _retry(self, raw_id: int) -> Outcome:
@@ -205,7 +213,8 @@ class OperatorPages:
         row = await self._read(lambda s: portal.attachment(s, file_id, customer_id=None))
         if row is None or row.ticket_id != number:
             raise HTTPException(404)
-        return attachment_response(row.filename, row.data)
+        inline = request.query_params.get("preview") == "1"
+        return uploads.file_response(row.filename, row.data, row.content_type, inline=inline)
 
     async def act(self, request: Request) -> Response:
         """One button of the ticket's page: the CLI verb of the same name."""
@@ -214,7 +223,17 @@ class OperatorPages:
         number, verb = request.path_params["number"], request.path_params["verb"]
         text = plain_text(str(form.get("text", "")))[:100_000]
         b = self.backend.desk
-        if verb in SIMPLE:
+        if verb in CONFIRMED and form.get("confirm") != "yes":
+            self._flash_text(request, "error", self.site.t(request)("confirm_needed"))
+            return redirect(f"/op/tickets/{number}")
+        if verb == "reply":
+            done = await self._run(request, b.act, number, me, "reply", text=text)
+            then = str(form.get("then", "awaiting_customer"))
+            if done is not None and then == "close":
+                await self._run(request, b.act, number, me, "close")
+            elif done is not None and then == Status.IN_PROGRESS.value:
+                await self._run(request, b.act, number, me, "status", status=then)
+        elif verb in SIMPLE:
             done = await self._run(request, b.act, number, me, SIMPLE[verb], text=text)
         elif verb == "status":
             done = await self._run(
@@ -248,7 +267,7 @@ class OperatorPages:
         try:
             result = await run_in_threadpool(fn, *args, **kwargs)
         except Refused as exc:
-            self._flash_text(request, "error", str(exc))
+            self._flash_text(request, "error", words.sentence(str(exc), self._lang(request)))
             return None
         self.site.flash(request, "done")
         return result

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from gateway import views
@@ -19,20 +20,31 @@ from gateway.desk import dedup, windows
 from gateway.desk.model import Policy, Status
 from gateway.mail.subject import thread_subject
 from gateway.store import contact, listings, people, portal, tickets
-from gateway.web import timeline
+from gateway.web import timeline, words
 from gateway.web.backend import WebConfig
 from gateway.web.i18n import translator
 
 HIDDEN_FLAGS = frozenset({"note", "held", "rejected", "auto"})
+PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
-def when(value: datetime | str | None) -> str:
-    """One way to show a moment: UTC, to the minute."""
+def when_text(value: datetime | str | None) -> str:
+    """One way to write a moment: UTC, to the minute."""
     if value is None:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def when(value: datetime | str | None) -> Markup | str:
+    """A moment on a page: ``<time datetime>`` in UTC, which the page's script rewrites in
+    the browser's own zone; without script it still reads right (issue 15)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return Markup('<time datetime="%s">%s</time>') % (value.isoformat(), when_text(value))
 
 
 def size_label(size: int) -> str:
@@ -41,6 +53,11 @@ def size_label(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
+
+
+def previewed(a: dict[str, Any]) -> bool:
+    """Shown as an image: a raster type (the bytes are checked again when served)."""
+    return str(a["content_type"]).lower() in PREVIEW_TYPES
 
 
 @dataclass(frozen=True)
@@ -97,7 +114,8 @@ def customer_ticket(
                 "nudge": "nudge" in flags,
                 "collapsed": "duplicate" in flags and m["author"] == "customer",
                 "attachments": [
-                    {**a, "size_label": size_label(a["size"])} for a in m["attachments"]
+                    {**a, "size_label": size_label(a["size"]), "preview": previewed(a)}
+                    for a in m["attachments"]
                 ],
             }
         )
@@ -139,7 +157,7 @@ def ticket_state(detail: dict[str, Any], config: WebConfig, now: datetime) -> tu
     if detail["locked"] or closed is None:
         return "final", ""
     until = windows.reopen_until(datetime.fromisoformat(closed), config.policy)
-    return ("reopenable", when(until)) if now <= until else ("final", "")
+    return ("reopenable", when_text(until)) if now <= until else ("final", "")
 
 
 def open_duplicate(
@@ -204,10 +222,16 @@ def operator_ticket(
         return None
     for m in detail["messages"]:
         m["when"] = when(m["created_at"])
+        m["trace"] = [words.sentence(line, locale) for line in m["trace"]]
         for a in m["attachments"]:
             a["size_label"] = size_label(a["size"])
+            a["preview"] = previewed(a)
     for e in detail["events"]:
         e["when"] = when(e["at"])
+        e["from_label"] = words.status(e["from"], locale) if e["from"] else ""
+        e["to_label"] = words.status(e["to"], locale)
+        e["actor_label"] = words.actor(e["actor"], locale)
+        e["reason_label"] = words.sentence(e["reason"], locale)
     detail["status_label"] = Status(detail["status"]).operator_label(locale)
     detail["waiting"] = when(detail["awaiting_since"])
     conversation = [m for m in detail["messages"] if not timeline.is_close_command(m)]
@@ -224,10 +248,41 @@ def operator_ticket(
         ),
         "events": detail["events"],
         "assignee": portal.assignee_name(session, number),
+        "person": people.customer_by_id(session, detail["customer_id"]),
+        "others": [
+            {
+                "number": r.id,
+                "subject": r.subject,
+                "status": r.status,
+                "status_label": Status(r.status).operator_label(locale),
+            }
+            for r in portal.customer_tickets(session, detail["customer_id"])[:11]
+            if r.id != number
+        ][:10],
+        "can": possible(detail),
+        "waiting_label": Status.AWAITING_CUSTOMER.operator_label(locale),
+        "in_progress_label": Status.IN_PROGRESS.operator_label(locale),
         "assignee_id": detail["assignee_id"],
         "operators": [
             {"id": o.id, "name": o.name, "email": o.email} for o in people.operators(session)
         ],
+    }
+
+
+def possible(detail: dict[str, Any]) -> dict[str, bool]:
+    """What the ticket's page offers: what the machine would allow (desk.machine), so a
+    locked ticket shows only notes and a closed one no reply, take or close."""
+    closed = Status(detail["status"]).is_closed
+    locked = bool(detail["locked"])
+    merged = detail["duplicate_of"] is not None
+    return {
+        "reply": not closed,
+        "take": not closed,
+        "assign": not locked and not merged,
+        "status": not closed,
+        "close": not closed,
+        "merge": not closed,
+        "admin_close": not locked and not merged,
     }
 
 

@@ -52,3 +52,52 @@ TIMELINE: dict[str, tuple[str, str]] = {
     "tl_merged_from": ("Сюда перенесена заявка №{number}.", "Ticket #{number} was merged in here."),
     "tl_taken": ("{who} взял(а) заявку в работу.", "{who} took the ticket."),
 }
+
+TICKET: dict[str, tuple[str, str]] = {
+    "then_status": ("После отправки", "After sending"),
+    "then_close": ("Закрыть заявку", "Close the ticket"),
+    "locked_only_notes": (
+        "Заявка закрыта администратором: можно только добавлять внутренние заметки.",
+        "Closed administratively: only internal notes can be added.",
+    ),
+    "closed_only_notes": (
+        "Заявка закрыта: она откроется снова, когда клиент напишет. Можно добавить заметку.",
+        "The ticket is closed: it reopens when the customer writes. You can add a note.",
+    ),
+    "confirm_close": ("Да, закрыть заявку", "Yes, close the ticket"),
+    "confirm_merge": ("Да, объединить (это не отменить)", "Yes, merge (cannot be undone)"),
+    "confirm_admin_close": (
+        "Да, закрыть навсегда: клиент не сможет её открыть",
+        "Yes, close for good: the customer cannot reopen it",
+    ),
+    "confirm_needed": (
+        "Подтвердите действие галочкой рядом с кнопкой.",
+        "Tick the box next to the button to confirm.",
+    ),
+    "verified": ("подтверждённый клиент", "verified customer"),
+    "guest": ("гость (адрес не подтверждён)", "guest (address not verified)"),
+    "other_tickets": ("Другие заявки клиента", "The customer's other tickets"),
+}
+
+FILES: dict[str, tuple[str, str]] = {
+    "attach_files": ("Файлы (необязательно)", "Files (optional)"),
+    "files_hint": (
+        "До {size} вместе с текстом, как для письма.",
+        "Up to {size} together with the text, as for a mail.",
+    ),
+    "files_too_large_title": ("Слишком большие файлы", "The files are too large"),
+    "files_too_large": (
+        "Файлы вместе с текстом больше допустимого размера письма. Ничего не отправлено; "
+        "уменьшите файлы или отправьте их частями.",
+        "The files and the text are larger than a mail may be. Nothing was sent; "
+        "make them smaller or send them in parts.",
+    ),
+}
+
+QUARANTINE: dict[str, tuple[str, str]] = {
+    "retry_stored": ("Письмо {id} обработано и сохранено.", "Mail {id} is processed and stored."),
+    "retry_failed": (
+        "Письмо {id} снова не удалось разобрать, оно остаётся в карантине: {reason}",
+        "Mail {id} still cannot be parsed and stays in the quarantine: {reason}",
+    ),
+}

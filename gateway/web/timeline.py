@@ -31,7 +31,7 @@ def is_close_command(message: dict[str, Any]) -> bool:
     return "close" in message["flags"] and bool(CLOSE_ONLY.fullmatch(message["text"] or ""))
 
 
-def _line(e: dict[str, Any], side: str, locked: bool, auto_days: int) -> tuple[str, dict] | None:
+def _line(e: dict[str, Any], side: str, auto_days: int) -> tuple[str, dict] | None:
     """(string key, values) for one event, or None when the conversation shows it already."""
     actor, to, was = e["actor"], e["to"], e["from"]
     merged = MERGED.search(e["reason"] or "")
@@ -42,7 +42,7 @@ def _line(e: dict[str, Any], side: str, locked: bool, auto_days: int) -> tuple[s
     if to == Status.CLOSED.value:
         if actor.startswith("customer"):
             return ("tl_closed_by_you" if side == "customer" else "tl_closed_by_customer"), {}
-        if locked and "resolved" not in (e["reason"] or ""):
+        if (e["reason"] or "").startswith("closed administratively"):
             return "tl_admin_closed", {}
         return "tl_closed_by_operator", {"who": actor.partition(":")[2]}
     if was in (Status.CLOSED.value, Status.CLOSED_NO_REPLY.value):
@@ -67,7 +67,7 @@ def merge(
         (m["created_at"] or "", 0, {**m, "kind": "message"}) for m in messages
     ]
     for e in events:
-        found = _line(e, side, locked, auto_days)
+        found = _line(e, side, auto_days)
         if found:
             key, values = found
             items.append((e["at"] or "", 1, {"kind": "event", "text": t(key, **values),

@@ -56,7 +56,7 @@ def test_views_split_what_needs_us_from_what_waits_for_the_customer(web: Web) ->
     op = web.operator()
     a, b, c = _many(web, 3)
     web.post(op, f"/op/tickets/{b}/reply", {"text": "Проверьте, пожалуйста"}, "/op/login")
-    web.post(op, f"/op/tickets/{c}/close", {}, "/op/login")
+    web.post(op, f"/op/tickets/{c}/close", {"confirm": "yes"}, "/op/login")
     assert show(web.gw, b)["status"] == "awaiting_customer"
     default = op.get("/op").text
     assert _numbers(default) == [a]

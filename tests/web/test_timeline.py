@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gateway.app.runs import run_sweep
+from gateway.schedule.sweep import sweep
 from tests.helpers import show
 from tests.web.conftest import Web
 
@@ -37,10 +37,11 @@ def test_an_operator_close_and_an_automatic_close_say_who_and_why(web: Web) -> N
     ivan = web.client(IVAN)
     a = web.new_ticket(ivan, "Сайт лежит", "example.ru отдаёт 502")
     b = web.new_ticket(web.client("petr@example.org"), "Почта", "Письма не доходят")
-    web.post(op, f"/op/tickets/{a}/close", {}, "/op/login")
+    web.post(op, f"/op/tickets/{a}/close", {"confirm": "yes"}, "/op/login")
     assert "Заявку закрыл оператор Анна." in _conversation(ivan.get(f"/tickets/{a}").text)
     web.post(op, f"/op/tickets/{b}/reply", {"text": "Проверьте MX"}, "/op/login")
-    run_sweep(web.gw.gateway.wiring, as_of=web.clock() + timedelta(days=31), dry_run=False)
+    wiring = web.gw.gateway.wiring  # the rules only (no event loop: a browser may hold one)
+    sweep(wiring.sessions, wiring.sweep_rules(), web.clock() + timedelta(days=31), dry_run=False)
     assert show(web.gw, b)["status"] == "closed_no_reply"
     page = web.client("petr@example.org").get(f"/tickets/{b}").text
     assert "закрыта автоматически: 30 дней без ответа" in _conversation(page)
@@ -54,7 +55,7 @@ def test_a_merge_is_recorded_on_both_tickets(web: Web) -> None:
     ivan = web.client(IVAN)
     a = web.new_ticket(ivan, "Сайт лежит", "example.ru отдаёт 502")
     b = web.new_ticket(ivan, "Почта", "Письма на info@example.ru не доходят совсем")
-    web.post(op, f"/op/tickets/{b}/merge", {"into": str(a)}, "/op/login")
+    web.post(op, f"/op/tickets/{b}/merge", {"into": str(a), "confirm": "yes"}, "/op/login")
     assert f"Сюда перенесена заявка №{b}." in _conversation(op.get(f"/op/tickets/{a}").text)
     assert f"Сюда перенесена заявка №{b}." in _conversation(ivan.get(f"/tickets/{a}").text)
     assert f"Объединена с заявкой №{a}." in _conversation(op.get(f"/op/tickets/{b}").text)

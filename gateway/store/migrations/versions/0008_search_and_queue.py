@@ -26,7 +26,15 @@ depends_on = None
 def upgrade() -> None:
     bind = op.get_bind()
     op.create_index("ix_tickets_updated", "tickets", ["updated_at", "id"])
-    op.create_index("ix_messages_author_kind", "messages", ["author_kind"])
+    op.create_index("ix_tickets_duplicate_of", "tickets", ["duplicate_of"])
+    strangers = sa.text("author_kind = 'stranger'")
+    op.create_index(
+        "ix_messages_strangers",
+        "messages",
+        ["id"],
+        sqlite_where=strangers,
+        postgresql_where=strangers,
+    )
     if bind.dialect.name == "postgresql":
         vector = search.PG_VECTOR
         op.execute(f"CREATE INDEX IF NOT EXISTS {search.PG_INDEX} ON messages USING gin ({vector})")
@@ -46,5 +54,6 @@ def downgrade() -> None:
         op.execute(f"DROP INDEX IF EXISTS {search.PG_INDEX}")
     elif bind.dialect.name == "sqlite":
         op.execute(f"DROP TABLE IF EXISTS {search.SQLITE_TABLE}")
-    op.drop_index("ix_messages_author_kind", table_name="messages")
+    op.drop_index("ix_messages_strangers", table_name="messages")
+    op.drop_index("ix_tickets_duplicate_of", table_name="tickets")
     op.drop_index("ix_tickets_updated", table_name="tickets")
