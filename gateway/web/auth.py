@@ -21,8 +21,10 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -49,6 +51,20 @@ def open_operator(session: Session, request: Request) -> str | None:
         return None
     sid = request.session.get(SESSION_ID_KEY)
     return who if web_sessions.alive(session, sid, f"operator:{who}") else None
+
+
+Read = Callable[[Callable[[Session], Any]], Awaitable[Any]]
+
+
+async def signed_in_operator(request: Request, read: Read) -> str:
+    """The operator of an operator page (``read`` runs a query off the loop), else
+    ``NotSignedIn`` with the cookie's dead name dropped."""
+    who = await read(lambda session: open_operator(session, request))
+    if who is None:
+        request.session.pop(OPERATOR_KEY, None)
+        raise NotSignedIn("/op/login")
+    request.state.operator = who
+    return str(who)
 
 
 class LinkInvalid(Exception):

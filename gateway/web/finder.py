@@ -49,11 +49,7 @@ class SearchPages(CustomerBase):
         return self.site.render(request, "search.html", action="/tickets/search", **page)
 
     async def operator_search(self, request: Request) -> Response:
-        who = await self._search(lambda s: auth.open_operator(s, request))
-        if who is None:
-            request.session.pop(auth.OPERATOR_KEY, None)
-            raise auth.NotSignedIn("/op/login")
-        request.state.operator = who
+        await auth.signed_in_operator(request, self._search)
         lang = self._lang(request)
         query = request.query_params.get("q", "")[:MAX_QUERY]
 

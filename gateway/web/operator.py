@@ -59,12 +59,7 @@ class OperatorPages:
 
     async def need(self, request: Request) -> str:
         """The signed-in operator; the session must still be open (issue 14.12)."""
-        who = await self._read(lambda s: auth.open_operator(s, request))
-        if who is None:
-            request.session.pop(auth.OPERATOR_KEY, None)
-            raise auth.NotSignedIn("/op/login")
-        request.state.operator = who
-        return who
+        return await auth.signed_in_operator(request, self._read)
 
     async def _read(self, fn: Any) -> Any:
         def run() -> Any:
