@@ -118,7 +118,7 @@ def test_ingest_imports_only_what_storing_needs(cli_env):
     the page, the scheduler, the templates, Alembic and the bounce detectors stay unimported,
     and on SQLite so does SQLAlchemy's PostgreSQL dialect (each is CPU an MTA pays per mail;
     bench/pipe.py has the figure)."""
-    heavy = HEAVY + ("flufl.bounce",)
+    heavy = (*HEAVY, "flufl.bounce")
     if cli_env["HELPDESK_DATABASE_URL"].startswith("sqlite"):
         heavy += ("sqlalchemy.dialects.postgresql",)
     cli_env = {**cli_env, "HELPDESK_PIPE_HANDOFF": "false"}
