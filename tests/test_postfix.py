@@ -8,8 +8,8 @@ over LMTP (``support@``) and over the pipe transport (``support+pipe@``, which t
 transport map sends to ``helpdesk ingest``): each mail arrives once; with the gateway
 stopped (LMTP: no listener; pipe: its config gone, so it exits 75) Postfix defers
 it, and after ``postqueue -f`` it arrives once; while ``serve`` runs the pipe hands its
-mail to serve's LMTP listener (the raw row says ``lmtp``, issue 14 item 15); an unknown address is refused in the
-SMTP session. The system's own Postfix is never touched.
+mail to serve's LMTP listener (the raw row says ``lmtp``, issue 14 item 15); an unknown
+address is refused in the SMTP session. The system's own Postfix is never touched.
 
 Needs Debian's postfix and root (Postfix's master starts as root and the pipe runs as
 ``nobody``); skipped without them unless ``HELPDESK_REQUIRE_POSTFIX=1`` (.ci/run).
