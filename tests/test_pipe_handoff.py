@@ -24,10 +24,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from sqlalchemy import select, text
 
-from gateway.cli.handoff import wire_data
+from gateway.cli.handoff import hand_off, loopback_target, wire_data
 from gateway.store.tables import RawMail, Ticket
 from gateway.testing import RunningGateway, free_port, running_gateway
 from tests.helpers import SUPPORT, cli_process, mail
+
+HANDOFF = {"HELPDESK_PIPE_HANDOFF": "true"}
 
 
 @pytest.fixture(params=["lmtp", "smtp"])
@@ -46,6 +48,7 @@ def _env(gw: RunningGateway, **more: str) -> dict[str, str]:
         "HELPDESK_DATABASE_URL": s.database_url,
         "HELPDESK_DOMAIN": "example.com",
         "HELPDESK_LISTEN": f"{s.listen_scheme}://127.0.0.1:{gw.port}",
+        "HELPDESK_PIPE_HANDOFF": "true",  # conftest turns it off for every other test
         **more,
     }
 
@@ -106,7 +109,7 @@ def test_serve_answering_451_exits_75_and_the_retry_stores_it(serve):
 
 def test_with_no_serve_the_pipe_stores_the_mail_itself(cli_env):
     """Nothing listens where the listen setting points: the mail is stored in-process."""
-    env = {**cli_env, "HELPDESK_LISTEN": f"lmtp://127.0.0.1:{free_port()}"}
+    env = {**cli_env, "HELPDESK_LISTEN": f"lmtp://127.0.0.1:{free_port()}", **HANDOFF}
     proc = _ingest(env, mail())
     assert proc.returncode == 0, proc.stderr
     assert b"stored" in proc.stdout
@@ -174,7 +177,7 @@ def test_lmtp_partial_answers_never_exit_0_unless_every_copy_is_stored(
     controller = _LmtpController(_Split(answers), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        env = {**cli_env, "HELPDESK_LISTEN": f"lmtp://127.0.0.1:{port}"}
+        env = {**cli_env, "HELPDESK_LISTEN": f"lmtp://127.0.0.1:{port}", **HANDOFF}
         proc = _ingest(env, mail(), SUPPORT, "support+two@example.com")
     finally:
         controller.stop()
@@ -205,7 +208,7 @@ def test_a_connection_lost_mid_session_exits_75(cli_env):
     """serve goes away after the greeting: 75 (Postfix keeps the mail), never a fallback
     that could store it twice, never a traceback."""
     with _hangs_up_after_greeting() as port:
-        env = {**cli_env, "HELPDESK_LISTEN": f"lmtp://127.0.0.1:{port}"}
+        env = {**cli_env, "HELPDESK_LISTEN": f"lmtp://127.0.0.1:{port}", **HANDOFF}
         proc = _ingest(env, mail())
     err = proc.stderr.decode()
     assert proc.returncode == 75, err
@@ -224,3 +227,33 @@ def test_a_connection_lost_mid_session_exits_75(cli_env):
 def test_data_is_sent_line_for_line_with_dots_doubled(piped, on_the_wire):
     """RFC 5321 §4.5.2: a leading dot is doubled, so a line "." never ends the mail early."""
     assert wire_data(piped) == on_the_wire
+
+
+@pytest.mark.parametrize(
+    ("listen", "target"),
+    [
+        ("lmtp://127.0.0.1:2424", ("127.0.0.1", 2424, True)),
+        ("smtp://0.0.0.0:25", ("127.0.0.1", 25, False)),
+        ("smtp://[::]:25", ("::1", 25, False)),
+        ("smtp://[::1]:2525", ("::1", 2525, False)),
+        ("lmtp://localhost:2424", ("localhost", 2424, True)),
+        ("smtp://192.0.2.10:25", None),  # an address of another interface: not this pipe's
+        ("smtp://mx.example.com:25", None),
+    ],
+)
+def test_the_pipe_hands_off_only_to_this_hosts_loopback(listen, target):
+    """The listen setting names where serve is; a wildcard is reached on the loopback, and an
+    address elsewhere is never handed mail (the pipe stores it itself)."""
+    assert loopback_target(listen) == target
+
+
+def test_a_serve_that_never_answers_is_75(cli_env):
+    """A listener that accepts and then says nothing: the hand-off gives up at its timeout
+    with 75 (Postfix keeps the mail), never a hang and never a second copy in-process."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        target = ("127.0.0.1", listener.getsockname()[1], True)
+        handed = hand_off(target, "ivan@example.ru", (SUPPORT,), b"x", reply_seconds=0.5)
+    finally:
+        listener.close()
+    assert handed is not None and handed.code == 75, handed
