@@ -4,10 +4,18 @@ Postfix's pipe transport starts ``helpdesk ingest`` once per mail; its LMTP clie
 hands the same mails to a running ``helpdesk serve``. This pipes N mails (200 by
 default), one process each and one after another, as a pipe transport with
 ``helpdesk_destination_recipient_limit = 1`` and one delivery agent does; then
-delivers the same number over LMTP, one session per mail, to ``serve``. It reports
-mails/s of each, the CPU seconds per piped mail (user + system of the child, from
-``getrusage``) and per LMTP mail (the server and its writer, from /proc). The target
-is ≤ 0.2 s of CPU per piped mail (three times rt-mailgate's rate).
+delivers the same number over LMTP. Three ways:
+
+- ``handoff``: ``helpdesk ingest`` while ``serve`` runs: each process hands its mail to
+  ``serve`` over LMTP, as ``rt-mailgate`` does (the default whenever ``serve`` listens);
+- ``pipe``: ``helpdesk ingest`` storing each mail itself (``HELPDESK_PIPE_HANDOFF=false``;
+  what happens when no ``serve`` listens);
+- ``lmtp``: Postfix's LMTP client's way, one session per mail, no process per mail.
+
+It reports mails/s of each, the CPU seconds per piped mail (user + system of the
+children, from ``getrusage``) and per mail in ``serve`` (the server and its writer,
+from /proc). The target is ≤ 0.2 s of CPU per piped mail (three times rt-mailgate's
+rate).
 
     nice .venv/bin/python bench/pipe.py             # 200 mails each way
     nice .venv/bin/python bench/pipe.py --count 20  # a smoke run
@@ -24,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -71,6 +81,7 @@ def tree_cpu(root: int) -> float:
 
 
 def run_pipe(env: dict[str, str], count: int) -> dict[str, float]:
+    """``helpdesk ingest`` once per mail, one after another: the children's CPU."""
     cpu0, t0 = children_cpu(), time.perf_counter()
     for n in range(count):
         proc = subprocess.run(
@@ -92,27 +103,68 @@ def run_pipe(env: dict[str, str], count: int) -> dict[str, float]:
     return {"mails": count, "seconds": wall, "rate": count / wall, "cpu_per_mail": cpu / count}
 
 
-def run_lmtp(env: dict[str, str], count: int) -> dict[str, float]:
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[tuple[dict[str, str], int, int]]:
+    """``helpdesk serve`` on a free LMTP port: (the environment naming it, its port, its pid)."""
     port = free_port()
+    env = {**env, "HELPDESK_LISTEN": f"lmtp://127.0.0.1:{port}", "HELPDESK_HTTP_LISTEN": ""}
     server = subprocess.Popen(
-        [BIN / "helpdesk", "serve"],
-        env={**env, "HELPDESK_LISTEN": f"lmtp://127.0.0.1:{port}", "HELPDESK_HTTP_LISTEN": ""},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [BIN / "helpdesk", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_for_banner(port, server)
-        cpu0, t0 = tree_cpu(server.pid), time.perf_counter()
+        yield env, port, server.pid
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def run_handoff(env: dict[str, str], count: int) -> dict[str, float]:
+    """``helpdesk ingest`` once per mail while ``serve`` runs: the pipe's CPU, and serve's."""
+    with serving(env) as (env, _, pid):
+        cpu0 = tree_cpu(pid)
+        figures = run_pipe(env, count)
+        figures["serve_cpu_per_mail"] = (tree_cpu(pid) - cpu0) / count
+    return figures
+
+
+def run_lmtp(env: dict[str, str], count: int) -> dict[str, float]:
+    with serving(env) as (_, port, pid):
+        cpu0, t0 = tree_cpu(pid), time.perf_counter()
         for n in range(count):
             with smtplib.LMTP("127.0.0.1", port) as client:
                 refused = client.sendmail(f"customer{n % 50}@example.ru", [SUPPORT], message(n))
                 if refused:
                     raise SystemExit(f"LMTP refused: {refused}")
-        wall, cpu = time.perf_counter() - t0, tree_cpu(server.pid) - cpu0
-    finally:
-        server.terminate()
-        server.wait(30)
+        wall, cpu = time.perf_counter() - t0, tree_cpu(pid) - cpu0
     return {"mails": count, "seconds": wall, "rate": count / wall, "cpu_per_mail": cpu / count}
+
+
+def _verdict(cpu: float) -> str:
+    return f"target ≤ {TARGET_CPU} s: {'met' if cpu <= TARGET_CPU else 'NOT met'}"
+
+
+def report(results: dict[str, dict[str, float]]) -> None:
+    handoff, pipe, lmtp = results["handoff"], results["pipe"], results["lmtp"]
+    print(
+        f"handoff: {handoff['rate']:6.1f} mails/s  {handoff['cpu_per_mail']:.3f} s CPU per "
+        f"piped mail ({_verdict(handoff['cpu_per_mail'])}) + "
+        f"{handoff['serve_cpu_per_mail']:.3f} s in serve"
+    )
+    print(
+        f"pipe:    {pipe['rate']:6.1f} mails/s  {pipe['cpu_per_mail']:.3f} s CPU per piped mail "
+        f"(no serve: stored in-process; {_verdict(pipe['cpu_per_mail'])})"
+    )
+    print(
+        f"lmtp:    {lmtp['rate']:6.1f} mails/s  {lmtp['cpu_per_mail']:.3f} s CPU per mail "
+        "(serve and its writer; one session per mail)"
+    )
+    for way, figures in (("handoff", handoff), ("pipe", pipe)):
+        total = figures["cpu_per_mail"] + figures.get("serve_cpu_per_mail", 0.0)
+        print(
+            f"{way} costs {total / max(lmtp['cpu_per_mail'], 1e-9):.1f}× LMTP's CPU per mail "
+            f"(all processes); LMTP is {lmtp['rate'] / figures['rate']:.1f}× faster"
+        )
 
 
 def main() -> None:
@@ -126,28 +178,18 @@ def main() -> None:
             "HELPDESK_DOMAIN": "example.com",
             "HELPDESK_SECRET": "bench",
         }
-        envs = {
-            way: {**base, "HELPDESK_DATA_DIR": str(Path(tmp) / way)} for way in ("pipe", "lmtp")
-        }
+        ways = ("handoff", "pipe", "lmtp")
+        envs = {way: {**base, "HELPDESK_DATA_DIR": str(Path(tmp) / way)} for way in ways}
+        # In-process on purpose, whatever serve may listen on the default port.
+        envs["pipe"]["HELPDESK_PIPE_HANDOFF"] = "false"
         for env in envs.values():
             subprocess.run([BIN / "helpdesk", "init"], env=env, check=True, capture_output=True)
         results = {
+            "handoff": run_handoff(envs["handoff"], args.count),
             "pipe": run_pipe(envs["pipe"], args.count),
             "lmtp": run_lmtp(envs["lmtp"], args.count),
         }
-    pipe, lmtp = results["pipe"], results["lmtp"]
-    print(
-        f"pipe: {pipe['rate']:6.1f} mails/s  {pipe['cpu_per_mail']:.3f} s CPU per mail "
-        f"(target ≤ {TARGET_CPU} s: {'met' if pipe['cpu_per_mail'] <= TARGET_CPU else 'NOT met'})"
-    )
-    print(
-        f"lmtp: {lmtp['rate']:6.1f} mails/s  {lmtp['cpu_per_mail']:.3f} s CPU per mail "
-        "(serve and its writer; one session per mail)"
-    )
-    print(
-        f"pipe costs {pipe['cpu_per_mail'] / max(lmtp['cpu_per_mail'], 1e-9):.1f}× LMTP's CPU "
-        f"per mail; LMTP is {lmtp['rate'] / pipe['rate']:.1f}× faster"
-    )
+    report(results)
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -7,8 +7,9 @@ paths, the port and the pipe's user changed. Through it, mail reaches one gatewa
 over LMTP (``support@``) and over the pipe transport (``support+pipe@``, which the
 transport map sends to ``helpdesk ingest``): each mail arrives once; with the gateway
 stopped (LMTP: no listener; pipe: its config gone, so it exits 75) Postfix defers
-it, and after ``postqueue -f`` it arrives once; an unknown address is refused in the
-SMTP session. The system's own Postfix is never touched.
+it, and after ``postqueue -f`` it arrives once; while ``serve`` runs the pipe hands its
+mail to serve's LMTP listener (the raw row says ``lmtp``, issue 14 item 15); an unknown
+address is refused in the SMTP session. The system's own Postfix is never touched.
 
 Needs Debian's postfix and root (Postfix's master starts as root and the pipe runs as
 ``nobody``); skipped without them unless ``HELPDESK_REQUIRE_POSTFIX=1`` (.ci/run).
@@ -212,6 +213,8 @@ def postfix(shared: Path, pipe_settings: Settings) -> Iterator[Instance]:
     config.write_text(
         f'domain = "{s.domain}"\ndata_dir = "{s.data_dir}"\n'
         f'database_url = "{s.database_url}"\nsecret = "{SECRET}"\n'
+        # serve's listener, as the pipe's config names it: the pipe hands mail to it (14.15)
+        f'listen = "lmtp://127.0.0.1:{lmtp_port}"\n'
     )
     main_cf = _base_main_cf(conf, conf / "maillog") + _recipe("main.cf", conf)
     (conf / "main.cf").write_text(main_cf)
@@ -276,6 +279,24 @@ def _arrived(settings: Settings, msgid: str) -> int:
         engine.dispose()
 
 
+def _sources(settings: Settings, msgid: str) -> list[str]:
+    """How each copy of the mail reached the gateway (raw_mails.source)."""
+    engine = create_engine(settings.db_url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT r.source FROM raw_mails r JOIN messages m ON m.raw_mail_id = r.id"
+                        " WHERE m.message_id LIKE :m"
+                    ),
+                    {"m": f"%{msgid.strip('<>')}%"},
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
 def _give_to_nobody(path: Path) -> None:
     for item in [path, *path.rglob("*")]:
         shutil.chown(item, "nobody", "nogroup")
@@ -294,6 +315,8 @@ def test_postfix_delivers_over_lmtp_and_the_pipe_once_and_retries_after_an_outag
         postfix.send("support+pipe@example.com", first_pipe)
         assert until(lambda: _arrived(lmtp, first_lmtp) == 1, 60), postfix.log()
         assert until(lambda: _arrived(lmtp, first_pipe) == 1, 60), postfix.log()
+        # serve runs: the pipe handed the mail to it instead of storing it itself (14.15)
+        assert _sources(lmtp, first_pipe) == ["lmtp"], postfix.log()
 
     # The gateway is down: no LMTP listener, and the pipe's config is gone (exit 75).
     later_lmtp, later_pipe = make_msgid(domain="lmtp.test"), make_msgid(domain="pipe.test")
@@ -311,6 +334,7 @@ def test_postfix_delivers_over_lmtp_and_the_pipe_once_and_retries_after_an_outag
         assert until(lambda: _arrived(lmtp, later_lmtp) == 1, 60), postfix.log()
         assert until(lambda: _arrived(lmtp, later_pipe) == 1, 60), postfix.log()
         assert until(lambda: postfix.deferred() == 0, 60), postfix.log()
+    assert _sources(lmtp, later_pipe) == ["lmtp"]
     for msgid in (first_lmtp, first_pipe, later_lmtp, later_pipe):
         assert _arrived(lmtp, msgid) == 1, msgid
     assert "status=bounced" not in postfix.log()

@@ -3,7 +3,13 @@
 Its exit status is all the MTA reads: 0 stored, 65 (EX_DATAERR) when the gateway
 refuses *this message* — Postfix then bounces it with the one line printed here —
 and 75 (EX_TEMPFAIL) for everything else, so a setup mistake keeps the mail queued
-until it is fixed (``cli.main`` maps the failures). Imports only what storing needs.
+until it is fixed (``cli.main`` maps the failures).
+
+A process per mail must be cheap (issue 14, item 15): when ``serve`` listens on the
+loopback address of the ``listen`` setting, the mail is handed to it (``cli.handoff``,
+standard library only) and nothing of the store is imported; when nothing listens
+there (or ``pipe_handoff = false``) the mail is stored here, in one transaction, and
+only then are SQLAlchemy and the intake imported.
 """
 
 from __future__ import annotations
@@ -12,15 +18,32 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.app.pipe import ingest_once
-from gateway.app.wiring import Wiring
 from gateway.cli.base import EX_DATAERR, EX_OK, EX_TEMPFAIL, CliError
-from gateway.outcome import Delivery, Origin, OutcomeKind
+from gateway.cli.handoff import hand_off, loopback_target
+from gateway.config import Settings
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     data = sys.stdin.buffer.read()
-    settings = args.settings
+    settings: Settings = args.settings
+    target = loopback_target(settings.listen) if settings.pipe_handoff else None
+    if target is not None and data.strip() and len(data) <= settings.max_message_size:
+        recipients = tuple(r for r in (args.recipient or [settings.support]) if r)
+        handed = hand_off(target, args.sender, recipients, data)
+        if handed is not None:
+            if handed.code != EX_OK:
+                raise CliError(handed.line, handed.code)
+            print(handed.line)
+            return EX_OK
+    return _ingest_here(args, settings, data)
+
+
+def _ingest_here(args: argparse.Namespace, settings: Settings, data: bytes) -> int:
+    """Store the mail in this process: no ``serve`` to hand it to."""
+    from gateway.app.pipe import ingest_once
+    from gateway.app.wiring import Wiring
+    from gateway.outcome import Delivery, Origin, OutcomeKind
+
     # No secret.key is made before the database is known to be there: a pipe pointed at
     # the wrong place leaves nothing behind (issue 14, item 18).
     has_secret = bool(settings.secret) or (Path(settings.data_dir) / "secret.key").exists()
@@ -39,7 +62,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     f"refused: {rcpt} is not served here (only {wiring.intake.support})",
                     EX_DATAERR,
                 )
-        limit = args.settings.max_message_size
+        limit = settings.max_message_size
         if len(data) > limit:
             raise CliError(
                 f"refused: the message is {len(data)} bytes, over the limit of {limit}",

@@ -163,6 +163,12 @@ class Settings:
         "", "the sender's name in From, the mail's header and footer; empty = 'Support'"
     )
     ehlo_name: str = _setting("", "the name the dispatcher gives in EHLO; empty = the domain")
+    # --- issue 14, item 15: the pipe hands its mail to a running serve ----------------------
+    pipe_handoff: bool = _setting(
+        True,
+        "helpdesk ingest gives the mail to the serve listening on listen's loopback address "
+        "(SMTP or LMTP) and stores it itself only when none listens; false = always itself",
+    )
 
     @property
     def support(self) -> str:
