@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from gateway.store.tables import RawMail
 from gateway.testing import running_gateway
-from tests.helpers import mail, send, show, tickets, wire
+from tests.helpers import cli, mail, send, show, tickets, wire
 
 
 def test_a_reply_with_a_huge_references_header_threads_into_its_ticket(gateway):
@@ -82,3 +82,13 @@ def test_a_line_of_64_kib_in_data_is_accepted(gateway):
     code, text = send(gateway, raw)
     assert code == 250, text
     assert "x" * 1000 in show(gateway, 1)["messages"][0]["text"]
+
+
+def test_the_pipe_reads_a_mail_under_the_same_budget(cli_env):
+    """Issue 14.3: ``helpdesk ingest`` quarantines a mail over the CPU budget and exits 0."""
+    env = {**cli_env, "HELPDESK_INTAKE_CPU_BUDGET_SECONDS": "0.05"}
+    envelope = ("--sender", "ivan@example.ru", "--recipient", "support@example.com")
+    done = cli(env, "ingest", *envelope, stdin=_russian_without_charset(8))
+    assert done.returncode == 0, done.stderr
+    listed = cli(env, "quarantine", "list", "--json")
+    assert b"over the intake budget" in listed.stdout
