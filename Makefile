@@ -29,7 +29,7 @@ test: lint
 # (ignored) on every run; this target runs them and copies the PNGs to docs/screenshots/.
 screenshots: $(STAMP)
 	rm -rf tests/.screenshots
-	HELPDESK_REQUIRE_BROWSER=1 $(BIN)/pytest -q tests/web/test_browser.py
+	HELPDESK_REQUIRE_BROWSER=1 $(BIN)/pytest -q tests/web/test_browser.py tests/web/test_pages.py
 	cp tests/.screenshots/*.png docs/screenshots/
 
 bench: $(STAMP)

@@ -26,6 +26,7 @@ from gateway.app.gateway import Gateway
 from gateway.app.runs import run_sweep
 from gateway.clock import FrozenClock
 from gateway.config import Settings
+from gateway.notify.render import long_date
 from gateway.outcome import Delivery
 from gateway.schedule.jobs import merge_duplicates
 from gateway.schedule.sweep import sweep
@@ -225,7 +226,7 @@ def test_one_reminder_per_waiting_period(gw, smarthost, clock):
     assert _run(gw, clock()) == {**NOTHING, "reminded": [number]}
     [reminder] = [s for s in _settle(gw, smarthost) if s.kind == "reminder"]
     assert reminder.to == IVAN and reminder.message["Subject"].startswith(f"[#{number}] ")
-    close_on = (t0 + timedelta(days=30)).strftime("%d.%m.%Y")
+    close_on = long_date((t0 + timedelta(days=30)).date().isoformat(), "ru")  # "8 января 2027 г."
     assert "7 дней" in reminder.text and close_on in reminder.text
     assert show(gw, number)["reminded_for"] == t0.isoformat()
 
@@ -247,7 +248,7 @@ def test_one_reminder_per_waiting_period(gw, smarthost, clock):
     assert _run(gw, clock())["reminded"] == [number]
     reminders = [s for s in _settle(gw, smarthost) if s.kind == "reminder"]
     assert len(reminders) == 2
-    assert (t1 + timedelta(days=30)).strftime("%d.%m.%Y") in reminders[1].text
+    assert long_date((t1 + timedelta(days=30)).date().isoformat(), "ru") in reminders[1].text
 
 
 # --- the reopen window --------------------------------------------------------------------

@@ -200,7 +200,7 @@ class Gateway:
             if submission is not None:
                 await self._start_submission(*submission)
             if http is not None:
-                await http.start(parts.web_app(self.wiring, self.deliver, http.bound))
+                await http.start(parts.web_app(self.wiring, self.deliver, http.bound, self))
                 self._http, self.http_bound = http, http.bound
                 log.info("support page on http://%s:%d", *self.http_bound)
         except BaseException:

@@ -145,6 +145,24 @@ class Settings:
         5, "wrong passwords per login (and 4x per client address) in the window before 454"
     )
     auth_failure_window_minutes: int = _setting(15, "the window of that AUTH and web login limit")
+    # Issue 14 (deployment): health and metrics for the sysadmin's monitoring.
+    http_monitoring: bool = _setting(
+        True, "GET /healthz and GET /metrics on the support page's listener; false = 404"
+    )
+    health_outbox_seconds: int = _setting(
+        900, "/healthz answers 503 when a due notification has waited longer than this"
+    )
+    # --- issue 13: mail that reads right -------------------------------------------------
+    asked_limit: int = _setting(
+        5,
+        "mails a person asks for (sign-in link, address confirmation) per window, counted "
+        "per address and per requester separately; never part of the loop limit",
+    )
+    asked_window_minutes: int = _setting(60, "the window of asked_limit")
+    brand: str = _setting(
+        "", "the sender's name in From, the mail's header and footer; empty = 'Support'"
+    )
+    ehlo_name: str = _setting("", "the name the dispatcher gives in EHLO; empty = the domain")
 
     @property
     def support(self) -> str:

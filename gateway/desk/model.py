@@ -27,11 +27,24 @@ class Status(StrEnum):
         """The customer-facing name of the status (DESIGN §1), ``ru`` or ``en``."""
         return STATUS_LABELS[self].get(locale, STATUS_LABELS[self]["en"])
 
+    def operator_label(self, locale: str = "ru") -> str:
+        """The name operators see: "Your reply is needed" is the customer's wording, and
+        told to an operator it says the opposite of what the ticket waits for (issue 15).
+        The same table; a status without an ``op-`` entry reads the same for both sides."""
+        labels = STATUS_LABELS[self]
+        return labels.get(f"op-{locale}") or self.label(locale)
 
+
+# "ru"/"en": what customers read; "op-ru"/"op-en": what operators read, where it differs.
 STATUS_LABELS: dict[Status, dict[str, str]] = {
     Status.AWAITING_OPERATOR: {"ru": "Ожидает ответа оператора", "en": "Awaiting operator reply"},
     Status.IN_PROGRESS: {"ru": "В работе", "en": "In progress"},
-    Status.AWAITING_CUSTOMER: {"ru": "Требуется ваш ответ", "en": "Your reply is needed"},
+    Status.AWAITING_CUSTOMER: {
+        "ru": "Требуется ваш ответ",
+        "en": "Your reply is needed",
+        "op-ru": "Ждём клиента",
+        "op-en": "Waiting for customer",
+    },
     Status.CLOSED: {"ru": "Закрыта", "en": "Closed"},
     Status.CLOSED_NO_REPLY: {"ru": "Закрыта без ответа", "en": "Closed, no reply"},
 }

@@ -64,6 +64,8 @@ class Addressed:
 
     reply_to: int | None = None
     operator_reply: bool = False  # reply_to came by an operator's own signed address
+    note_only: bool = False  # ... their note address: a reply is internal, never the customer's
+    digest: bool = False  # a reply to the operators' digest: answered, never a ticket
     bounce_of: int | None = None
     confirms: int | None = None
 

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import pickle
+import signal
 import sys
 from datetime import datetime
 from typing import BinaryIO
@@ -28,6 +29,9 @@ log = logging.getLogger("gateway.writer")
 
 
 def _child() -> int:
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops this child
+    # in order (issue 14, item 18); a KeyboardInterrupt here would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if len(sys.argv) > 1:  # the parent's pid: die with it even in the middle of a commit
         die_with_parent(int(sys.argv[1]))
     # fd 1 carries answers only: anything printed by accident goes to stderr.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -61,6 +62,9 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.runs: dict[str, int] = dict.fromkeys(JOBS, 0)
+        # Seconds spent in each job's runs, all and the last (GET /metrics, issue 14).
+        self.seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
+        self.last_seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
         self._stopping = False
         self._outage = Outage("the scheduler", log)  # shared by the jobs (issue 14.5)
         self._dedup_checked: datetime | None = None  # the clock at the last good dedup run
@@ -89,6 +93,7 @@ class Scheduler:
             # mail that was being committed then; the first run reads the whole window
             fresh = now - self._dedup_checked + self._intervals.dedup
             rules = replace(rules, dedup_fresh=fresh)
+        started = time.monotonic()
         future = asyncio.ensure_future(
             asyncio.to_thread(run_job, self._sessions, name, rules, now)
         )
@@ -97,6 +102,10 @@ class Scheduler:
         future.add_done_callback(self._running.discard)
         try:
             report = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if self._stopping:  # shutdown cancelled the wait, not the run: stop() awaits it
+                return  # (no traceback from APScheduler on Ctrl-C: issue 14, item 18)
+            raise
         except Exception as exc:
             if is_outage(exc):  # busy or away: one line for the outage, the next tick tries
                 self._outage.failed(exc)
@@ -107,6 +116,8 @@ class Scheduler:
         if name == "dedup":
             self._dedup_checked = now
         self.runs[name] += 1
+        self.last_seconds[name] = time.monotonic() - started
+        self.seconds[name] += self.last_seconds[name]
         done = report.as_dict()
         changed = {k: v for k, v in done.items() if isinstance(v, list) and v}
         if changed:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     true,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -110,6 +111,10 @@ class Ticket(Base):
         Index("ix_tickets_customer_id", "customer_id", "id"),
         Index("ix_tickets_reopenable_closed", "reopenable", "closed_at"),
         Index("ix_tickets_created", "created_at"),
+        # issue 15: the queue sorted by last change pages by (updated_at, id); a ticket's
+        # page names the tickets merged into it.
+        Index("ix_tickets_updated", "updated_at", "id"),
+        Index("ix_tickets_duplicate_of", "duplicate_of"),
     )
 
 
@@ -157,7 +162,17 @@ class Message(Base):
     # SHA-256 of the normalized new text: the same content again in a ticket is collapsed.
     digest: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_messages_ticket_digest", "ticket_id", "digest"),)
+    __table_args__ = (
+        Index("ix_messages_ticket_digest", "ticket_id", "digest"),
+        # issue 15: the header counts held strangers' mail from an index of strangers' mail
+        # only (partial: the planner never weighs it against a scan of all messages).
+        Index(
+            "ix_messages_strangers",
+            "id",
+            sqlite_where=sql_text("author_kind = 'stranger'"),
+            postgresql_where=sql_text("author_kind = 'stranger'"),
+        ),
+    )
 
 
 class Attachment(Base):
@@ -225,10 +240,13 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who asked for a mail a person asks for (the page's client, the ticket): issue 13.
+    requester: Mapped[str | None] = mapped_column(String(320))
 
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_to_created", "to_address", "created_at"),
+        Index("ix_outbox_requester_created", "requester", "created_at"),
     )
 
 

@@ -21,13 +21,15 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from gateway.store import people
+from gateway.store import people, web_sessions
 from gateway.web.backend import Network
 
 CUSTOMER_KEY = "customer"
@@ -37,6 +39,32 @@ SESSION_ID_KEY = "sid"  # the server-side session (store.web_sessions): sign-out
 
 class NotSignedIn(Exception):
     """Nobody is signed in for this page; the argument is where to sign in."""
+
+
+def open_operator(session: Session, request: Request) -> str | None:
+    """The operator this cookie names, if their server-side session is still open.
+
+    Every operator page asks here, the search included: a cookie copied before
+    sign-out must open nothing (issue 14.12)."""
+    who = request.session.get(OPERATOR_KEY)
+    if not isinstance(who, str) or not who:
+        return None
+    sid = request.session.get(SESSION_ID_KEY)
+    return who if web_sessions.alive(session, sid, f"operator:{who}") else None
+
+
+Read = Callable[[Callable[[Session], Any]], Awaitable[Any]]
+
+
+async def signed_in_operator(request: Request, read: Read) -> str:
+    """The operator of an operator page (``read`` runs a query off the loop), else
+    ``NotSignedIn`` with the cookie's dead name dropped."""
+    who = await read(lambda session: open_operator(session, request))
+    if who is None:
+        request.session.pop(OPERATOR_KEY, None)
+        raise NotSignedIn("/op/login")
+    request.state.operator = who
+    return str(who)
 
 
 class LinkInvalid(Exception):

@@ -45,6 +45,7 @@ class WebConfig:
     secure_cookie: bool = False
     faq: tuple[FaqEntry, ...] = ()
     notices: Notices | None = None
+    max_message_size: int = 25 * 1024 * 1024  # issue 15: the page's uploads fit in one mail
 
 
 @dataclass(frozen=True)

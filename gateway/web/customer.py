@@ -9,7 +9,6 @@ the signed-in customer's is answered exactly like one that does not exist.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -21,7 +20,7 @@ from gateway.notify.faq import match_faq
 from gateway.operations.contact import set_by_customer
 from gateway.outcome import Delivery, OutcomeKind
 from gateway.store import portal, tickets
-from gateway.web import csrf, mailer, queries
+from gateway.web import csrf, mailer, queries, uploads
 from gateway.web.identity import CustomerBase
 from gateway.web.page import Site, one_line, plain_text, redirect
 from gateway.web.signin import ADDRESS
@@ -82,7 +81,14 @@ class CustomerPages(CustomerBase):
 
     async def new_post(self, request: Request) -> Response:
         person = await self.need(request)
+        limit = self.config.max_message_size
+        if uploads.too_large(request, limit):
+            return self.site.error(request, 413, "files_too_large_title", "files_too_large")
         form = await csrf.checked_form(request)
+        try:
+            files = await uploads.files_of(form, limit)
+        except uploads.TooLarge:
+            return self.site.error(request, 413, "files_too_large_title", "files_too_large")
         t = self.site.t(request)
         lang = self._lang(request)
         data = {
@@ -119,7 +125,7 @@ class CustomerPages(CustomerBase):
                 faq=self._faq(data["subject"], lang),
             )
         now = self.backend.clock()
-        if follow_up is None and form.get("confirmed") != "1":
+        if follow_up is None and form.get("confirmed") != "1" and not files:
             match = await self._read(
                 lambda s: queries.open_duplicate(
                     s, person.id, data["subject"], data["text"], self.config, now
@@ -129,8 +135,9 @@ class CustomerPages(CustomerBase):
                 return self.site.render(request, "duplicate.html", match=match, form=data)
         if follow_up is not None:  # as a mail to the old ticket: intake links a follow-up
             delivery = mailer.to_ticket(
-                self.config, person.email, follow_up, data["subject"], data["text"], now
-            )
+                self.config, person.email, follow_up, data["subject"], data["text"], now,
+                files=files,
+            )  # fmt: skip
         else:
             delivery = mailer.new_request(
                 self.config,
@@ -140,6 +147,7 @@ class CustomerPages(CustomerBase):
                 now,
                 distinct=form.get("confirmed") == "1",
                 notify=bool(data["notify"]),
+                files=files,
             )
         return await self._submitted(request, person, delivery, data, follow_up, now)
 
@@ -218,22 +226,32 @@ class CustomerPages(CustomerBase):
 
     async def _say(self, request: Request, *, close: bool = False, need_text: bool = True) -> int:
         person, page = await self._owned(request)
+        number = page["ticket"]["number"]
+        limit = self.config.max_message_size
+        if uploads.too_large(request, limit):
+            self.site.flash(request, "files_too_large", "error")
+            return number
         form = await csrf.checked_form(request)
         text = plain_text(str(form.get("text", "")))[:MAX_TEXT]
-        number = page["ticket"]["number"]
-        if need_text and not text.strip():
-            self.site.flash(request, "text_required", "error")
+        try:
+            files = await uploads.files_of(form, limit)
+            if need_text and not text.strip() and not files:
+                self.site.flash(request, "text_required", "error")
+                return number
+            delivery = mailer.to_ticket(
+                self.config,
+                person.email,
+                number,
+                page["ticket"]["subject"],
+                text,
+                self.backend.clock(),
+                close=close,
+                locale=self._lang(request),
+                files=files,
+            )
+        except uploads.TooLarge:
+            self.site.flash(request, "files_too_large", "error")
             return number
-        delivery = mailer.to_ticket(
-            self.config,
-            person.email,
-            number,
-            page["ticket"]["subject"],
-            text,
-            self.backend.clock(),
-            close=close,
-            locale=self._lang(request),
-        )
         landed = await self._deliver(delivery)
         if landed is None:
             self.site.flash(request, "unavailable", "error")
@@ -291,17 +309,8 @@ class CustomerPages(CustomerBase):
         row = await self._read(lambda s: portal.attachment(s, file_id, customer_id=person.id))
         if row is None or row.ticket_id != number:
             raise HTTPException(404)
-        return attachment_response(row.filename, row.data)
-
-
-def attachment_response(filename: str, data: bytes) -> Response:
-    """A download, never rendered: an attached .html must not run as our page."""
-    safe = quote(filename or "attachment", safe="")
-    return Response(
-        data,
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{safe}"},
-    )
+        inline = request.query_params.get("preview") == "1"
+        return uploads.file_response(row.filename, row.data, row.content_type, inline=inline)
 
 
 def _int(value: str | None) -> int | None:

@@ -50,9 +50,11 @@ class CustomerBase:
             person = None
             if isinstance(kept, int):  # and the session not signed out (issue 14.12)
                 person = await self._read(
-                    lambda s: queries.customer(s, kept)
-                    if web_sessions.alive(s, sid, f"customer:{kept}")
-                    else None
+                    lambda s: (
+                        queries.customer(s, kept)
+                        if web_sessions.alive(s, sid, f"customer:{kept}")
+                        else None
+                    )
                 )
         request.state.customer = person
         return person

@@ -10,6 +10,7 @@ address, so it threads into that ticket and no other whatever its subject.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -19,6 +20,7 @@ from gateway.mail import reply_address
 from gateway.mail.subject import format_token
 from gateway.outcome import Delivery, Origin, Trust, Wish
 from gateway.web.backend import WebConfig
+from gateway.web.uploads import TooLarge, Upload
 
 CLOSE_COMMAND = "#close"
 CLOSED_ON_PAGE = {
@@ -28,7 +30,13 @@ CLOSED_ON_PAGE = {
 
 
 def _message(
-    config: WebConfig, sender: str, to: str, subject: str, text: str, now: datetime
+    config: WebConfig,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    now: datetime,
+    files: Sequence[Upload] = (),
 ) -> bytes:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr(("", sender))
@@ -38,7 +46,14 @@ def _message(
     msg["Message-ID"] = make_msgid(idstring="webform", domain=config.domain)
     msg["X-Helpdesk-Source"] = "support page"
     msg.set_content(text.replace("\r\n", "\n"), cte="8bit" if text.isascii() else "base64")
-    return msg.as_bytes()
+    for f in files:  # issue 15: the page's uploads are this mail's attachments
+        main, _, sub = f.content_type.partition("/")
+        msg.add_attachment(f.data, maintype=main or "application",
+                           subtype=sub or "octet-stream", filename=f.filename)  # fmt: skip
+    data = msg.as_bytes()
+    if len(data) > config.max_message_size:
+        raise TooLarge
+    return data
 
 
 def new_request(
@@ -50,10 +65,11 @@ def new_request(
     *,
     distinct: bool = False,
     notify: bool = True,
+    files: Sequence[Upload] = (),
 ) -> Delivery:
     """The "New ticket" form: a mail to the support address (``distinct``: the customer saw
     the open ticket it resembles and chose a new one anyway; ``notify`` False: no e-mail)."""
-    data = _message(config, sender, config.support, subject, text, now)
+    data = _message(config, sender, config.support, subject, text, now, files)
     wishes = {Wish.NEW_TICKET} if distinct else set()
     wishes |= set() if notify else {Wish.NO_EMAIL}
     return _from_page(sender, config.support, data, frozenset(wishes))
@@ -69,6 +85,7 @@ def to_ticket(
     *,
     close: bool = False,
     locale: str = "ru",
+    files: Sequence[Upload] = (),
 ) -> Delivery:
     """A reply in ticket ``number`` (``close``: with the customer's ``#close`` on line 1)."""
     to = reply_address.make(config.support, config.secret, "t", number)
@@ -78,7 +95,7 @@ def to_ticket(
         said = CLOSED_ON_PAGE.get(locale, CLOSED_ON_PAGE["en"]).format(when=now)
         text = f"{CLOSE_COMMAND}\n\n{text.strip()}\n\n{said}".replace("\n\n\n\n", "\n\n")
     token = format_token(number, config.token_format)
-    data = _message(config, sender, to, f"Re: {token} {subject}", text, now)
+    data = _message(config, sender, to, f"Re: {token} {subject}", text, now, files)
     return _from_page(sender, to, data)
 
 

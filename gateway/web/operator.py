@@ -19,17 +19,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import intake
-from gateway.desk.model import OPEN_STATUSES, Status
+from gateway.desk.model import Status
 from gateway.operations import Refused
-from gateway.outcome import Outcome
+from gateway.outcome import Outcome, OutcomeKind
 from gateway.store import db, portal, web_sessions
-from gateway.web import auth, csrf, queries
-from gateway.web.customer import attachment_response
+from gateway.web import auth, csrf, lists, queries, uploads, words
 from gateway.web.i18n import pick_locale
 from gateway.web.page import Site, one_line, plain_text, redirect
 
 # The verbs of a ticket's page → the action of operations.tickets (as `helpdesk ticket VERB`).
 SIMPLE = {"reply": "reply", "note": "note", "take": "take", "close": "close"}
+# Buttons that cannot be undone by the next click ask "are you sure" (a required checkbox).
+CONFIRMED = frozenset({"close", "admin-close", "merge"})
 SETTABLE = (Status.AWAITING_OPERATOR, Status.IN_PROGRESS, Status.AWAITING_CUSTOMER)
 
 
@@ -58,15 +59,7 @@ class OperatorPages:
 
     async def need(self, request: Request) -> str:
         """The signed-in operator; the session must still be open (issue 14.12)."""
-        who = request.session.get(auth.OPERATOR_KEY)
-        if not isinstance(who, str) or not who:
-            raise auth.NotSignedIn("/op/login")
-        sid = request.session.get(auth.SESSION_ID_KEY)
-        if not await self._read(lambda s: web_sessions.alive(s, sid, f"operator:{who}")):
-            request.session.pop(auth.OPERATOR_KEY, None)
-            raise auth.NotSignedIn("/op/login")
-        request.state.operator = who
-        return who
+        return await auth.signed_in_operator(request, self._read)
 
     async def _read(self, fn: Any) -> Any:
         def run() -> Any:
@@ -138,32 +131,26 @@ class OperatorPages:
 
     # --- lists --------------------------------------------------------------------
 
+    async def render(self, request: Request, name: str, **context: Any) -> Response:
+        """An operator's page, with the held and quarantine counts in its header."""
+        counts = await self._read(lists.header_counts)
+        return self.site.render(request, name, inbox=counts, **context)
+
     async def queue(self, request: Request) -> Response:
         me = await self.need(request)
         lang = self._lang(request)
-        status = request.query_params.get("status", "")
-        if status not in {s.value for s in OPEN_STATUSES}:
-            status = ""
-        assignee = request.query_params.get("assignee", "")[:12]
-        page = await self._read(lambda s: queries.queue(s, status, assignee, lang, me))
-        statuses = [{"value": s.value, "label": s.label(lang)} for s in SETTABLE]
-        return self.site.render(
-            request,
-            "op_queue.html",
-            statuses=statuses,
-            filter_status=status,
-            filter_assignee=assignee,
-            **page,
-        )
+        params = lists.QueueParams.parse(request.query_params)
+        page = await self._read(lambda s: lists.queue(s, params, me, lang))
+        return await self.render(request, "op_queue.html", q=params, **page)
 
     async def held(self, request: Request) -> Response:
         await self.need(request)
-        return self.site.render(request, "op_held.html", held=await self._read(queries.held))
+        return await self.render(request, "op_held.html", held=await self._read(queries.held))
 
     async def quarantine(self, request: Request) -> Response:
         await self.need(request)
         rows = await self._read(queries.quarantine)
-        return self.site.render(request, "op_quarantine.html", rows=rows)
+        return await self.render(request, "op_quarantine.html", rows=rows)
 
     async def decide_held(self, request: Request) -> Response:
         me = await self.need(request)
@@ -186,9 +173,16 @@ class OperatorPages:
         try:
             outcome = await run_in_threadpool(self._retry, request.path_params["id"])
         except Refused as exc:
-            self._flash_text(request, "error", str(exc))
+            self._flash_text(request, "error", words.sentence(str(exc), self._lang(request)))
         else:
-            self._flash_text(request, "ok", f"{outcome.kind.value}: {outcome.detail}")
+            # Only a mail that is now stored is a success; parsed and quarantined again is
+            # a failure, in red, with the parser's reason (issue 15).
+            t, raw_id = self.site.t(request), request.path_params["id"]
+            if outcome.kind in (OutcomeKind.STORED, OutcomeKind.DUPLICATE):
+                self._flash_text(request, "ok", t("retry_stored", id=raw_id))
+            else:
+                reason = outcome.detail or outcome.kind.value
+                self._flash_text(request, "error", t("retry_failed", id=raw_id, reason=reason))
         return redirect("/op/quarantine")
 
     def _retry(self, raw_id: int) -> Outcome:
@@ -205,8 +199,8 @@ class OperatorPages:
         page = await self._read(lambda s: queries.operator_ticket(s, number, lang, policy, now))
         if page is None:
             raise HTTPException(404)
-        settable = [{"value": s.value, "label": s.label(lang)} for s in SETTABLE]
-        return self.site.render(request, "op_ticket.html", settable=settable, **page)
+        settable = [{"value": s.value, "label": s.operator_label(lang)} for s in SETTABLE]
+        return await self.render(request, "op_ticket.html", settable=settable, **page)
 
     async def file(self, request: Request) -> Response:
         await self.need(request)
@@ -214,7 +208,8 @@ class OperatorPages:
         row = await self._read(lambda s: portal.attachment(s, file_id, customer_id=None))
         if row is None or row.ticket_id != number:
             raise HTTPException(404)
-        return attachment_response(row.filename, row.data)
+        inline = request.query_params.get("preview") == "1"
+        return uploads.file_response(row.filename, row.data, row.content_type, inline=inline)
 
     async def act(self, request: Request) -> Response:
         """One button of the ticket's page: the CLI verb of the same name."""
@@ -223,7 +218,17 @@ class OperatorPages:
         number, verb = request.path_params["number"], request.path_params["verb"]
         text = plain_text(str(form.get("text", "")))[:100_000]
         b = self.backend.desk
-        if verb in SIMPLE:
+        if verb in CONFIRMED and form.get("confirm") != "yes":
+            self._flash_text(request, "error", self.site.t(request)("confirm_needed"))
+            return redirect(f"/op/tickets/{number}")
+        if verb == "reply":
+            done = await self._run(request, b.act, number, me, "reply", text=text)
+            then = str(form.get("then", "awaiting_customer"))
+            if done is not None and then == "close":
+                await self._run(request, b.act, number, me, "close")
+            elif done is not None and then == Status.IN_PROGRESS.value:
+                await self._run(request, b.act, number, me, "status", status=then)
+        elif verb in SIMPLE:
             done = await self._run(request, b.act, number, me, SIMPLE[verb], text=text)
         elif verb == "status":
             done = await self._run(
@@ -257,7 +262,7 @@ class OperatorPages:
         try:
             result = await run_in_threadpool(fn, *args, **kwargs)
         except Refused as exc:
-            self._flash_text(request, "error", str(exc))
+            self._flash_text(request, "error", words.sentence(str(exc), self._lang(request)))
             return None
         self.site.flash(request, "done")
         return result

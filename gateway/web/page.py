@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment
 from markupsafe import Markup, escape
@@ -85,6 +86,8 @@ class Site:
             "operator": getattr(request.state, "operator", None),
             "via_header": getattr(request.state, "via_header", False),
             "flashes": flashes,
+            "max_size": f"{self.config.max_message_size / 1024 / 1024:.0f} MB",
+            "lang_url": lambda code: _lang_url(request, code),
         }
         html = self.env.get_template(name).render({**base, **context})
         return HTMLResponse(html, status_code=status)
@@ -107,6 +110,12 @@ def _locale(request: Request, default: str) -> str:
     if request.scope.get("session") is None:
         return default if default in i18n.LOCALES else "ru"
     return i18n.pick_locale(request, default)
+
+
+def _lang_url(request: Request, code: str) -> str:
+    """This page in another language, its query (search, filters, page) kept (issue 15)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return "?" + urlencode([*query, ("lang", code)])
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -12,25 +12,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from gateway import views
 from gateway.desk import dedup, windows
 from gateway.desk.model import Policy, Status
 from gateway.mail.subject import thread_subject
-from gateway.store import contact, people, portal, tickets
+from gateway.store import contact, listings, people, portal, tickets
+from gateway.web import timeline, words
 from gateway.web.backend import WebConfig
+from gateway.web.i18n import translator
 
 HIDDEN_FLAGS = frozenset({"note", "held", "rejected", "auto"})
+PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
-def when(value: datetime | str | None) -> str:
-    """One way to show a moment: UTC, to the minute."""
+def when_text(value: datetime | str | None) -> str:
+    """One way to write a moment: UTC, to the minute."""
     if value is None:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def when(value: datetime | str | None) -> Markup | str:
+    """A moment on a page: ``<time datetime>`` in UTC, which the page's script rewrites in
+    the browser's own zone; without script it still reads right (issue 15)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return Markup('<time datetime="%s">%s</time>') % (value.isoformat(), when_text(value))
 
 
 def size_label(size: int) -> str:
@@ -39,6 +53,11 @@ def size_label(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
+
+
+def previewed(a: dict[str, Any]) -> bool:
+    """Shown as an image: a raster type (the bytes are checked again when served)."""
+    return str(a["content_type"]).lower() in PREVIEW_TYPES
 
 
 @dataclass(frozen=True)
@@ -83,15 +102,20 @@ def customer_ticket(
             continue
         if m["author"] == "operator" and not (m["text"] or "").strip():
             continue
+        if timeline.is_close_command(m):
+            continue
         shown.append(
             {
+                "kind": "message",
+                "created_at": m["created_at"],
                 "author": m["author"],
                 "when": when(m["created_at"]),
                 "text": (m["text"] or "").strip(),
                 "nudge": "nudge" in flags,
                 "collapsed": "duplicate" in flags and m["author"] == "customer",
                 "attachments": [
-                    {**a, "size_label": size_label(a["size"])} for a in m["attachments"]
+                    {**a, "size_label": size_label(a["size"]), "preview": previewed(a)}
+                    for a in m["attachments"]
                 ],
             }
         )
@@ -105,7 +129,15 @@ def customer_ticket(
             "pending_address": notify_row["notify_pending_address"],
             "bounced": bool(notify_row["notify_bounced"]),
         },
-        "messages": shown,
+        "messages": timeline.merge(
+            shown,
+            detail["events"],
+            listings.merged_from(session, number),
+            side="customer",
+            locked=bool(detail["locked"]),
+            auto_days=policy.auto_close_days,
+            t=translator(locale),
+        ),
     }
 
 
@@ -125,7 +157,7 @@ def ticket_state(detail: dict[str, Any], config: WebConfig, now: datetime) -> tu
     if detail["locked"] or closed is None:
         return "final", ""
     until = windows.reopen_until(datetime.fromisoformat(closed), config.policy)
-    return ("reopenable", when(until)) if now <= until else ("final", "")
+    return ("reopenable", when_text(until)) if now <= until else ("final", "")
 
 
 def open_duplicate(
@@ -160,44 +192,26 @@ def open_duplicate(
 
 
 def send_signin_link(
-    session: Session, address: str, link: str, locale: str, config: WebConfig, now: datetime
-) -> int | None:
-    """Queue the sign-in mail (the outbox: retried, rate-limited per address like any
-    automatic mail). The link is in the row; whoever can read the database has it anyway."""
+    session: Session,
+    address: str,
+    link: str,
+    locale: str,
+    config: WebConfig,
+    now: datetime,
+    requester: str = "",
+) -> str | None:
+    """Queue the sign-in mail (the outbox: retried; limited per address and per requester,
+    issue 13); why it was not sent, or None. The link is in the row; whoever can read the
+    database has it anyway."""
     if config.notices is None:
         return None
     minutes = int(config.signin_lifetime.total_seconds() // 60)
     subject = {"ru": "Вход в техподдержку", "en": "Sign in to support"}[locale]
     context = {"subject": subject, "link": link, "minutes": minutes}
-    return config.notices.signin_link(session, address, locale, context, now)
-
-
-def queue(
-    session: Session, status: str | None, assignee: str, locale: str, me: str
-) -> dict[str, Any]:
-    ops = people.operators(session)
-    who: int | str | None = None
-    if assignee == "none":
-        who = "none"
-    elif assignee.isdigit():
-        who = int(assignee)
-    rows = portal.queue(session, status=status or None, assignee=who)
-    return {
-        "tickets": [
-            {
-                "number": r.id,
-                "subject": r.subject,
-                "customer": r.customer,
-                "status": r.status,
-                "status_label": Status(r.status).label(locale),
-                "assignee": r.assignee,
-                "waiting": when(r.awaiting_since),
-                "nudges": r.nudges,
-            }
-            for r in rows
-        ],
-        "operators": [{"id": o.id, "name": o.name, "email": o.email} for o in ops],
-    }
+    _, held = config.notices.signin_link(
+        session, address, locale, context, now, requester=requester
+    )
+    return held
 
 
 def operator_ticket(
@@ -208,21 +222,67 @@ def operator_ticket(
         return None
     for m in detail["messages"]:
         m["when"] = when(m["created_at"])
+        m["trace"] = [words.sentence(line, locale) for line in m["trace"]]
         for a in m["attachments"]:
             a["size_label"] = size_label(a["size"])
+            a["preview"] = previewed(a)
     for e in detail["events"]:
         e["when"] = when(e["at"])
-    detail["status_label"] = Status(detail["status"]).label(locale)
+        e["from_label"] = words.status(e["from"], locale) if e["from"] else ""
+        e["to_label"] = words.status(e["to"], locale)
+        e["actor_label"] = words.actor(e["actor"], locale)
+        e["reason_label"] = words.sentence(e["reason"], locale)
+    detail["status_label"] = Status(detail["status"]).operator_label(locale)
     detail["waiting"] = when(detail["awaiting_since"])
+    conversation = [m for m in detail["messages"] if not timeline.is_close_command(m)]
     return {
         "ticket": detail,
-        "messages": detail["messages"],
+        "messages": timeline.merge(
+            conversation,
+            detail["events"],
+            listings.merged_from(session, number),
+            side="operator",
+            locked=bool(detail["locked"]),
+            auto_days=policy.auto_close_days,
+            t=translator(locale),
+        ),
         "events": detail["events"],
         "assignee": portal.assignee_name(session, number),
+        "person": people.customer_by_id(session, detail["customer_id"]),
+        "others": [
+            {
+                "number": r.id,
+                "subject": r.subject,
+                "status": r.status,
+                "status_label": Status(r.status).operator_label(locale),
+            }
+            for r in portal.customer_tickets(session, detail["customer_id"])[:11]
+            if r.id != number
+        ][:10],
+        "can": possible(detail),
+        "waiting_label": Status.AWAITING_CUSTOMER.operator_label(locale),
+        "in_progress_label": Status.IN_PROGRESS.operator_label(locale),
         "assignee_id": detail["assignee_id"],
         "operators": [
             {"id": o.id, "name": o.name, "email": o.email} for o in people.operators(session)
         ],
+    }
+
+
+def possible(detail: dict[str, Any]) -> dict[str, bool]:
+    """What the ticket's page offers: what the machine would allow (desk.machine), so a
+    locked ticket shows only notes and a closed one no reply, take or close."""
+    closed = Status(detail["status"]).is_closed
+    locked = bool(detail["locked"])
+    merged = detail["duplicate_of"] is not None
+    return {
+        "reply": not closed,
+        "take": not closed,
+        "assign": not locked and not merged,
+        "status": not closed,
+        "close": not closed,
+        "merge": not closed,
+        "admin_close": not locked and not merged,
     }
 
 

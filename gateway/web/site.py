@@ -26,7 +26,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.web import auth, csrf, customer, operator, signin
+from gateway.web import auth, csrf, customer, finder, operator, rich, signin
 from gateway.web.backend import Backend, WebConfig
 from gateway.web.page import SESSION_COOKIE, Site, default_root
 
@@ -73,9 +73,11 @@ def make_app(backend: Backend, config: WebConfig, root: Path | None = None) -> S
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["rich"] = rich.rich  # issue 15: links and pasted logs in messages
     site = Site(backend, config, env)
     routes = [
         *signin.routes(site),
+        *finder.routes(site),
         *customer.routes(site),
         *operator.routes(site),
         Mount("/static", StaticFiles(directory=root / "static"), name="static"),

@@ -209,6 +209,10 @@ def test_an_operator_works_the_queue(site: Web, context: Any) -> None:
     assert detail["status"] == "awaiting_customer"
     assert [e["actor"] for e in detail["events"]][-2:] == ["operator:Анна", "operator:Анна"]
 
+    page.goto(f"{site.base}/op/search?q=ошибки+сайт")
+    assert "#1" in page.inner_text("main") and page.locator("mark").count() >= 1
+    screenshot(page, "operator-search")
+
     page.get_by_role("link", name="Задержанные письма").click()
     assert "eve@example.net" in page.inner_text("main")
     screenshot(page, "operator-held")

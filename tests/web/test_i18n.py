@@ -22,7 +22,10 @@ def test_every_key_used_by_a_template_or_a_page_exists() -> None:
         for prefix in ("author", "op_author")
         for kind in ("customer", "operator", "system", "stranger")
     }
-    dynamic = {"author_", "op_author_", "key"}  # t("author_" + kind); site.error(t(key))
+    used |= {f"view_{v}" for v in ("needs_us", "closed", "all", "mine", "unassigned")}
+    used |= {f"sort_{s}" for s in ("waiting", "updated", "number")}
+    # t("author_" + kind); site.error(t(key)); t("view_" + v); t("sort_" + s)
+    dynamic = {"author_", "op_author_", "key", "view_", "sort_"}
     assert used - set(i18n.STRINGS) - dynamic == set()
     flashed = re.findall(
         r'flash\(\s*request,\s*"([a-z_]+)"',

@@ -6,6 +6,8 @@ the same function); these tests check the visible effect and the audit trail.
 
 from __future__ import annotations
 
+import re
+
 from gateway.store import raw
 from tests.helpers import mail, send, show
 from tests.web.conftest import Web
@@ -35,8 +37,8 @@ def test_the_queue_is_oldest_waiting_first_and_nudges_do_not_reorder(web: Web) -
     assert f"#{second}" in mine and f'"/op/tickets/{first}"' not in mine
     nobody = op.get("/op", params={"assignee": "none"}).text
     assert f'"/op/tickets/{first}"' in nobody and f'"/op/tickets/{second}"' not in nobody
-    progress = op.get("/op", params={"status": "in_progress"}).text
-    assert f'"/op/tickets/{second}"' in progress and f'"/op/tickets/{first}"' not in progress
+    mine = op.get("/op", params={"view": "mine"}).text
+    assert f'"/op/tickets/{second}"' in mine and f'"/op/tickets/{first}"' not in mine
 
 
 def test_ticket_buttons_act_as_the_cli_verbs(web: Web) -> None:
@@ -44,7 +46,9 @@ def test_ticket_buttons_act_as_the_cli_verbs(web: Web) -> None:
     op = web.operator()
     number = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
     page = op.get(f"/op/tickets/{number}").text
-    assert "known as customer" in page or "guest customer" in page, "the decision trace is shown"
+    assert "— клиент" in page or "гость" in page, "the decision trace is shown, in Russian"
+    english = op.get(f"/op/tickets/{number}?lang=en").text
+    assert "known as customer" in english or "guest customer" in english
 
     def press(verb: str, **data: str) -> None:
         r = web.post(op, f"/op/tickets/{number}/{verb}", data, "/op/login")
@@ -64,13 +68,15 @@ def test_ticket_buttons_act_as_the_cli_verbs(web: Web) -> None:
     web.gw.gateway.wiring.desk.add_operator("Борис", "boris@example.com", "pw")
     press("assign", assignee="boris@example.com")
     assert "Борис" in op.get(f"/op/tickets/{number}").text
-    press("close")
+    press("close", confirm="yes")
     assert show(web.gw, number)["status"] == "closed"
     press("take")  # a closed ticket cannot be taken: the refusal is shown, nothing changes
     assert 'class="flash error"' in op.get(f"/op/tickets/{number}").text
     assert show(web.gw, number)["status"] == "closed"
     other = _ticket(web, IVAN, "Почта", "Письма на info@example.ru не доходят совсем")
-    r = web.post(op, f"/op/tickets/{other}/admin-close", {"reason": "спам"}, "/op/login")
+    r = web.post(
+        op, f"/op/tickets/{other}/admin-close", {"reason": "спам", "confirm": "yes"}, "/op/login"
+    )
     assert r.status_code == 303
     assert show(web.gw, other)["locked"] is True
     page = web.client(IVAN).get(f"/tickets/{other}").text
@@ -81,10 +87,17 @@ def test_a_refusal_is_shown_as_the_clis_sentence(web: Web) -> None:
     """A refused action is shown on the page in the CLI's own sentence."""
     op = web.operator()
     number = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
-    r = web.post(op, f"/op/tickets/{number}/merge", {"into": str(number)}, "/op/login")
+    r = web.post(
+        op, f"/op/tickets/{number}/merge", {"into": str(number), "confirm": "yes"}, "/op/login"
+    )
     assert r.status_code == 303
     page = op.get(f"/op/tickets/{number}").text
-    assert "cannot be merged into itself" in page
+    assert "нельзя объединить с самой собой" in page, "the refusal, in the page's language"
+    op.get("/op", params={"lang": "en"})  # the English page: the CLI's own sentence
+    web.post(
+        op, f"/op/tickets/{number}/merge", {"into": str(number), "confirm": "yes"}, "/op/login"
+    )
+    assert "cannot be merged into itself" in op.get(f"/op/tickets/{number}").text
 
 
 def test_merge_moves_the_messages(web: Web) -> None:
@@ -92,7 +105,7 @@ def test_merge_moves_the_messages(web: Web) -> None:
     op = web.operator()
     a = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
     b = _ticket(web, IVAN, "Почта", "Письма на info@example.ru не доходят совсем")
-    r = web.post(op, f"/op/tickets/{b}/merge", {"into": f"#{a}"}, "/op/login")
+    r = web.post(op, f"/op/tickets/{b}/merge", {"into": f"#{a}", "confirm": "yes"}, "/op/login")
     assert r.headers["location"] == f"/op/tickets/{a}"
     assert show(web.gw, b)["duplicate_of"] == a and len(show(web.gw, a)["messages"]) == 2
     page = web.client(IVAN).get(f"/tickets/{b}").text
@@ -134,4 +147,28 @@ def test_quarantine_lists_and_retries(web: Web) -> None:
     assert "odd@example.net" in page and "cannot parse: test" in page
     r = web.post(op, "/op/quarantine/1/retry", {}, "/op/login")
     assert r.status_code == 303
-    assert "stored" in op.get("/op/quarantine").text
+    assert "обработано и сохранено" in op.get("/op/quarantine").text
+
+
+def test_a_failed_quarantine_retry_is_not_shown_as_success(web: Web) -> None:
+    """Bytes that still cannot be parsed stay in quarantine, and the page says so in red."""
+    op = web.operator()
+    assert send(web.gw, b"\x00\x01 not a mail", sender="odd@example.net")[0] == 250
+    rows = op.get("/op/quarantine").text
+    raw_id = re.search(r'action="/op/quarantine/(\d+)/retry"', rows).group(1)
+    r = web.post(op, f"/op/quarantine/{raw_id}/retry", {}, "/op/login")
+    assert r.status_code == 303
+    page = op.get("/op/quarantine").text
+    assert 'class="flash error"' in page and "остаётся в карантине" in page
+    assert 'class="flash ok"' not in page
+
+
+def test_history_is_in_the_pages_language(web: Web) -> None:
+    """The history's statuses, actors and reasons are Russian on the Russian page."""
+    op = web.operator()
+    number = _ticket(web, IVAN, "Сайт лежит", "example.ru отдаёт 502 с самого утра")
+    web.post(op, f"/op/tickets/{number}/take", {}, "/op/login")
+    history = op.get(f"/op/tickets/{number}").text.split("<h2>История</h2>", 1)[1]
+    assert "Ожидает ответа оператора → В работе" in history
+    assert "оператор Анна" in history and "взята в работу оператором" in history
+    assert "taken by operator" not in history

@@ -282,7 +282,9 @@ def test_a_copied_session_cookie_is_dead_after_sign_out(web: Web) -> None:
     copied = web.client()
     copied.cookies.update(dict(op.cookies))
     assert copied.get("/op").status_code == 200
+    assert copied.get("/op/search?q=502").status_code == 200
     assert web.post(op, "/op/signout", {}, "/op").status_code == 303
+    assert copied.get("/op/search?q=502").status_code == 303  # the search asks too
     assert copied.get("/op").status_code == 303
 
     web.gw.gateway.wiring.desk.add_customer(IVAN, "Иван")

@@ -1,0 +1,164 @@
+"""The support page at 100 and at 100,000 tickets (issue 15), SQLite and PostgreSQL.
+
+For each backend and size a database is made by ``db.upgrade`` and filled in
+bulk by ``sweep.load`` (no intake: 100,000 tickets in seconds; 2.5 % open, the
+rest closed, 1 message each, realistic subjects and texts in Russian and
+English); on SQLite the search index is then caught up (timed apart). The real
+gateway then serves it (``running_gateway``: Starlette, uvicorn, the HTTP
+listener on a free port) and an operator's client asks, each ``--repeat`` times:
+
+* ``queue``: ``/op`` (the default view, first page)
+* ``page50``: page 50 of the "all" view by number, reached by following the next
+  links (keyset); at 100 tickets, the last page there is
+* ``search``: a common Russian word (``сертификат``, one ticket in ~10) and
+  ``search_site``: one site's name (a handful of tickets)
+* ``ticket``: the ticket in the middle
+
+Time to first byte (the response's headers arrive) median and p90, and the
+HTML size. Target: the 100,000 figure within 1.5x of the 100 figure, no page
+over 150 KB.
+
+    nice .venv/bin/python bench/page.py [--sizes 100,100000] [--backends sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sweep import load, open_backend
+
+from gateway.clock import FrozenClock
+from gateway.config import load_settings
+from gateway.store import db, search
+from gateway.testing import running_gateway
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+NEXT = re.compile(r'href="([^"]+)" rel="next"')
+
+
+def ttfb(client: httpx.Client, url: str, repeat: int) -> dict[str, Any]:
+    """Median and p90 time to the response's first byte (headers), and the body's size."""
+    times, size = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with client.stream("GET", url) as r:
+            times.append(time.perf_counter() - t0)
+            body = r.read()
+            assert r.status_code == 200, (url, r.status_code)
+            size = len(body)
+    times.sort()
+    return {
+        "ms": round(statistics.median(times) * 1000, 1),
+        "p90_ms": round(times[int(len(times) * 0.9) - 1] * 1000, 1),
+        "kb": round(size / 1024, 1),
+    }
+
+
+def page50(client: httpx.Client) -> str:
+    url = "/op?view=all&sort=number"
+    for _ in range(49):
+        found = NEXT.search(client.get(url).text)
+        if not found:
+            break
+        url = found.group(1).replace("&amp;", "&")
+    return url
+
+
+def run(backend_name: str, n: int, repeat: int) -> dict[str, Any]:
+    clock = FrozenClock()
+    with open_backend(backend_name, f"page{n}") as backend:
+        db.upgrade(backend.engine)
+        t0 = time.perf_counter()
+        load(backend, n, 0, clock())
+        loaded = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        engine = db.make_engine(backend.url)
+        with db.transaction(db.session_factory(engine)) as session:
+            indexed = search.catch_up(session)
+        engine.dispose()
+        index_s = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as work:
+            settings = load_settings(
+                environ={},
+                data_dir=Path(work),
+                database_url=backend.url,
+                domain="example.com",
+                listen="smtp://127.0.0.1:0",
+                intake_writer="thread",
+            )
+            settings = replace(settings, http_listen="http://127.0.0.1:0")
+            with running_gateway(settings, clock) as gw:
+                gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", "pw")
+                # serve runs every 30-day job once at start (over 100,000 tickets, a few
+                # seconds of writes); the page is measured after them, as it is used.
+                time.sleep(8)
+                host, port = gw.gateway.http_bound
+                with httpx.Client(base_url=f"http://{host}:{port}", timeout=60) as c:
+                    token = CSRF.search(c.get("/op/login").text).group(1)
+                    c.post("/op/login", data={"csrf": token, "login": "anna@example.com",
+                                              "password": "pw"})  # fmt: skip
+                    with backend.engine.connect() as conn:
+                        site = conn.execute(
+                            text("SELECT subject FROM tickets WHERE id >= :i"
+                                 " AND subject LIKE '%.ru%' ORDER BY id LIMIT 1"),
+                            {"i": n // 2},
+                        ).scalar()  # fmt: skip
+                    word = next(w for w in site.split() if w.endswith(".ru"))
+                    pages = {
+                        "queue": "/op",
+                        "page50": page50(c),
+                        "search": "/op/search?q=сертификат",
+                        "search_site": f"/op/search?q={word.split('.')[0]}",
+                        "ticket": f"/op/tickets/{n // 2}",
+                    }
+                    for url in pages.values():
+                        c.get(url)  # warm: the first request of each kind compiles templates
+                    figures = {k: ttfb(c, u, repeat) for k, u in pages.items()}
+    return {
+        "backend": backend_name,
+        "tickets": n,
+        "load_s": round(loaded, 1),
+        "index_s": round(index_s, 1),
+        "indexed": indexed,
+        "pages": figures,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100,100000")
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--json-out", default="bench/results/page.json")
+    args = ap.parse_args()
+    results = []
+    for backend_name in args.backends.split(","):
+        for n in [int(s) for s in args.sizes.split(",")]:
+            r = run(backend_name, n, args.repeat)
+            results.append(r)
+            print(json.dumps(r, ensure_ascii=False), flush=True)
+    print(f"\n{'page':<12} " + " ".join(f"{r['backend'][:6]}@{r['tickets']:>6}" for r in results))
+    for key in ("queue", "page50", "search", "search_site", "ticket"):
+        cells = " ".join(
+            f"{r['pages'][key]['ms']:>7.1f}ms {r['pages'][key]['kb']:>5.1f}KB" for r in results
+        )
+        print(f"{key:<12} {cells}")
+    Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json_out).write_text(
+        json.dumps({"date": str(FrozenClock()().astimezone(UTC)), "results": results}, indent=1)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Search on the support page (issue 15), on SQLite and PostgreSQL alike: full text
+with Russian and English stemming, exact ticket numbers and addresses, ranked, the
+matching words marked, and a customer finds only what is theirs to see."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import inspect, text
+
+from gateway.store import db, search
+from tests.web.conftest import Web
+
+IVAN, PETR = "ivan@example.ru", "petr@example.org"
+RESULT = re.compile(r'<a href="/(?:op/)?tickets/(\d+)">#\d+')
+
+
+def _found(html: str) -> list[int]:
+    return [int(n) for n in RESULT.findall(html)]
+
+
+def test_the_search_index_exists_after_migrate(database_url: str) -> None:
+    """`helpdesk init` leaves the search index in place: FTS5 table or GIN index."""
+    engine = db.make_engine(database_url)
+    try:
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                names = inspect(conn).get_table_names()
+                assert search.SQLITE_TABLE in names
+                assert conn.execute(text("SELECT count(*) FROM search_fts")).scalar() == 0
+            else:
+                found = conn.execute(
+                    text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
+                    {"n": search.PG_INDEX},
+                ).scalar()
+                assert found and "gin" in found.lower() and "russian" in found
+    finally:
+        engine.dispose()
+
+
+def test_operators_find_words_in_any_form_in_both_languages(web: Web) -> None:
+    """A Russian word in another case and an English word in another form find the ticket,
+    ranked and with the matching word marked; unrelated tickets are not found."""
+    op = web.operator()
+    servers = web.new_ticket(
+        web.client(IVAN), "Перезагрузка серверов", "Оба сервера не отвечают после обновления ядра"
+    )
+    mail_ = web.new_ticket(
+        web.client(PETR), "Mail bounces", "All messages to our mailboxes are bouncing since Monday"
+    )
+    page = op.get("/op/search", params={"q": "сервер"}).text
+    assert _found(page) == [servers]
+    assert "<mark>сервера</mark>" in page or "<mark>серверов</mark>" in page
+    page = op.get("/op/search", params={"q": "bounced mailbox"}).text
+    assert _found(page) == [mail_]
+    assert "<mark>bouncing</mark>" in page
+    assert _found(op.get("/op/search", params={"q": "принтер"}).text) == []
+
+
+def test_exact_number_and_address_come_first(web: Web) -> None:
+    """`#N` finds that ticket; a customer's address finds their tickets (operators)."""
+    op = web.operator()
+    a = web.new_ticket(web.client(IVAN), "Сайт лежит", "example.ru отдаёт 502")
+    b = web.new_ticket(web.client(PETR), "Почта", "Письма не доходят")
+    assert _found(op.get("/op/search", params={"q": f"#{b}"}).text) == [b]
+    page = op.get("/op/search", params={"q": IVAN.upper()}).text
+    assert _found(page) == [a] and "точное совпадение" in page
+
+
+def test_customers_search_only_what_they_can_see(web: Web) -> None:
+    """A customer's search finds their own tickets only, never another's or an internal note."""
+    op = web.operator()
+    mine = web.new_ticket(web.client(IVAN), "Сайт лежит", "Сервер отдаёт 502")
+    theirs = web.new_ticket(web.client(PETR), "Сервер", "Сервер не отвечает")
+    web.post(
+        op, f"/op/tickets/{mine}/note", {"text": "Клиент должник, тариф просрочен"}, "/op/login"
+    )
+    ivan = web.client(IVAN)
+    assert _found(ivan.get("/tickets/search", params={"q": "сервер"}).text) == [mine]
+    assert _found(ivan.get("/tickets/search", params={"q": f"#{theirs}"}).text) == []
+    assert _found(ivan.get("/tickets/search", params={"q": "должник"}).text) == []
+    assert _found(op.get("/op/search", params={"q": "должник"}).text) == [mine]
+
+
+def test_markup_in_a_found_text_stays_text(web: Web) -> None:
+    """What a customer wrote is escaped around the marks, never run as markup."""
+    op = web.operator()
+    web.new_ticket(web.client(IVAN), "Ошибка", "<script>alert(1)</script> сервер упал")
+    page = op.get("/op/search", params={"q": "сервер"}).text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
