@@ -25,14 +25,16 @@ def test_a_reply_with_a_huge_references_header_threads_into_its_ticket(gateway):
 
 
 def _russian_without_charset(megabytes: int) -> bytes:
-    """A plain-text Russian mail in windows-1251 that names no charset (the issue's case)."""
+    """A Russian mail in windows-1251 whose text part names no charset (the issue's case)."""
     line = "Здравствуйте, сайт не работает с утра, ошибка 502, помогите пожалуйста.\r\n"
     body = (line * (megabytes * (1 << 20) // len(line) + 1)).encode("cp1251")
-    head = (
+    head = (  # multipart, so the parser reads all of it (a single part is read from 2 MiB)
         "From: ivan@example.ru\r\nTo: support@example.com\r\nSubject: big\r\n"
-        "Message-ID: <big@example.ru>\r\nContent-Type: text/plain\r\n\r\n"
+        "Message-ID: <big@example.ru>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        "Content-Type: text/plain\r\n\r\n"
     )
-    return head.encode() + body
+    return head.encode() + body + b"--b--\r\n"
 
 
 def _quarantined(gw) -> list[str]:
