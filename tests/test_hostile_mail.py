@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from sqlalchemy import select
 
@@ -94,3 +96,22 @@ def test_the_pipe_reads_a_mail_under_the_same_budget(cli_env):
     assert done.returncode == 0, done.stderr
     listed = cli(env, "quarantine", "list", "--json")
     assert b"over the intake budget" in listed.stdout
+
+
+def test_data_read_in_chunks_keeps_dots_and_a_pipelined_command(gateway):
+    """DATA in chunks: dot-stuffing undone exactly (RFC 5321 §4.5.2); QUIT sent with it is read."""
+    body = "Строки с точками:\r\n.\r\n..двe\r\n.одна\r\nконец"
+    stuffed = "\r\n".join("." + x if x.startswith(".") else x for x in body.split("\r\n"))
+    head = "From: ivan@example.ru\r\nSubject: dots\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    with socket.create_connection((gateway.host, gateway.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        assert replies.readline().startswith(b"220")
+        envelope = ("MAIL FROM:<ivan@example.ru>", "RCPT TO:<support@example.com>", "DATA")
+        for command in ("EHLO x.example", *envelope):
+            sock.sendall(command.encode() + b"\r\n")
+            while replies.readline()[3:4] == b"-":
+                pass
+        sock.sendall((head + "\r\n" + stuffed + "\r\n.\r\nQUIT\r\n").encode())
+        assert replies.readline().startswith(b"250 2.0.0 Stored")
+        assert replies.readline().startswith(b"221")
+    assert show(gateway, 1)["messages"][0]["text"] == body.replace("\r\n", "\n")
