@@ -183,6 +183,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--database-url", default="")
     ap.add_argument("--flood", action="store_true", help="send the hostile mails continuously")
+    ap.add_argument("--no-idle", action="store_true", help="leave the idle connections out")
+    ap.add_argument("--no-mails", action="store_true", help="leave the hostile mails out")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hostile-"))
     port = free_port()
@@ -205,10 +207,12 @@ def main() -> int:
         ordinary_load(port, 3)  # warm up
         alone = ordinary_load(port, args.seconds)
         stop, held, answers = threading.Event(), [0], []
-        hostile = [
-            threading.Thread(target=idle_connections, args=(port, stop, held)),
-            threading.Thread(target=hostile_mails, args=(port, stop, answers, args.flood)),
-        ]
+        hostile = []
+        if not args.no_idle:
+            hostile.append(threading.Thread(target=idle_connections, args=(port, stop, held)))
+        if not args.no_mails:
+            mails = (port, stop, answers, args.flood)
+            hostile.append(threading.Thread(target=hostile_mails, args=mails))
         for t in hostile:
             t.start()
         time.sleep(1)  # the idle sessions are open and the first hostile mail is on its way

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from sqlalchemy import select
 
 from gateway.store.tables import RawMail
 from gateway.testing import running_gateway
-from tests.helpers import mail, send, show, tickets, wire
+from tests.helpers import cli, mail, send, show, tickets, wire
 
 
 def test_a_reply_with_a_huge_references_header_threads_into_its_ticket(gateway):
@@ -25,14 +27,16 @@ def test_a_reply_with_a_huge_references_header_threads_into_its_ticket(gateway):
 
 
 def _russian_without_charset(megabytes: int) -> bytes:
-    """A plain-text Russian mail in windows-1251 that names no charset (the issue's case)."""
+    """A Russian mail in windows-1251 whose text part names no charset (the issue's case)."""
     line = "Здравствуйте, сайт не работает с утра, ошибка 502, помогите пожалуйста.\r\n"
     body = (line * (megabytes * (1 << 20) // len(line) + 1)).encode("cp1251")
-    head = (
+    head = (  # multipart, so the parser reads all of it (a single part is read from 2 MiB)
         "From: ivan@example.ru\r\nTo: support@example.com\r\nSubject: big\r\n"
-        "Message-ID: <big@example.ru>\r\nContent-Type: text/plain\r\n\r\n"
+        "Message-ID: <big@example.ru>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        "Content-Type: text/plain\r\n\r\n"
     )
-    return head.encode() + body
+    return head.encode() + body + b"--b--\r\n"
 
 
 def _quarantined(gw) -> list[str]:
@@ -82,3 +86,32 @@ def test_a_line_of_64_kib_in_data_is_accepted(gateway):
     code, text = send(gateway, raw)
     assert code == 250, text
     assert "x" * 1000 in show(gateway, 1)["messages"][0]["text"]
+
+
+def test_the_pipe_reads_a_mail_under_the_same_budget(cli_env):
+    """Issue 14.3: ``helpdesk ingest`` quarantines a mail over the CPU budget and exits 0."""
+    env = {**cli_env, "HELPDESK_INTAKE_CPU_BUDGET_SECONDS": "0.05"}
+    envelope = ("--sender", "ivan@example.ru", "--recipient", "support@example.com")
+    done = cli(env, "ingest", *envelope, stdin=_russian_without_charset(8))
+    assert done.returncode == 0, done.stderr
+    listed = cli(env, "quarantine", "list", "--json")
+    assert b"over the intake budget" in listed.stdout
+
+
+def test_data_read_in_chunks_keeps_dots_and_a_pipelined_command(gateway):
+    """DATA in chunks: dot-stuffing undone exactly (RFC 5321 §4.5.2); QUIT sent with it is read."""
+    body = "Строки с точками:\r\n.\r\n..двe\r\n.одна\r\nконец"
+    stuffed = "\r\n".join("." + x if x.startswith(".") else x for x in body.split("\r\n"))
+    head = "From: ivan@example.ru\r\nSubject: dots\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    with socket.create_connection((gateway.host, gateway.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        assert replies.readline().startswith(b"220")
+        envelope = ("MAIL FROM:<ivan@example.ru>", "RCPT TO:<support@example.com>", "DATA")
+        for command in ("EHLO x.example", *envelope):
+            sock.sendall(command.encode() + b"\r\n")
+            while replies.readline()[3:4] == b"-":
+                pass
+        sock.sendall((head + "\r\n" + stuffed + "\r\n.\r\nQUIT\r\n").encode())
+        assert replies.readline().startswith(b"250 2.0.0 Stored")
+        assert replies.readline().startswith(b"221")
+    assert show(gateway, 1)["messages"][0]["text"] == body.replace("\r\n", "\n")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from gateway.testing import running_gateway
 from tests.helpers import until, wake_dispatcher
 
 
@@ -50,3 +54,81 @@ def test_the_dispatcher_says_once_that_the_database_is_away_and_once_that_it_is_
     assert len(mine) == 2, mine
     assert "the database is unavailable" in mine[0] and "the database is back" in mine[1]
     assert not [r for r in caplog.records if r.exc_info and r.name == "gateway.notify"]
+
+
+class _Proxy:
+    """A TCP relay to PostgreSQL that can drop every connection and refuse new ones."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            server = socket.create_connection(self.target)
+            self.conns += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def down(self) -> None:
+        self.up = False
+        for s in self.conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self.conns.clear()
+
+    def close(self) -> None:
+        self.down()
+        self.listener.close()
+
+
+def test_a_postgresql_outage_is_two_lines_of_the_dispatchers_log(settings, clock, caplog):
+    """Issue 14.5 on PostgreSQL: connections dropped and refused, then back: two lines."""
+    url = make_url(settings.db_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("a PostgreSQL outage: the SQLite variant is the test above")
+    caplog.set_level(logging.INFO)
+    proxy = _Proxy(url.host or "127.0.0.1", url.port or 5432)
+    relayed = url.set(host="127.0.0.1", port=proxy.port)
+    try:
+        with running_gateway(settings, clock, database_url=relayed.render_as_string(False)) as gw:
+            start = _passes(gw)
+
+            def passes_made(n: int) -> bool:
+                wake_dispatcher(gw)
+                return _passes(gw) >= start + n
+
+            proxy.down()
+            assert until(lambda: passes_made(5), timeout=30)
+            proxy.up = True
+            assert until(lambda: passes_made(7) and "back after" in caplog.text, timeout=60)
+            mine = [r.getMessage() for r in caplog.records if r.name == "gateway.notify"]
+            assert len(mine) == 2, mine
+            assert "the database is unavailable" in mine[0] and "is back" in mine[1]
+            assert not [r for r in caplog.records if r.exc_info and r.name == "gateway.notify"]
+    finally:
+        proxy.close()

@@ -25,6 +25,7 @@ from gateway.app.wiring import Wiring
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.intake import IntakeRules, Prepared, ingest, prepare
+from gateway.intake.budget import prepare_within
 from gateway.intake.quarantine import shunt
 from gateway.intake.writer import WriterConfig, WriterProcess, WriterUnavailable
 from gateway.notify.dispatch import Dispatcher
@@ -120,8 +121,10 @@ class Gateway:
         return shunt(session, delivery, exc, self.clock())
 
     def ingest_now(self, delivery: Delivery) -> Outcome:
-        """One mail in its own transaction (the pipe transport and tests)."""
-        prep = prepare(delivery)
+        """One mail in its own transaction (the pipe transport and tests), read under the
+        same CPU and memory budget as in the writer (issue 14.3)."""
+        s = self.settings
+        prep = prepare_within(delivery, s.intake_cpu_budget_seconds, s.intake_memory_budget_mb)
         try:
             with db.transaction(self.sessions) as session:
                 return self._work(session, prep)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -217,7 +216,6 @@ def dispatcher(wiring: Wiring) -> Dispatcher:
 
 
 def scheduler(wiring: Wiring) -> Scheduler:
-    every = intervals(wiring.settings)
-    # serve's dedup job compares what is new since about its last run (issue 14.7)
-    rules = replace(wiring.sweep_rules(), dedup_fresh=2 * every.dedup)
-    return Scheduler(wiring.sessions, rules, wiring.clock, every)
+    return Scheduler(
+        wiring.sessions, wiring.sweep_rules(), wiring.clock, intervals(wiring.settings)
+    )

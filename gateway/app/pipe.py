@@ -12,7 +12,8 @@ import logging
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from gateway.app.wiring import Wiring
-from gateway.intake import ingest, prepare
+from gateway.intake import ingest
+from gateway.intake.budget import prepare_within
 from gateway.intake.quarantine import shunt
 from gateway.outcome import DATABASE_AWAY, Delivery, Outcome
 from gateway.store import db
@@ -22,7 +23,8 @@ log = logging.getLogger("gateway")
 
 def ingest_once(wiring: Wiring, delivery: Delivery) -> Outcome:
     """Parse, decide and commit one mail; the database away is DEFERRED, a bug shunts."""
-    prep = prepare(delivery)
+    s = wiring.settings  # the writer's CPU and memory budget for reading it (issue 14.3)
+    prep = prepare_within(delivery, s.intake_cpu_budget_seconds, s.intake_memory_budget_mb)
     now = wiring.clock()
     try:
         with db.transaction(wiring.sessions) as session:

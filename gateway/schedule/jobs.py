@@ -49,9 +49,9 @@ class SweepRules:
     token_format: str = "[#{number}]"
     batch: int = 500
     dedup_window: timedelta = timedelta(hours=1)  # how far back the dedup sweep looks
-    # Issue 14.7: serve's dedup job compares only tickets made this recently (twice its
-    # interval) with the rest of their customer's window; earlier runs compared the others.
-    # None (``helpdesk sweep``): every ticket of the window is new.
+    # Issue 14.7: serve's dedup job compares only tickets made this recently (since its last
+    # good run, plus an interval) with the rest of their customer's window; earlier runs
+    # compared the others. None (``helpdesk sweep``, serve's first run): the whole window.
     dedup_fresh: timedelta | None = None
 
 

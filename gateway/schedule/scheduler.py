@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -67,6 +67,7 @@ class Scheduler:
         self.last_seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
         self._stopping = False
         self._outage = Outage("the scheduler", log)  # shared by the jobs (issue 14.5)
+        self._dedup_checked: datetime | None = None  # the clock at the last good dedup run
 
     def start(self) -> None:
         first = datetime.now(UTC)
@@ -85,9 +86,16 @@ class Scheduler:
     async def _run(self, name: str) -> None:
         if self._stopping:  # a run APScheduler had already queued when stop() came
             return
+        now = self._clock()
+        rules = self._rules
+        if name == "dedup" and self._dedup_checked is not None:
+            # issue 14.7: what is new since the last good run, and one interval of margin for
+            # mail that was being committed then; the first run reads the whole window
+            fresh = now - self._dedup_checked + self._intervals.dedup
+            rules = replace(rules, dedup_fresh=fresh)
         started = time.monotonic()
         future = asyncio.ensure_future(
-            asyncio.to_thread(run_job, self._sessions, name, self._rules, self._clock())
+            asyncio.to_thread(run_job, self._sessions, name, rules, now)
         )
         self._running.add(future)
         # APScheduler's shutdown cancels this coroutine, not the thread: stop() waits for it.
@@ -105,6 +113,8 @@ class Scheduler:
                 log.exception("scheduled job %s failed", name)
             return
         self._outage.succeeded()
+        if name == "dedup":
+            self._dedup_checked = now
         self.runs[name] += 1
         self.last_seconds[name] = time.monotonic() - started
         self.seconds[name] += self.last_seconds[name]

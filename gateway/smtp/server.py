@@ -20,6 +20,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from gateway.smtp import replies
+from gateway.smtp.data import ChunkedData
 from gateway.smtp.handler import Handler
 from gateway.smtp.limits import Limited, SessionLimits
 from gateway.smtp.submission import SubmissionHandler
@@ -71,7 +72,7 @@ class _NoAuthNoTls:
         await self.push(replies.TLS_NOT_HERE)
 
 
-class GatewaySMTP(Limited, _Catalogued, SMTP):
+class GatewaySMTP(Limited, ChunkedData, _Catalogued, SMTP):
     """The submission listener's protocol (STARTTLS and AUTH are configured on it)."""
 
     line_length_limit = MAX_LINE
@@ -81,7 +82,7 @@ class CustomerSMTP(_NoAuthNoTls, GatewaySMTP):
     pass
 
 
-class GatewayLMTP(_NoAuthNoTls, Limited, _Catalogued, LMTP):
+class GatewayLMTP(_NoAuthNoTls, Limited, ChunkedData, _Catalogued, LMTP):
     line_length_limit = MAX_LINE
 
 

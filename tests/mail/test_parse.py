@@ -486,3 +486,15 @@ def test_a_huge_references_header_keeps_the_threads_root_and_nearest_ids() -> No
     assert len(parsed.references) == MAX_IDS_HEAD + MAX_IDS_TAIL
     assert parsed.references[:MAX_IDS_HEAD] == tuple(ids[:MAX_IDS_HEAD])
     assert parsed.references[-MAX_IDS_TAIL:] == tuple(ids[-MAX_IDS_TAIL:])
+
+
+def test_a_big_single_part_text_is_read_from_its_start_and_marked_cut() -> None:
+    """Issue 14.3: a 5 MB one-part text gives its first MiB of text and a BodyTruncated defect."""
+    from gateway.mail.parse import MAX_TEXT_BYTES
+
+    line = "Сайт не работает с утра, ошибка 502.\r\n"
+    body = (line * (5 * (1 << 20) // len(line))).encode("cp1251")
+    raw = b"From: ivan@example.ru\r\nSubject: big\r\nContent-Type: text/plain\r\n\r\n" + body
+    parsed = parse(raw)
+    assert parsed.text.startswith("Сайт не работает с утра")
+    assert len(parsed.text) <= MAX_TEXT_BYTES and "BodyTruncated" in parsed.defects
