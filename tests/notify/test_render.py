@@ -210,9 +210,14 @@ def template_files() -> list[Path]:
 
 def test_every_kind_has_a_text_and_an_html_template_in_every_locale() -> None:
     """Every kind of mail has a text and an HTML template in Russian and in English."""
+    # A kind is written once at the root (words from locale/<lang>.po, issue 13) or copied
+    # per language; either way both parts exist for every language.
+    once = {k for k in KINDS if (ROOT / f"{k}.txt").exists() and (ROOT / f"{k}.html").exists()}
+    assert {"status", "digest_answer"} <= once
     for locale in LOCALES:
         names = {p.name for p in (ROOT / locale).iterdir() if not p.name.startswith("_")}
-        assert names == {f"{k}.{ext}" for k in KINDS for ext in ("txt", "html")}, locale
+        wanted = {f"{k}.{ext}" for k in set(KINDS) - once for ext in ("txt", "html")}
+        assert names == wanted, locale
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -271,7 +276,7 @@ def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
         del ctx["token"]
     else:
         del ctx["ticket"]["token"]
-    with pytest.raises(UndefinedError, match=rf"ru/{kind}\.txt"):
+    with pytest.raises(UndefinedError, match=rf"(ru/)?{kind}\.txt"):
         templates.render(kind, "ru", ctx)
 
 
