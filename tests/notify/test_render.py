@@ -397,9 +397,12 @@ def test_templates_are_in_their_own_language(path: Path) -> None:
     """Russian templates are written in Russian, English ones carry no Russian."""
     source = path.read_text(encoding="utf-8")
     locale = path.parent.name
-    if path.parent == ROOT:  # the layout shared by all locales holds no words at all
+    if path.parent == ROOT:  # shared by all locales: words only as catalog msgids (issue 13)
+        bare = re.sub(r"\{#.*?#\}", "", source, flags=re.S)
+        bare = re.sub(r"\{% trans.*?%\}.*?\{% endtrans %\}", "", bare, flags=re.S)
+        bare = re.sub(r'(?:_|ngettext)\((?:\s*"(?:[^"\\]|\\.)*",?)+', "", bare)
         assert not CYRILLIC.search(source)
-        assert not any(word in source for word in ("Hello", "Ticket", "Status:", "Please"))
+        assert not any(word in bare for word in ("Hello", "Ticket", "Status:", "Please")), bare
     elif locale == "en":
         assert not CYRILLIC.search(source), "English templates carry no Russian"
     elif not path.name.startswith("_quote"):

@@ -158,3 +158,24 @@ def test_one_template_serves_both_languages_through_the_catalog(templates):
     assert "Оператор отметил вопрос как решённый." in ru_text and "operator" not in ru_text
     assert "The operator marked your question as solved." in en_text
     assert "до 15 января 2027 г." in ru_text and "by 15 January 2027" in en_text
+
+
+@pytest.mark.parametrize(
+    ("count", "word"), [(1, "ошибка"), (2, "ошибки"), (5, "ошибок"), (21, "ошибка")]
+)
+def test_plural_forms_come_from_the_catalog(templates, count, word):
+    """command_error counts its errors in Russian's three forms, from locale/ru.po."""
+    ticket = SimpleNamespace(id=12, subject="Сайт", status="in_progress", customer_name="")
+    errors = [{"line": i + 1, "text": "#x", "reason": "#x is a customer's command"}] * count
+    context = ticket_context(
+        ticket,  # type: ignore[arg-type]
+        "command_error",
+        support="support@example.net",
+        token_format="[#{number}]",
+        window_days=30,
+        locale="ru",
+        extra={"operator_name": "Анна", "errors": errors, "reply_kind": "o"},
+    )
+    text, html = templates.render("command_error", "ru", context)
+    for part in (text, html):
+        assert f"в командах {count} {word}." in part
