@@ -166,7 +166,9 @@ def test_one_template_serves_both_languages_through_the_catalog(templates):
 def test_plural_forms_come_from_the_catalog(templates, count, word):
     """command_error counts its errors in Russian's three forms, from locale/ru.po."""
     ticket = SimpleNamespace(id=12, subject="Сайт", status="in_progress", customer_name="")
-    errors = [{"line": i + 1, "text": "#x", "reason": "#x is a customer's command"}] * count
+    errors = [
+        {"line": i + 1, "text": "#x", "reason": "#x is a customer's command"} for i in range(count)
+    ]
     context = ticket_context(
         ticket,  # type: ignore[arg-type]
         "command_error",
