@@ -181,3 +181,16 @@ def test_plural_forms_come_from_the_catalog(templates, count, word):
     text, html = templates.render("command_error", "ru", context)
     for part in (text, html):
         assert f"в командах {count} {word}." in part
+
+
+@pytest.mark.parametrize("kind", ["status", "command_error", "reopened", "auto_closed", "reminder"])
+def test_a_template_written_once_escapes_what_customers_wrote(kind):
+    """Words from the catalog are ours; a subject from a customer is still escaped in HTML."""
+    from tests.notify.test_render import context
+
+    templates = Templates(default_root())
+    for locale in ("ru", "en"):
+        ctx = context(kind, locale)
+        ctx["ticket"]["subject"] = "<script>x</script>"
+        _, html = templates.render(kind, locale, ctx)
+        assert "<script>" not in html and "&lt;script&gt;" in html
