@@ -50,6 +50,27 @@ def mail(
     return msg
 
 
+def plain_text(message: Any) -> str:
+    """The text part as a reader sees it: ``format=flowed`` soft breaks (a space before the
+    line end) joined again and space-stuffing undone, as mail clients do (RFC 3676)."""
+    part = message.get_body(("plain",))
+    assert part is not None, "no text/plain part"
+    text = part.get_content().replace("\r\n", "\n")
+    if part.get_param("format") != "flowed":
+        return text
+    lines: list[tuple[int, str]] = []  # (quote depth, text)
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        body = line[depth:]
+        body = body[1:] if body.startswith(" ") else body
+        last = lines[-1] if lines else None
+        if last and last[0] == depth and last[1].endswith(" ") and last[1] != "-- ":
+            lines[-1] = (depth, last[1] + body)
+        else:
+            lines.append((depth, body))
+    return "\n".join(f"{'>' * d} {b}".rstrip() if d else b for d, b in lines)
+
+
 def wire(message: EmailMessage) -> bytes:
     """The message as it travels: CRLF line ends (smtplib sends bytes as given)."""
     return message.as_bytes(policy=SMTP_POLICY)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from gateway.store.tables import Outbox
 from gateway.testing import running_gateway
-from tests.helpers import SUPPORT, send
+from tests.helpers import SUPPORT, plain_text, send
 from tests.test_operators_mail import ANNA, BORIS, CUSTOMER, STRANGER, Desk
 from tests.web.conftest import Web, web_settings
 
@@ -60,7 +60,7 @@ class People:
         ]
 
     def last_from_us(self, who: str, kind_hint: str = "") -> EmailMessage:
-        mails = [m for m in self.inbox(who) if kind_hint in m.get_body(("plain",)).get_content()]
+        mails = [m for m in self.inbox(who) if kind_hint in plain_text(m)]
         assert mails, (who, kind_hint)
         return mails[-1]
 
@@ -147,7 +147,7 @@ def test_a_twelve_mail_conversation_holds_together_for_everyone(both):
     assert len(_threads(people.mailbox(STRANGER))) == 1
 
     for m in people.inbox(CUSTOMER):
-        whole = m.as_string() + m.get_body(("plain",)).get_content()
+        whole = m.as_string() + plain_text(m)
         for words in TEAM_ONLY:
             assert words not in whole, (words, m["Subject"])
         assert parseaddr(str(m["Reply-To"]))[1].startswith("support+t")
@@ -158,4 +158,4 @@ def test_a_twelve_mail_conversation_holds_together_for_everyone(both):
 
     page = web.post(web.client(), "/signin", {"email": CUSTOMER}, "/signin").text
     assert "отправлена ссылка для входа" in page
-    assert any("signin" in m.get_body(("plain",)).get_content() for m in people.inbox(CUSTOMER))
+    assert any("signin" in plain_text(m) for m in people.inbox(CUSTOMER))

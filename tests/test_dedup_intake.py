@@ -21,7 +21,7 @@ from sqlalchemy import select
 from gateway.app.runs import run_sweep
 from gateway.store.tables import Outbox
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
-from tests.helpers import SUPPORT, mail, send, show, tickets, until
+from tests.helpers import SUPPORT, mail, plain_text, send, show, tickets, until
 
 TEAM = "team@example.com"
 IVAN = "ivan@example.ru"
@@ -122,7 +122,7 @@ class Sent:
 
     @property
     def text(self) -> str:
-        return self.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        return plain_text(self.message)
 
 
 def _settle(gw: RunningGateway, smarthost: RecordingSMTP) -> list[Sent]:

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers import HELPDESK, cli, kill_process_group
+from tests.helpers import HELPDESK, cli, kill_process_group, plain_text
 from tests.support.sample_archive import OPERATORS, generate
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
@@ -406,7 +406,7 @@ def test_notify_open_tells_only_the_open_tickets_customers_once(env, tmp_path):
     parse = BytesParser(policy=email.policy.default).parsebytes
     box = mailbox.Maildir(drop, create=False)
     letters = {m["To"]: m for m in (parse(box.get_bytes(k)) for k in box.iterkeys())}
-    body = letters["olga@firm.ru"].get_body(("plain",)).get_content()
+    body = plain_text(letters["olga@firm.ru"])
     assert "[#3]" in letters["olga@firm.ru"]["Subject"]
     assert "Мы перешли на новую систему заявок" in body
 

@@ -25,6 +25,7 @@ from tests.helpers import (
     cli,
     dispatcher_passes,
     mail,
+    plain_text,
     send,
     show,
     until,
@@ -48,7 +49,7 @@ def gw(settings, clock, smarthost) -> Iterator[RunningGateway]:
 
 
 def _text(msg: EmailMessage) -> str:
-    return msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    return plain_text(msg)
 
 
 def _html(msg: EmailMessage) -> str:
@@ -312,7 +313,7 @@ def test_notify_to_needs_proof_from_the_customers_own_address(gw, smarthost):
     assert send(gw, mail(subject="Re: [#1]", body=body))[0] == 250
     confirm = smarthost.wait_for(2)[1]
     assert confirm.rcpt_tos == ["ivan@example.ru"]
-    assert "boss@example.ru" in confirm.message.get_body(("plain",)).get_content()
+    assert "boss@example.ru" in plain_text(confirm.message)
     assert show(gw, 1)["notify_address"] == "ivan@example.ru"  # not before confirmation
     # the new address cannot confirm itself, even with the confirmation address in hand
     forged = confirm.message["Reply-To"]

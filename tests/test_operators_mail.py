@@ -26,7 +26,7 @@ from sqlalchemy import select
 from gateway.mail import reply_address
 from gateway.store.tables import Outbox
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
-from tests.helpers import SUPPORT, cli, mail, send, show, wire
+from tests.helpers import SUPPORT, cli, mail, plain_text, send, show, wire
 
 ANNA, BORIS = "anna@example.com", "boris@example.com"
 PASSWORD = "secret-pass"
@@ -53,7 +53,7 @@ class Sent:
     @property
     def text(self) -> str:
         assert self.message is not None, f"{self.kind} to {self.to} was not sent ({self.state})"
-        return self.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        return plain_text(self.message)
 
     @property
     def html(self) -> str:

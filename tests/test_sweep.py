@@ -33,7 +33,7 @@ from gateway.schedule.sweep import sweep
 from gateway.store import tickets as ticket_store
 from gateway.store.tables import Event, Outbox, Ticket
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
-from tests.helpers import SUPPORT, cli, mail, send, show, tickets, until, wire
+from tests.helpers import SUPPORT, cli, mail, plain_text, send, show, tickets, until, wire
 
 TEAM = "team@example.com"
 IVAN = "ivan@example.ru"
@@ -88,7 +88,7 @@ class Sent:
 
     @property
     def text(self) -> str:
-        return self.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        return plain_text(self.message)
 
 
 def _outbox(gw: RunningGateway) -> list[Outbox]:

@@ -25,6 +25,8 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
+from gateway.notify.catalogs import translations
+
 KINDS: tuple[str, ...] = (
     "created",
     "status",
@@ -139,11 +141,20 @@ def resolve_locale(locale: str) -> str:
 
 
 class Templates:
-    """One jinja2 environment over a template root, reused for every notification."""
+    """One jinja2 environment per language over a template root, reused for every mail.
+
+    A kind written once (``<kind>.txt``, ``<kind>.html`` at the root) is rendered
+    through that language's gettext catalog (``notify.catalogs``); a kind not
+    yet moved has a copy per language (``<lang>/<kind>.*``).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.env = Environment(
+        self.envs = {lang: self._environment(lang) for lang in LOCALES}
+        self.env = self.envs[DEFAULT_LOCALE]
+
+    def _environment(self, lang: str) -> Environment:
+        env = Environment(
             loader=FileSystemLoader(self.root),
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,
@@ -152,12 +163,13 @@ class Templates:
             # read as plain text, so stray whitespace would show.
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
         )
-        self.env.filters["plural_ru"] = plural_ru
-        self.env.filters["plural_en"] = plural_en
-        self.env.filters["long_date"] = long_date
-        self.env.filters["quote"] = quote
-        self.env.filters["br"] = br
+        env.install_gettext_translations(translations(self.root, lang), newstyle=True)  # type: ignore[attr-defined]
+        env.filters.update(
+            plural_ru=plural_ru, plural_en=plural_en, long_date=long_date, quote=quote, br=br
+        )
+        return env
 
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> tuple[str, str]:
         """Return ``(text, html)`` for one notification.
@@ -171,14 +183,17 @@ class Templates:
                 f"no e-mail template for kind {kind!r}; known kinds: {', '.join(KINDS)}"
             )
         lang = resolve_locale(locale)
+        once = (self.root / f"{kind}.txt").exists()  # written once, words from the catalog
+        where = "" if once else f"{lang}/"
+        context = {**context, "lang": lang}
         return (
-            self._render_one(f"{lang}/{kind}.txt", context),
-            self._render_one(f"{lang}/{kind}.html", context),
+            self._render_one(lang, f"{where}{kind}.txt", context),
+            self._render_one(lang, f"{where}{kind}.html", context),
         )
 
-    def _render_one(self, name: str, context: dict[str, Any]) -> str:
+    def _render_one(self, lang: str, name: str, context: dict[str, Any]) -> str:
         try:
-            template = self.env.get_template(name)
+            template = self.envs[lang].get_template(name)
         except TemplateNotFound as exc:
             raise UnknownTemplate(f"e-mail template {name!r} is missing under {self.root}") from exc
         try:

@@ -99,6 +99,7 @@ def test_the_text_part_is_flowed_at_72_and_the_dates_are_the_locales(
     for line in text.splitlines():
         assert len(line) <= 78 or " " not in line.strip(), line
         assert line != "-- " or kind == "operator_reply", "a customer's signature line, bare"
+    assert not re.search(r"\wsupport@example\.net", text), "a line glued to the address"
     html = message.get_body(("html",)).get_content()
     assert "pre-wrap" not in html
     if locale == "en":

@@ -210,9 +210,14 @@ def template_files() -> list[Path]:
 
 def test_every_kind_has_a_text_and_an_html_template_in_every_locale() -> None:
     """Every kind of mail has a text and an HTML template in Russian and in English."""
+    # A kind is written once at the root (words from locale/<lang>.po, issue 13) or copied
+    # per language; either way both parts exist for every language.
+    once = {k for k in KINDS if (ROOT / f"{k}.txt").exists() and (ROOT / f"{k}.html").exists()}
+    assert {"status", "digest_answer"} <= once
     for locale in LOCALES:
         names = {p.name for p in (ROOT / locale).iterdir() if not p.name.startswith("_")}
-        assert names == {f"{k}.{ext}" for k in KINDS for ext in ("txt", "html")}, locale
+        wanted = {f"{k}.{ext}" for k in set(KINDS) - once for ext in ("txt", "html")}
+        assert names == wanted, locale
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -271,7 +276,7 @@ def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
         del ctx["token"]
     else:
         del ctx["ticket"]["token"]
-    with pytest.raises(UndefinedError, match=rf"ru/{kind}\.txt"):
+    with pytest.raises(UndefinedError, match=rf"(ru/)?{kind}\.txt"):
         templates.render(kind, "ru", ctx)
 
 
@@ -392,9 +397,12 @@ def test_templates_are_in_their_own_language(path: Path) -> None:
     """Russian templates are written in Russian, English ones carry no Russian."""
     source = path.read_text(encoding="utf-8")
     locale = path.parent.name
-    if path.parent == ROOT:  # the layout shared by all locales holds no words at all
+    if path.parent == ROOT:  # shared by all locales: words only as catalog msgids (issue 13)
+        bare = re.sub(r"\{#.*?#\}", "", source, flags=re.S)
+        bare = re.sub(r"\{% trans.*?%\}.*?\{% endtrans %\}", "", bare, flags=re.S)
+        bare = re.sub(r'(?:_|ngettext)\((?:\s*"(?:[^"\\]|\\.)*",?)+', "", bare)
         assert not CYRILLIC.search(source)
-        assert not any(word in source for word in ("Hello", "Ticket", "Status:", "Please"))
+        assert not any(word in bare for word in ("Hello", "Ticket", "Status:", "Please")), bare
     elif locale == "en":
         assert not CYRILLIC.search(source), "English templates carry no Russian"
     elif not path.name.startswith("_quote"):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from gateway.desk.model import Status
+from gateway.notify.catalogs import translations
 from gateway.notify.context import ticket_context
 from gateway.notify.render import Templates, default_root, long_date
 from gateway.notify.words import command_reason
@@ -128,3 +129,68 @@ def test_dates_read_as_the_locale_writes_them():
     day = (datetime(2026, 12, 16, tzinfo=UTC) + timedelta(days=30)).date().isoformat()
     assert long_date(day, "en") == "15 January 2027"
     assert Status.CLOSED.label("en")  # labels still come from the one table
+
+
+def test_templates_written_once_have_every_sentence_in_the_russian_catalog():
+    """Each sentence of a template written once (status, digest_answer) has its Russian in
+    locale/ru.po: a Russian mail never falls back to the English msgid (issue 13)."""
+    templates = Templates(default_root())
+    env, ru = templates.envs["ru"], translations(default_root(), "ru")
+    checked = 0
+    for path in sorted(default_root().glob("*.*")):
+        if path.name.startswith("_"):
+            continue
+        for _, _, message in env.extract_translations(path.read_text(encoding="utf-8")):
+            msgid = message if isinstance(message, str) else message[0]
+            assert ru.gettext(msgid) != msgid, (path.name, msgid)
+            checked += 1
+    assert checked >= 10
+
+
+def test_one_template_serves_both_languages_through_the_catalog(templates):
+    """status.txt is one file: Russian words from the catalog, English from the msgids."""
+    ru_text, _ = status_mail(
+        templates, "ru", "in_progress", "closed", "resolved by operator", reopen_until="2027-01-15"
+    )
+    en_text, _ = status_mail(
+        templates, "en", "in_progress", "closed", "resolved by operator", reopen_until="2027-01-15"
+    )
+    assert "Оператор отметил вопрос как решённый." in ru_text and "operator" not in ru_text
+    assert "The operator marked your question as solved." in en_text
+    assert "до 15 января 2027 г." in ru_text and "by 15 January 2027" in en_text
+
+
+@pytest.mark.parametrize(
+    ("count", "word"), [(1, "ошибка"), (2, "ошибки"), (5, "ошибок"), (21, "ошибка")]
+)
+def test_plural_forms_come_from_the_catalog(templates, count, word):
+    """command_error counts its errors in Russian's three forms, from locale/ru.po."""
+    ticket = SimpleNamespace(id=12, subject="Сайт", status="in_progress", customer_name="")
+    errors = [
+        {"line": i + 1, "text": "#x", "reason": "#x is a customer's command"} for i in range(count)
+    ]
+    context = ticket_context(
+        ticket,  # type: ignore[arg-type]
+        "command_error",
+        support="support@example.net",
+        token_format="[#{number}]",
+        window_days=30,
+        locale="ru",
+        extra={"operator_name": "Анна", "errors": errors, "reply_kind": "o"},
+    )
+    text, html = templates.render("command_error", "ru", context)
+    for part in (text, html):
+        assert f"в командах {count} {word}." in part
+
+
+@pytest.mark.parametrize("kind", ["status", "command_error", "reopened", "auto_closed", "reminder"])
+def test_a_template_written_once_escapes_what_customers_wrote(kind):
+    """Words from the catalog are ours; a subject from a customer is still escaped in HTML."""
+    from tests.notify.test_render import context
+
+    templates = Templates(default_root())
+    for locale in ("ru", "en"):
+        ctx = context(kind, locale)
+        ctx["ticket"]["subject"] = "<script>x</script>"
+        _, html = templates.render(kind, locale, ctx)
+        assert "<script>" not in html and "&lt;script&gt;" in html

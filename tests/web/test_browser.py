@@ -18,7 +18,7 @@ import pytest
 from gateway.clock import FrozenClock
 from gateway.config import load_settings
 from gateway.testing import running_gateway
-from tests.helpers import mail, send, show
+from tests.helpers import mail, plain_text, send, show
 from tests.web.conftest import HEADER, PASSWORD, Web, screenshot, web_settings
 
 IVAN = "ivan@example.ru"
@@ -149,7 +149,7 @@ def test_a_customer_signs_in_with_a_mailed_link(site: Web, context: Any) -> None
     page.get_by_role("button", name="Прислать ссылку").click()
     assert page.locator("h1").inner_text() == "Проверьте почту"
     screenshot(page, "customer-signin-sent")
-    text = site.mails(1)[0].get_body(("plain",)).get_content()
+    text = plain_text(site.mails(1)[0])
     link = re.search(r"http://\S+/signin/\S+", text)
     assert link
     page.goto(link.group(0))

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from gateway.store import outbox, people
 from gateway.testing import running_gateway
-from tests.helpers import mail, send, show
+from tests.helpers import mail, plain_text, send, show
 from tests.web.conftest import Web, web_settings
 
 IVAN, PETR = "ivan@example.ru", "petr@example.org"
@@ -248,7 +248,7 @@ def test_unknown_pages_are_human(web: Web) -> None:
 
 
 def _link(message) -> str:  # type: ignore[no-untyped-def]
-    text = message.get_body(("plain",)).get_content()
+    text = plain_text(message)
     found = re.search(r"https?://\S+/signin/\S+", text)
     assert found, text
     return found.group(0)

@@ -1,0 +1,143 @@
+"""The parts ``helpdesk serve`` starts, built from the wiring: the SMTP handlers, the
+submission listener's TLS, the support page, the dispatcher and the scheduler.
+
+Each edge gets plain callables and values, never the store: the SMTP handler
+an ``accept`` (``deliver``) and a sender check, the page a ``Backend``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.app.wiring import Wiring, dispatch_rules, intervals, web_config
+from gateway.config import ConfigError
+from gateway.intake.sender import check_sender
+from gateway.notify.dispatch import Dispatcher, MaildirSender, Sender, SmtpSender
+from gateway.notify.render import Templates, default_root
+from gateway.outcome import Delivery, Outcome, OutcomeKind
+from gateway.schedule.scheduler import Scheduler
+from gateway.smtp import tls
+from gateway.smtp.handler import Handler
+from gateway.smtp.submission import SubmissionHandler
+from gateway.web.backend import Backend
+from gateway.web.server import HttpListener
+from gateway.web.site import make_app
+
+Deliver = Callable[[Delivery], Awaitable[Outcome]]
+
+
+def sender_check(wiring: Wiring) -> Callable[[str], Awaitable[Outcome | None]]:
+    """RCPT time: is the envelope sender refused? (only with ``unknown_senders = refuse``)"""
+    rules = wiring.intake
+
+    async def check(address: str) -> Outcome | None:
+        if rules.unknown_senders != "refuse":
+            return None
+
+        def lookup() -> Outcome | None:
+            with wiring.sessions() as session:
+                return check_sender(session, address, rules)
+
+        try:
+            return await asyncio.to_thread(lookup)
+        except SQLAlchemyError:
+            return Outcome(OutcomeKind.DEFERRED)
+
+    return check
+
+
+def smtp_handler(wiring: Wiring, deliver: Deliver) -> Handler:
+    s = wiring.settings
+    return Handler(
+        serves=wiring.intake.serves,
+        check_sender=sender_check(wiring),
+        deliver=deliver,
+        support=wiring.intake.support,
+        size_limit=s.max_message_size,
+        lmtp=s.listen_scheme == "lmtp",
+    )
+
+
+def submission_handler(wiring: Wiring, deliver: Deliver) -> SubmissionHandler:
+    return SubmissionHandler(
+        serves=wiring.intake.serves,
+        authenticate=wiring.desk.authenticate,
+        deliver=deliver,
+        support=wiring.intake.support,
+        size_limit=wiring.settings.max_message_size,
+    )
+
+
+def submission_tls(wiring: Wiring) -> tuple[ssl.SSLContext, Path]:
+    """The configured certificate, else the self-signed one in ``data_dir/tls`` (made once)."""
+    s = wiring.settings
+    try:
+        if s.submission_cert:
+            cert, key = Path(s.submission_cert), Path(s.submission_key or s.submission_cert)
+        else:
+            host, _ = s.submission_host_port
+            extra = () if host in ("0.0.0.0", "::") else (host,)
+            cert, key = tls.ensure_self_signed(
+                Path(s.data_dir) / "tls", s.domain, extra_names=extra
+            )
+        return tls.server_context(cert, key), cert
+    except tls.TlsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def bind_http(wiring: Wiring) -> HttpListener:
+    """The page's socket, bound before anything else starts: a busy port is one line."""
+    s = wiring.settings
+    host, port = s.http_host_port
+    try:
+        return HttpListener(host, port)
+    except OSError as exc:
+        raise ConfigError(
+            f"HELPDESK_HTTP_LISTEN={s.http_listen}: cannot listen: "
+            f"{exc.strerror or exc}; choose another port, or empty to turn the page off"
+        ) from None
+
+
+def web_app(wiring: Wiring, deliver: Deliver, bound: tuple[str, int]) -> object:
+    """The support page's application: the operator verbs, intake through the writer."""
+    backend = Backend(
+        sessions=wiring.sessions,
+        clock=wiring.clock,
+        deliver=deliver,
+        desk=wiring.desk,
+        intake=wiring.intake,
+    )
+    return make_app(backend, web_config(wiring.settings, wiring.secret, bound))
+
+
+def dispatcher(wiring: Wiring) -> Dispatcher:
+    """The outbox's sender: aiosmtplib to the smarthost, or files in ``var/outgoing``."""
+    s = wiring.settings
+    rules = dispatch_rules(s, wiring.secret)
+
+    def sender() -> Sender:
+        if not s.smarthost:
+            return MaildirSender(Path(s.data_dir) / "outgoing")
+        host, port = s.smarthost_host_port
+        starttls = {"auto": None, "yes": True, "no": False}[s.smarthost_starttls]
+        return SmtpSender(
+            host,
+            port,
+            starttls=starttls,
+            username=s.smarthost_user,
+            password=s.smarthost_password,
+            ehlo_name=s.ehlo_name or s.domain,  # never "localhost" (issue 13)
+        )
+
+    return Dispatcher(wiring.sessions, Templates(default_root()), rules, sender, wiring.clock)
+
+
+def scheduler(wiring: Wiring) -> Scheduler:
+    return Scheduler(
+        wiring.sessions, wiring.sweep_rules(), wiring.clock, intervals(wiring.settings)
+    )

@@ -1,0 +1,216 @@
+"""Outgoing mail from rendered parts: headers, threading, encodings — nothing else.
+
+Every header value passes through :func:`one_line` first: a subject taken from
+a customer's mail may hold CR/LF, and in a header that would start a header of
+the sender's choosing. The standard library encodes the rest (RFC 2047 words
+for Cyrillic names and subjects, quoted-printable or base64 bodies).
+
+What we stamp here — our Message-ID domain and ``Auto-Submitted`` — is what
+intake's classifier checks on mail coming back, so our own notifications and
+auto-replies to them can never start a loop (guarantee 5).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+
+# Ends the local part of every Message-ID we make; intake's classifier looks for it.
+OWN_ID_MARK = "helpdesk"
+
+
+def own_message_id(domain: str) -> str:
+    """``<date.pid.random.helpdesk@domain>``: ours, recognisably (guarantee 5)."""
+    return make_msgid(idstring=OWN_ID_MARK, domain=domain)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+MAX_REFERENCES = 20
+# policy.SMTP folds to 78, and the standard library then makes an encoded word of up to
+# 77 characters on a continuation line; RFC 2047 allows 75. Folding at 76 keeps every
+# word within it (a space and 75), every line well under 78.
+WIRE = SMTP.clone(max_line_length=76)
+
+
+def one_line(value: str) -> str:
+    """A header-safe value: control characters (CR, LF, TAB…) become one space."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a notification says and where it threads."""
+
+    from_name: str
+    from_address: str
+    to: str
+    subject: str
+    message_id: str
+    reply_to: str
+    date: datetime
+    text: str
+    html: str | None = None
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+    auto_submitted: str = "auto-replied"  # RFC 3834; "no" for a person's words
+    headers: dict[str, str] = field(default_factory=dict)
+    attachments: Sequence[tuple[str, str, bytes]] = ()  # (filename, content type, bytes)
+    language: str = ""  # Content-Language (RFC 3282): "ru", "en"
+
+
+def compose(mail: Outgoing) -> EmailMessage:
+    """The message, built as an ``EmailMessage`` under ``policy.SMTP`` (issue 13).
+
+    The policy folds every header by RFC 5322 and 2047: encoded words of at most
+    75 characters, lines of at most 78, never a fold right after the colon (a
+    parser would read the subject with a leading space) — which the classic
+    ``Header``/``formataddr`` did not keep. ``MIME-Version`` is on the top part
+    only; the text part is wrapped at 72 as ``format=flowed`` (RFC 3676), so
+    every client reflows it and none shows 386-character lines.
+    """
+    msg = EmailMessage(policy=WIRE)
+    _set_from(msg, one_line(mail.from_name), one_line(mail.from_address))
+    msg["To"] = one_line(mail.to)
+    msg["Subject"] = one_line(mail.subject)
+    msg["Date"] = format_datetime(mail.date)
+    msg["Message-ID"] = one_line(mail.message_id)
+    msg["Reply-To"] = one_line(mail.reply_to)
+    if mail.in_reply_to:
+        msg["In-Reply-To"] = one_line(mail.in_reply_to)
+    refs = [one_line(r) for r in mail.references if r][-MAX_REFERENCES:]
+    if refs:
+        msg["References"] = " ".join(refs)
+    if mail.auto_submitted != "no":
+        msg["Auto-Submitted"] = mail.auto_submitted
+        # Exchange and Outlook: do not send out-of-office replies to this mail.
+        msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+    for key, value in mail.headers.items():
+        msg[one_line(key)] = one_line(value)
+    msg.set_content(
+        flowed(mail.text), charset="utf-8", cte="quoted-printable", params={"format": "flowed"}
+    )
+    if mail.html is not None:
+        msg.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for filename, content_type, data in mail.attachments:
+        maintype, _, subtype = content_type.partition("/")
+        if not subtype or "\n" in content_type:
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype, filename=one_line(filename) or "attachment"
+        )
+    for part in list(msg.walk())[1:]:  # the parts EmailMessage made carry one each: top only
+        del part["MIME-Version"]
+    if mail.language:  # last: set_content and add_alternative move Content-* headers away
+        msg["Content-Language"] = mail.language
+    return msg
+
+
+def _set_from(msg: EmailMessage, name: str, address: str) -> None:
+    """From with a display name a reader sees whole in every client.
+
+    The standard library's folder cuts a long name into encoded words anywhere,
+    mid-word; RFC 2047 decoders join them, but some parsers (CPython's own
+    address parser among them) put a space at each cut: "Констан тин". Here each
+    encoded word ends at a space between words and carries that space inside it,
+    so every decoder reads the same name, and each word is at most 75 characters.
+    """
+    if not name:
+        msg["From"] = address
+        return
+    if name.isascii():
+        msg["From"] = Address(display_name=name, addr_spec=address)
+        return
+    words = _encoded_words(name, first=WIRE.max_line_length - len("From: "))
+    msg.set_raw("From", "\n ".join([*words, f"<{address}>"]))
+
+
+_EW_CHARS = 75 - len("=?utf-8?b??=")  # base64 characters an encoded word may carry
+
+
+def _encoded_words(text: str, first: int) -> list[str]:
+    """``text`` as base64 encoded words broken after spaces, the first at most ``first``
+    characters long and the rest at most 75 (a word too long alone is cut by bytes)."""
+    out: list[str] = []
+    chunk = ""
+    limit = min(first, 75)
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        while piece:
+            candidate = chunk + piece
+            if _ew_len(candidate) <= limit:
+                chunk, piece = candidate, ""
+            elif chunk:
+                out.append(_ew(chunk))
+                chunk, limit = "", 75
+            else:  # one word longer than a whole encoded word: cut it
+                cut = len(piece)
+                while _ew_len(piece[:cut]) > limit:
+                    cut -= 1
+                out.append(_ew(piece[:cut]))
+                piece, limit = piece[cut:], 75
+    if chunk:
+        out.append(_ew(chunk))
+    return out
+
+
+def _ew_len(text: str) -> int:
+    return len("=?utf-8?b??=") + 4 * ((len(text.encode()) + 2) // 3)
+
+
+def _ew(text: str) -> str:
+    return f"=?utf-8?b?{base64.b64encode(text.encode()).decode('ascii')}?="
+
+
+_STUFF = re.compile(r"^(?: |From )")  # RFC 3676 4.4: such a line gets one space in front
+_QUOTE = re.compile(r"^>+ ?")
+
+
+def flowed(text: str, width: int = 72) -> str:
+    """``format=flowed`` text (RFC 3676): long lines broken at spaces with a trailing
+    space (a soft break that clients rejoin), quote marks repeated on each piece,
+    space-stuffing where a line would read as an mbox ``From `` or lose its indent;
+    the signature separator ``-- `` is kept as it is."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        if raw == "-- ":
+            out.append(raw)
+            continue
+        line = raw.rstrip()
+        quote = _QUOTE.match(line)
+        prefix = quote.group(0) if quote else ""
+        body = line[len(prefix) :]
+        if not prefix and _STUFF.match(body):
+            body = " " + body
+        pieces = _wrap(body, width - len(prefix))
+        for i, piece in enumerate(pieces):
+            soft = " " if i < len(pieces) - 1 else ""
+            out.append(f"{prefix}{piece}{soft}")
+    return "\n".join(out) + "\n"
+
+
+def _wrap(body: str, width: int) -> list[str]:
+    """Break at spaces to at most ``width`` (a longer word stays whole: a URL)."""
+    if len(body) <= width:
+        return [body]
+    pieces: list[str] = []
+    current = ""
+    for word in body.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) > width and current:
+            pieces.append(current)
+            current = word
+        else:
+            current = candidate
+    pieces.append(current)
+    return pieces
+
+
+def to_bytes(msg: Message) -> bytes:
+    """The wire form: CRLF line ends, as SMTP and Maildir readers expect."""
+    return msg.as_bytes(policy=WIRE)

@@ -1,0 +1,261 @@
+"""Raw bytes → :class:`ParsedMail`, best effort, never an unexpected exception.
+
+The standard library's ``email`` package does the MIME work: structure,
+transfer encodings, defects, RFC 2231 parameters, and ``email.header`` decodes
+RFC 2047 encoded words. We parse with the ``compat32`` policy and decode only
+the headers we read: ``policy.default`` builds a typed object for every header
+on access, which cost more than the rest of intake together, and ``compat32``
+keeps raw bytes of broken headers reachable for charset detection.
+
+What the library cannot know is the charset a Russian mail client *meant*:
+8-bit text with no charset, or with a wrong one (windows-1251 labelled koi8-r
+and the reverse are common). :func:`gateway.mail.charset.decode_guess` settles those, with
+charset-normalizer for what is not Russian. HTML-only mail
+gets a readable text derived with the standard library's HTML parser.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.header import decode_header
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+
+from gateway.mail.charset import SINGLE_BYTE_CYRILLIC, codec, decode_guess, looks_swapped
+from gateway.mail.html import html_to_text
+from gateway.mail.parsed import Address, Attachment, ParsedMail, UnparseableMail
+
+_POLICY = email.policy.compat32
+_MSGID = re.compile(r"<[^<>\s]+>")
+_MAX_HEADERS = 2000
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Parse one message; raise UnparseableMail only when it is not a message at all."""
+    if not raw or not raw.strip():
+        raise UnparseableMail("empty message")
+    head = raw[:4096]
+    if b"\x00" in head or not re.search(rb"^[\x21-\x39\x3b-\x7e]+:", head, re.MULTILINE):
+        raise UnparseableMail("no header lines: this is not an RFC 5322 message")
+    try:
+        msg = email.message_from_bytes(raw, policy=_POLICY)
+        return _build(msg)
+    except UnparseableMail:
+        raise
+    except Exception as exc:  # the stdlib raises odd things on odd input
+        raise UnparseableMail(f"{exc.__class__.__name__}: {exc}") from exc
+
+
+def _build(msg: Message) -> ParsedMail:
+    headers: dict[str, tuple[str, ...]] = {}
+    for count, (name, value) in enumerate(msg.raw_items()):
+        if count > _MAX_HEADERS:
+            break
+        key = name.lower()
+        headers[key] = (*headers.get(key, ()), _unfold(value))
+    text, html, attachments, defects = _walk(msg)
+    if not text.strip() and html:
+        text = html_to_text(html)
+    first = {k: v[0] for k, v in headers.items()}
+    from_ = _addresses(first.get("from", ""))
+    return ParsedMail(
+        message_id=_one_id(first.get("message-id", "")),
+        in_reply_to=tuple(_MSGID.findall(first.get("in-reply-to", ""))),
+        references=tuple(_MSGID.findall(" ".join(headers.get("references", ())))),
+        from_=from_[0] if from_ else None,
+        reply_to=tuple(_addresses(first.get("reply-to", ""))),
+        to=tuple(_addresses(", ".join(headers.get("to", ())))),
+        cc=tuple(_addresses(", ".join(headers.get("cc", ())))),
+        subject=" ".join(decode_words(first.get("subject", "")).split()),
+        date=_date(first.get("date", "")),
+        text=text,
+        html=html,
+        attachments=tuple(attachments),
+        headers={k: tuple(decode_words(v) for v in vs) for k, vs in headers.items()},
+        defects=tuple(defects),
+    )
+
+
+def _unfold(value: str) -> str:
+    """A raw header value on one line; 8-bit bytes decoded by guessing their charset."""
+    if "\n" in value or "\r" in value:
+        value = re.sub(r"\r?\n[ \t]*", " ", value)
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        value = decode_guess(value.encode("ascii", "surrogateescape"))
+    return value.strip()
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words → text, tolerating unknown charsets and broken words."""
+    if "=?" not in value:
+        return value
+    try:
+        parts = decode_header(value)
+    except (ValueError, HeaderParseError):
+        return value
+    out: list[str] = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            out.append(chunk)
+            continue
+        name = codec(charset or "ascii")
+        try:
+            piece = chunk.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            piece = decode_guess(chunk)
+        if name in SINGLE_BYTE_CYRILLIC and looks_swapped(piece):
+            piece = decode_guess(chunk, prefer=("koi8-r", "windows-1251"))
+        out.append(piece)
+    # decode_header drops the whitespace between an encoded word and plain text
+    return re.sub(r"\s+", " ", "".join(out) if _all_encoded(parts) else " ".join(out)).strip()
+
+
+def _all_encoded(parts: list[tuple[bytes | str, str | None]]) -> bool:
+    return all(charset is not None for _, charset in parts)
+
+
+def _one_id(value: str) -> str | None:
+    found = _MSGID.search(value)
+    if found:
+        return found.group(0)
+    bare = value.strip().split()
+    return f"<{bare[0]}>" if bare and "@" in bare[0] else None
+
+
+def _addresses(value: str) -> list[Address]:
+    if not value:
+        return []
+    try:
+        pairs = getaddresses([value])
+    except Exception:
+        return []
+    return [
+        Address(decode_words(name).strip(), addr.strip()) for name, addr in pairs if "@" in addr
+    ]
+
+
+def _date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _walk(msg: Message) -> tuple[str, str | None, list[Attachment], list[str]]:
+    """Body text, first HTML body, attachments and defects, in document order.
+
+    An attached message (message/rfc822: a forward as attachment, the original
+    inside a bounce) is kept whole as an ``.eml`` attachment; its text is not
+    the sender's, so it does not join the body.
+    """
+    text_parts: list[str] = []
+    html: str | None = None
+    attachments: list[Attachment] = []
+    defects = [type(d).__name__ for d in msg.defects]
+    stack: list[Message] = [msg]
+    while stack:
+        part = stack.pop()
+        if part is not msg:
+            defects += [type(d).__name__ for d in part.defects]
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822" and part is not msg:
+            attachments.append(_attached_message(part, len(attachments) + 1))
+            continue
+        if part.is_multipart():
+            payload = part.get_payload()
+            stack.extend(reversed(payload if isinstance(payload, list) else []))
+            continue
+        disposition = (part.get_content_disposition() or "").lower()
+        filename = _filename(part)
+        is_body_text = (
+            ctype in ("text/plain", "text/html") and disposition != "attachment" and (not filename)
+        )
+        if is_body_text:
+            decoded = _decode_text(part)
+            if ctype == "text/plain":
+                text_parts.append(decoded)
+            elif html is None:
+                html = decoded
+            continue
+        payload = part.get_payload(decode=True)
+        attachments.append(
+            Attachment(
+                filename=filename or _default_name(ctype, len(attachments) + 1),
+                content_type=ctype,
+                data=payload if isinstance(payload, bytes) else b"",
+                inline=disposition == "inline",
+                content_id=_one_id(str(part.get("content-id", "") or "")),
+            )
+        )
+    return "\n\n".join(t.strip("\n") for t in text_parts if t.strip()), html, attachments, defects
+
+
+def _attached_message(part: Message, n: int) -> Attachment:
+    inner = part.get_payload(0) if part.is_multipart() else None
+    try:
+        data = inner.as_bytes() if isinstance(inner, Message) else b""
+    except Exception:  # an odd inner message: keep what the stdlib can give back
+        data = str(inner).encode("utf-8", "surrogateescape") if inner is not None else b""
+    subject = decode_words(str(inner.get("subject", "") or "")) if inner is not None else ""
+    stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", subject).strip(" ._")[:80]
+    return Attachment(
+        filename=_filename(part) or f"{stem or f'message-{n}'}.eml",
+        content_type="message/rfc822",
+        data=data,
+        inline=False,
+        content_id=None,
+    )
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:
+        return None
+    if not name:
+        return None
+    name = decode_words(str(name))
+    if any("\udc80" <= ch <= "\udcff" for ch in name):
+        name = decode_guess(name.encode("utf-8", "surrogateescape"))
+    return name.replace("/", "_").replace("\\", "_").strip() or None
+
+
+def _default_name(ctype: str, n: int) -> str:
+    main, _, sub = ctype.partition("/")
+    return f"attachment-{n}.{sub or main or 'bin'}"
+
+
+def _decode_text(part: Message) -> str:
+    """The part's text with "\n" line ends (the wire format's CRLF is not content)."""
+    text = _decode_payload(part)
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _decode_payload(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
+    declared = (part.get_content_charset() or "").lower()
+    if payload.isascii():
+        return payload.decode("ascii")
+    if declared and declared not in ("us-ascii", "ascii", "unknown-8bit", "x-unknown"):
+        try:
+            text = payload.decode(codec(declared))
+        except (LookupError, UnicodeDecodeError):
+            return decode_guess(payload)
+        if codec(declared) in SINGLE_BYTE_CYRILLIC and looks_swapped(text):
+            return decode_guess(payload, prefer=("koi8-r", "windows-1251"))
+        return text
+    return decode_guess(payload)

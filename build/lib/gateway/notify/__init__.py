@@ -1,0 +1,1 @@
+"""Outgoing notifications: templates, FAQ matching, the outbox dispatcher."""

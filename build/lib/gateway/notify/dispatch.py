@@ -1,0 +1,272 @@
+"""Drain the outbox: claim due rows, render, send, mark — inside ``helpdesk serve``.
+
+Delivery follows what an MTA does with a queue: a 4xx answer or a lost
+connection is temporary (retry with exponential backoff), a 5xx is final
+(``failed``, with the server's sentence kept), and after ``max_attempts`` we
+give up and say so. The envelope sender is the row's own VERP bounce address,
+so a DSN coming back names the row it is about. One SMTP connection carries a
+whole batch (aiosmtplib, STARTTLS and AUTH when configured); with no smarthost
+each mail becomes a file in a Maildir that a person can open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import mailbox
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+from sqlalchemy import Row
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.notify.build import Builder, Built, DispatchRules, Letter
+from gateway.notify.render import Templates
+from gateway.store import contact, outbox
+
+log = logging.getLogger("gateway.notify")
+
+MAX_BACKOFF = timedelta(hours=6)
+_CHUNK = 25
+
+
+class TemporaryFailure(Exception):
+    """Try again later: a 4xx answer, or the smarthost could not be reached."""
+
+
+class PermanentFailure(Exception):
+    """The smarthost refused this mail for good (5xx)."""
+
+
+class RecipientRefused(PermanentFailure):
+    """The smarthost answered 5xx at RCPT: that address does not take mail."""
+
+
+class Sender(Protocol):
+    async def send(self, envelope_from: str, to: str, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class SmtpSender:
+    """One connection to the smarthost, reused for every mail until it breaks."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        starttls: bool | None = None,
+        username: str = "",
+        password: str = "",
+        timeout: float = 30,
+        ehlo_name: str | None = None,
+    ) -> None:
+        self._args = {"hostname": host, "port": port, "timeout": timeout, "start_tls": starttls}
+        if ehlo_name:  # the name we greet the smarthost with: HELPDESK_EHLO_NAME or the domain
+            self._args["local_hostname"] = ehlo_name
+        self._login = (username, password) if username else None
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        client = aiosmtplib.SMTP(**self._args)  # type: ignore[arg-type]
+        try:
+            await client.connect()
+            if self._login:
+                await client.login(*self._login)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise TemporaryFailure(f"the smarthost refused our login: {exc.message}") from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise TemporaryFailure(f"cannot reach the smarthost: {exc}") from None
+        self._client = client
+        return client
+
+    async def send(self, envelope_from: str, to: str, data: bytes) -> None:
+        client = await self._connected()
+        try:
+            await client.sendmail(envelope_from, [to], data)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            if 500 <= refused.code < 600:
+                raise RecipientRefused(f"{refused.code} {refused.message}".strip()) from None
+            _raise_for(refused.code, refused.message)
+        except aiosmtplib.SMTPResponseException as exc:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.rset()
+            _raise_for(exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            self._client = None
+            raise TemporaryFailure(f"connection to the smarthost lost: {exc}") from None
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
+            # After STARTTLS the socket closes only once close_notify is exchanged, on
+            # later turns of the loop: give it them, or it outlives a stopping loop.
+            await asyncio.sleep(0.05)
+
+
+def _raise_for(code: int, message: str) -> None:
+    text = f"{code} {message}".strip()
+    if 500 <= code < 600:
+        raise PermanentFailure(text)
+    raise TemporaryFailure(text)
+
+
+class MaildirSender:
+    """No smarthost: each mail is a file under ``new/`` that a person can open."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)  # Maildir makes only the last level
+        self._box = mailbox.Maildir(path, create=True)
+
+    async def send(self, envelope_from: str, to: str, data: bytes) -> None:
+        envelope = f"Return-Path: <{envelope_from}>\r\nDelivered-To: {to}\r\n".encode()
+        await asyncio.to_thread(self._box.add, envelope + data)
+
+    async def close(self) -> None:
+        return None
+
+
+class Dispatcher:
+    """Claims due outbox rows in batches and delivers them through its senders."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        templates: Templates,
+        rules: DispatchRules,
+        senders: Callable[[], Sender],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._rules = rules
+        self._builder = Builder(templates, rules)
+        self._senders = [senders() for _ in range(max(1, rules.connections))]
+        self._clock = clock
+        self.wake = asyncio.Event()
+        self.passes = 0  # how many times run() has looked for due rows: tests wait on it
+
+    async def run_once(self) -> int:
+        """One batch: how many rows were claimed.
+
+        The batch is built in chunks, all started at once, and each chunk is
+        sent as soon as it is ready, so building the next overlaps sending this.
+        """
+        rows, files = await asyncio.to_thread(self._claim, self._clock())
+        chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
+        builds = [
+            asyncio.ensure_future(
+                self._builder.build([Letter.of(r, files.get(r.id, ())) for r in chunk])
+            )
+            for chunk in chunks
+        ]
+        results: list[tuple[Row, str | None, bool, bool]] = []
+        for chunk, pending in zip(chunks, builds, strict=True):
+            ready = list(zip(chunk, await pending, strict=True))
+            shares = [ready[i :: len(self._senders)] for i in range(len(self._senders))]
+            await asyncio.gather(
+                *(
+                    self._deliver(s, share, results)
+                    for s, share in zip(self._senders, shares, strict=True)
+                )
+            )
+        if results:
+            await asyncio.to_thread(self._mark, results)
+        return len(rows)
+
+    async def _deliver(
+        self,
+        sender: Sender,
+        ready: list[tuple[Row, Built]],
+        results: list[tuple[Row, str | None, bool, bool]],
+    ) -> None:
+        for row, built in ready:
+            if isinstance(built, str):  # could not be built: a fault of ours, not the network's
+                log.error("notification %s: %s", row.id, built)
+                results.append((row, built, True, False))
+                continue
+            try:
+                await sender.send(built[0], row.to_address, built[1])
+                results.append((row, None, False, False))
+            except TemporaryFailure as exc:
+                results.append((row, str(exc), False, False))
+            except PermanentFailure as exc:  # refused at RCPT: the address is dead (issue 13)
+                results.append((row, str(exc), True, isinstance(exc, RecipientRefused)))
+
+    async def close(self) -> None:
+        for sender in self._senders:
+            await sender.close()
+        self._builder.close()
+
+    def _claim(self, now: datetime) -> tuple[list[Row], dict[int, tuple]]:
+        """Due rows, and the stored files the ones that carry attachments need."""
+        with self._sessions() as session, session.begin():
+            rows = outbox.claim(session, now, self._rules.lease, self._rules.batch)
+            wanted = {r.id: ids for r in rows if (ids := _attachment_ids(r.context))}
+            return rows, outbox.attachments_for(session, wanted) if wanted else {}
+
+    def _mark(self, results: list[tuple[Row, str | None, bool, bool]]) -> None:
+        now = self._clock()
+        with self._sessions() as session, session.begin():
+            for row, error, final, refused in results:
+                if error is None:
+                    outbox.mark_sent(session, row.id, now)
+                elif final:
+                    log.warning("notification %s to %s failed: %s", row.id, row.to_address, error)
+                    outbox.mark_failed(session, row.id, error)
+                    if refused:  # as a bounce would: stop mailing it until it changes
+                        contact.mark_bouncing(session, row.id, f"refused by the smarthost: {error}")
+                elif row.attempts >= self._rules.max_attempts:
+                    outbox.mark_failed(
+                        session, row.id, f"gave up after {row.attempts} attempts: {error}"
+                    )
+                else:
+                    delay = min(self._rules.backoff * 2 ** (row.attempts - 1), MAX_BACKOFF)
+                    outbox.mark_retry(session, row.id, now + delay, error)
+
+    async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:
+        """Until ``stop``: drain whatever is due, then sleep until woken or ``poll`` passes.
+
+        Intake does not wake it per mail: under load a second's mail then goes
+        out as one batch (built off the loop, two transactions) instead of a
+        transaction and an in-process build for every single mail, which took
+        the SQLite write lock and the event loop's core away from intake.
+        """
+        while not stop.is_set():
+            try:
+                claimed = await self.run_once()
+            except Exception:  # the database is away: try again on the next tick
+                log.exception("the dispatcher could not run a batch")
+                claimed = 0
+            self.passes += 1
+            if claimed >= self._rules.batch:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_either(stop, self.wake), poll)
+        await self.close()
+
+
+def _attachment_ids(context: str) -> list[int]:
+    if '"attachment_ids"' not in context:  # the common case: no JSON decoding
+        return []
+    return [int(i) for i in json.loads(context).get("attachment_ids", [])]
+
+
+async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
+    waits = {asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())}
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

@@ -1,0 +1,202 @@
+"""Notification templates: one ``.txt`` and one ``.html`` per kind and locale.
+
+The mail is sent as multipart/alternative, so both parts come from the same
+context and must say the same thing. Templates never spell a status label: the
+caller localizes it from :data:`gateway.desk.model.STATUS_LABELS` and passes it
+in, so a label changes in one place. Rendering is strict (``StrictUndefined``):
+a template that asks for a name the caller did not provide fails loudly in the
+tests instead of mailing a customer a blank.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    UndefinedError,
+    select_autoescape,
+)
+from markupsafe import Markup, escape
+
+from gateway.notify.catalogs import translations
+
+KINDS: tuple[str, ...] = (
+    "created",
+    "status",
+    "operator_reply",
+    "reopened",
+    "follow_up",
+    "locked_follow_up",
+    "auto_closed",
+    "duplicate",
+    "reminder",
+    "confirm_address",
+    "escalation",
+    "possible_repeat",
+    "operator_message",
+    "command_error",
+    "stranger_held",
+    "held_notice",
+    "imported",
+    "signin_link",
+    "digest_answer",
+)
+
+LOCALES: tuple[str, ...] = ("ru", "en")
+DEFAULT_LOCALE = "ru"
+
+
+class UnknownTemplate(LookupError):
+    """Asked for a kind of notification that has no templates."""
+
+
+def default_root() -> Path:
+    """The templates shipped inside the package (package data: a wheel installs them)."""
+    return Path(str(files("gateway.notify") / "templates"))
+
+
+def plural_ru(n: int, one: str, few: str, many: str) -> str:
+    """Russian needs three forms (1 день, 2 дня, 5 дней, 11 дней, 21 день)."""
+    n = abs(int(n))
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def plural_en(n: int, one: str, other: str) -> str:
+    """English needs two forms; kept beside :func:`plural_ru` so templates read alike."""
+    return one if abs(int(n)) == 1 else other
+
+
+_MONTHS = {
+    "ru": (
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+
+def long_date(iso: str, locale: str) -> str:
+    """A date as people of the locale write it: "15 января 2027 г." / "15 January 2027"
+    (never 15.01.2027, which an English reader may take for another day)."""
+    text = str(iso)
+    if len(text) >= 10 and text[2] == "." and text[5] == ".":  # 14.05.2025, as rows had it
+        text = f"{text[6:10]}-{text[3:5]}-{text[0:2]}"
+    day = date.fromisoformat(text[:10])
+    month = _MONTHS[resolve_locale(locale)][day.month - 1]
+    suffix = " г." if resolve_locale(locale) == "ru" else ""
+    return f"{day.day} {month} {day.year}{suffix}"
+
+
+def quote(text: str) -> str:
+    """Someone else's text in a plain-text mail: each line behind "> ", as mail clients
+    quote, so a customer's "-- " signature line never reads as our signature."""
+    return "\n".join(f"> {line}".rstrip() if line else ">" for line in text.splitlines())
+
+
+def br(text: str) -> Markup:
+    """Plain text in HTML: escaped, line breaks as <br> (Outlook for Windows ignores
+    ``white-space: pre-wrap``)."""
+    return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
+
+
+def resolve_locale(locale: str) -> str:
+    """A customer's locale may come as ``en-US`` or something we do not ship; Russian is the
+    desk's default language, so anything unknown gets Russian rather than an error."""
+    lang = (locale or "").strip().lower().replace("_", "-").split("-")[0]
+    return lang if lang in LOCALES else DEFAULT_LOCALE
+
+
+class Templates:
+    """One jinja2 environment per language over a template root, reused for every mail.
+
+    A kind written once (``<kind>.txt``, ``<kind>.html`` at the root) is rendered
+    through that language's gettext catalog (``notify.catalogs``); a kind not
+    yet moved has a copy per language (``<lang>/<kind>.*``).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.envs = {lang: self._environment(lang) for lang in LOCALES}
+        self.env = self.envs[DEFAULT_LOCALE]
+
+    def _environment(self, lang: str) -> Environment:
+        env = Environment(
+            loader=FileSystemLoader(self.root),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+            # Block tags on their own line leave no blank line behind: the text part is
+            # read as plain text, so stray whitespace would show.
+            trim_blocks=True,
+            lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
+        )
+        env.install_gettext_translations(translations(self.root, lang), newstyle=True)  # type: ignore[attr-defined]
+        env.filters.update(
+            plural_ru=plural_ru, plural_en=plural_en, long_date=long_date, quote=quote, br=br
+        )
+        return env
+
+    def render(self, kind: str, locale: str, context: dict[str, Any]) -> tuple[str, str]:
+        """Return ``(text, html)`` for one notification.
+
+        Raises :class:`UnknownTemplate` for a kind we do not send, and
+        :class:`jinja2.UndefinedError` (naming the template) when the context lacks a
+        name the template uses.
+        """
+        if kind not in KINDS:
+            raise UnknownTemplate(
+                f"no e-mail template for kind {kind!r}; known kinds: {', '.join(KINDS)}"
+            )
+        lang = resolve_locale(locale)
+        once = (self.root / f"{kind}.txt").exists()  # written once, words from the catalog
+        where = "" if once else f"{lang}/"
+        context = {**context, "lang": lang}
+        return (
+            self._render_one(lang, f"{where}{kind}.txt", context),
+            self._render_one(lang, f"{where}{kind}.html", context),
+        )
+
+    def _render_one(self, lang: str, name: str, context: dict[str, Any]) -> str:
+        try:
+            template = self.envs[lang].get_template(name)
+        except TemplateNotFound as exc:
+            raise UnknownTemplate(f"e-mail template {name!r} is missing under {self.root}") from exc
+        try:
+            return template.render(context)
+        except UndefinedError as exc:
+            raise UndefinedError(f"{name}: {exc.message}") from exc
