@@ -28,7 +28,14 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 LONG = "https://example.ru/" + "очень-длинный-адрес-" * 6
-CUSTOMER_PAGES = ["/tickets", "/tickets/new", "/tickets/1", "/tickets/2", "/tickets/999"]
+CUSTOMER_PAGES = [
+    "/tickets",
+    "/tickets/new",
+    "/tickets/1",
+    "/tickets/2",
+    "/tickets/999",
+    "/tickets/search?q=502",
+]
 OPERATOR_PAGES = [
     "/op",
     "/op?view=all&sort=updated",
