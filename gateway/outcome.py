@@ -95,3 +95,19 @@ class Delivery:
     trust: Trust = Trust.CLAIM
     login: str | None = None  # who the edge authenticated (operator or customer), lower case
     wishes: frozenset[Wish] = frozenset()
+
+
+class Tally:
+    """How many mails this process answered, by outcome: what ``GET /metrics`` reports
+    (issue 14, item 17). ``app`` counts at the edges it builds; nothing else writes it.
+    Counters only grow, so a scraper sees rates across scrapes; they start at 0 with the
+    process, as Prometheus expects of a ``_total``."""
+
+    def __init__(self) -> None:
+        self.counts: dict[OutcomeKind, int] = dict.fromkeys(OutcomeKind, 0)
+
+    def add(self, kind: OutcomeKind) -> None:
+        self.counts[kind] += 1
+
+    def snapshot(self) -> dict[OutcomeKind, int]:
+        return dict(self.counts)

@@ -149,12 +149,30 @@ class RecordingSMTP:
         """``server_options`` go to aiosmtpd's SMTP: ``tls_context``, ``require_starttls``,
         ``authenticator`` … — a smarthost that insists on STARTTLS and AUTH."""
         self.mails: list[Captured] = []
+        self.ehlo_names: list[str] = []  # what each client said in EHLO (issue 13)
         self.refuse: list[str] = []
+        self.refuse_rcpt: dict[str, str] = {}  # address → the answer to its RCPT (a dead box)
         self._on_mail = on_mail
         self._lock = threading.Lock()
         self._controller = Controller(
             self, hostname="127.0.0.1", port=free_port(), **server_options
         )
+
+    async def handle_EHLO(
+        self, server: object, session: object, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.ehlo_names.append(hostname)
+        session.host_name = hostname  # type: ignore[attr-defined]  # aiosmtpd: the hook sets it
+        return responses
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        refusal = self.refuse_rcpt.get(address.lower())
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
         with self._lock:

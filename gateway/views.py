@@ -46,6 +46,7 @@ def ticket_summary(
         "customer_id": ticket.customer_id,
         "notify": ticket.notify,
         "notify_address": ticket.notify_address,
+        "notify_bounced": ticket.notify_bounced,  # why mail to it stopped (issue 13)
         "locale": ticket.locale,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
@@ -103,6 +104,11 @@ def ticket_detail(
             "created_at": _iso(m.created_at),
         }
         for m in messages
+    ]
+    # An operator's answer that never reached the customer (issue 13): said, not hidden.
+    out["undelivered"] = [
+        {"id": r.id, "kind": r.kind, "to": r.to_address, "state": r.state, "why": r.last_error}
+        for r in outbox.undelivered(session, number, ("operator_reply",))
     ]
     out["events"] = [
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 
 from gateway.store.tables import Message, RawMail
 from gateway.testing import RunningGateway, running_gateway
-from tests.helpers import mail, send, tickets
+from tests.helpers import mail, send, tickets, until
 
 
 def _stored_ids(gw: RunningGateway) -> set[str]:
@@ -52,3 +53,36 @@ def test_thread_writer_stores_mail_the_same_way(settings, clock) -> None:
         (ticket,) = tickets(gw)
         assert ticket["status"] == "awaiting_operator"
         assert _stored_ids(gw) == {"<thread@example.ru>"}
+
+
+def _kill_next_writer(gw: RunningGateway, old: int) -> int:
+    """Wait for the writer that replaces ``old`` to be spawned and kill it while it starts."""
+    assert until(lambda: gw.gateway.writer_pid not in (None, old), timeout=30)
+    pid = gw.gateway.writer_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+@pytest.mark.writer_process
+def test_a_writer_killed_while_starting_is_restarted_until_one_runs(
+    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14.1: failed restarts are retried forever with backoff; one log line per state."""
+    caplog.set_level(logging.INFO, logger="gateway.writer")
+    gw = gateway.gateway
+    assert gw.writer_state == "running" and gw.writer_restarts == 0
+    pid = gw.writer_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(3):  # every new writer dies while it starts (PostgreSQL away, OOM killer…)
+        pid = _kill_next_writer(gateway, pid)
+        assert until(lambda: gw.writer_state == "down")
+    assert send(gateway, mail(msgid="<while-down@example.ru>"))[0] == 451
+    assert until(lambda: gw.writer_state == "running", timeout=30), gw.writer_state
+    assert gw.writer_restarts == 1
+    assert send(gateway, mail(msgid="<after-down@example.ru>"))[0] == 250
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.writer"]
+    assert sum("exited with" in line for line in lines) == 1, lines
+    assert sum("cannot start" in line for line in lines) == 1, lines
+    assert sum("running again" in line for line in lines) == 1, lines

@@ -41,3 +41,22 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
         assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()
+
+
+def test_the_quick_revision_reading_agrees_with_alembic(database_url: str) -> None:
+    """The check before every command reads head and current revision without Alembic's
+    machinery (cheap pipe, issue 14): it must give Alembic's answers, before and after init."""
+    from alembic.script import ScriptDirectory
+
+    assert db.head_revision() == ScriptDirectory(str(db.MIGRATIONS)).get_current_head()
+    engine = db.make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() is None
+        assert db.current_revision(engine) is None
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            expected = MigrationContext.configure(conn).get_current_revision()
+        assert db.current_revision(engine) == expected == db.head_revision()
+    finally:
+        engine.dispose()

@@ -22,6 +22,7 @@ from gateway.store.tables import Outbox
 from gateway.testing import Captured, RecordingSMTP, RunningGateway, running_gateway
 from tests.helpers import (
     SUPPORT,
+    cli,
     dispatcher_passes,
     mail,
     send,
@@ -104,17 +105,14 @@ def test_lifecycle_mails_thread_and_carry_the_right_headers(gw, smarthost):
     # The customer answers to the Reply-To address with a subject that lost its token.
     again = mail(subject="Re: сайт", msgid="<second@example.ru>", in_reply_to=None)
     assert send(gw, again, rcpts=(reply_to,))[0] == 250
-    status = smarthost.wait_for(3)[2].message
-    assert show(gw, 1)["status"] == "awaiting_operator"
-    assert "Требуется ваш ответ" in _text(status) and "Ожидает ответа оператора" in _text(status)
-    assert status["In-Reply-To"] == "<second@example.ru>"
+    assert show(gw, 1)["status"] == "awaiting_operator"  # their own change: no mail (issue 13)
 
     assert send(gw, mail(subject="Re: [#1]", body="#close\n\nСпасибо, всё работает."))[0] == 250
-    closed = smarthost.wait_for(4)[3].message
+    closed = smarthost.wait_for(3)[2].message
     assert show(gw, 1)["status"] == "closed"
-    assert "Закрыта" in _text(closed)
+    assert "Вы закрыли заявку" in _text(closed) and "откроется снова" in _text(closed)
     ids = {m.message["Message-ID"] for m in smarthost.mails}
-    assert len(ids) == 4
+    assert len(ids) == 3
 
 
 def test_english_customer_gets_english_mail(settings, clock, smarthost):
@@ -260,7 +258,7 @@ def test_automatic_mails_to_one_address_are_rate_limited(settings, clock, smarth
         )
         assert len(smarthost.mails) == 3
         assert [r.state for r in rows] == ["sent"] * 3 + ["suppressed"] * 2
-        assert "rate limit" in rows[4].last_error
+        assert "loop limit" in rows[4].last_error
         clock.advance(minutes=181)  # a new window
         assert send(gw, mail(subject="Проблема 6"))[0] == 250
         smarthost.wait_for(4)
@@ -305,23 +303,43 @@ def test_notify_off_stops_notifications(gw, smarthost):
     assert [r.kind for r in _rows(gw)] == ["created"]
 
 
-def test_notify_to_is_used_only_after_the_new_address_confirms(gw, smarthost):
-    """#notify-to: a confirmation goes to the new address; a reply from it switches over."""
+def test_notify_to_needs_proof_from_the_customers_own_address(gw, smarthost):
+    """#notify-to: the confirmation goes to the address mail goes to now (a From can be
+    forged, issue 13); only a reply from it switches over — never one from the new address."""
     assert send(gw, mail())[0] == 250
     smarthost.wait_for(1)
     body = "#notify-to boss@example.ru\n\nПишите, пожалуйста, руководителю."
     assert send(gw, mail(subject="Re: [#1]", body=body))[0] == 250
     confirm = smarthost.wait_for(2)[1]
-    assert confirm.rcpt_tos == ["boss@example.ru"]
+    assert confirm.rcpt_tos == ["ivan@example.ru"]
+    assert "boss@example.ru" in confirm.message.get_body(("plain",)).get_content()
     assert show(gw, 1)["notify_address"] == "ivan@example.ru"  # not before confirmation
-    yes = mail(sender="boss@example.ru", subject="Re: подтверждение", body="Да")
-    assert send(gw, yes, sender="boss@example.ru", rcpts=(confirm.message["Reply-To"],))[0] == 250
-    assert show(gw, 1)["notify_address"] == "boss@example.ru"
-    # a forged confirmation address for someone else does not verify
+    # the new address cannot confirm itself, even with the confirmation address in hand
     forged = confirm.message["Reply-To"]
+    boss = mail(sender="boss@example.ru", subject="Re: подтверждение", body="Да")
+    send(gw, boss, sender="boss@example.ru", rcpts=(forged,))
+    assert show(gw, 1)["notify_address"] == "ivan@example.ru"
     other = mail(sender="mallory@example.net", body="Да")
     send(gw, other, sender="mallory@example.net", rcpts=(forged,))
+    assert show(gw, 1)["notify_address"] == "ivan@example.ru"
+    yes = mail(subject="Re: подтверждение", body="Да")
+    assert send(gw, yes, rcpts=(forged,))[0] == 250
     assert show(gw, 1)["notify_address"] == "boss@example.ru"
+
+
+def test_a_forged_notify_to_never_reaches_the_attacker(gw, smarthost):
+    """A forged customer From with #notify-to attacker@: the real customer is asked; the
+    attacker gets nothing and the ticket's mail stays with the customer."""
+    assert send(gw, mail())[0] == 250
+    smarthost.wait_for(1)
+    forged = mail(subject="Re: [#1]", body="#notify-to eve@attacker.example\n\nСпасибо")
+    assert send(gw, forged, sender="eve@attacker.example")[0] == 250
+    confirm = smarthost.wait_for(2)[1]
+    assert confirm.rcpt_tos == ["ivan@example.ru"]
+    gw.gateway.wiring.desk.act(1, "Анна", "reply", text="Ответ по заявке")
+    answer = smarthost.wait_for(3)[2]
+    assert answer.rcpt_tos == ["ivan@example.ru"]
+    assert all("eve@attacker.example" not in m.rcpt_tos for m in smarthost.mails)
 
 
 def test_without_a_smarthost_mail_lands_in_a_maildir(gateway):
@@ -401,3 +419,72 @@ def test_smarthost_with_starttls_and_auth(settings, clock, tmp_path, monkeypatch
         (got,) = smarthost.wait_for(1)
     assert got.rcpt_tos == ["ivan@example.ru"]
     assert logins == [(b"helpdesk", b"s3cret")]
+
+
+def test_the_smarthost_hears_our_domain_in_ehlo_and_the_brand_in_from(settings, clock, smarthost):
+    """EHLO names HELPDESK_EHLO_NAME (default: the domain), never localhost; From is the brand."""
+    with running_gateway(
+        settings, clock, smarthost=smarthost.url, smarthost_starttls="no", brand="Хостинг Пример"
+    ) as gw:
+        assert send(gw, mail())[0] == 250
+        (created,) = smarthost.wait_for(1)
+    assert smarthost.ehlo_names and set(smarthost.ehlo_names) == {"example.com"}
+    assert created.message["From"].addresses[0].display_name == "Хостинг Пример"
+    assert created.message["Content-Language"] == "ru"
+    with running_gateway(
+        settings,
+        clock,
+        smarthost=smarthost.url,
+        smarthost_starttls="no",
+        ehlo_name="mx.example.com",
+    ) as gw:
+        assert send(gw, mail(subject="Другое"))[0] == 250
+        smarthost.wait_for(2)
+    assert smarthost.ehlo_names[-1] == "mx.example.com"
+
+
+GMAIL_STYLE_BOUNCE = (
+    "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+    "To: {to}\r\nSubject: Delivery Status Notification (Failure)\r\n"
+    "Message-ID: <gm1@mail.gmail.com>\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=UTF-8\r\n\r\n"
+    "This is an automatically generated Delivery Status Notification\r\n\r\n"
+    "Delivery to the following recipient failed permanently:\r\n\r\n"
+    "     ivan@example.ru\r\n\r\n"
+    "Technical details of permanent failure:\r\n"
+    "The email account that you tried to reach does not exist.\r\n"
+)
+
+
+def test_a_gmail_style_bounce_without_rfc3464_stops_mail_too(gw, smarthost):
+    """A bounce with no delivery-status part (Gmail's plain text) marks the address too."""
+    assert send(gw, mail())[0] == 250
+    (created,) = smarthost.wait_for(1)
+    bounce = GMAIL_STYLE_BOUNCE.format(to=created.mail_from).encode()
+    assert send(gw, bounce, sender="", rcpts=(created.mail_from,))[0] == 250
+    assert show(gw, 1)["notify_bounced"], show(gw, 1)
+
+
+def test_a_550_at_rcpt_marks_the_address_and_the_operator_is_told(gw, smarthost, settings):
+    """The smarthost refuses the address at RCPT: the address is marked like a bounce, and an
+    operator's answer then says it was not sent — in `ticket reply`, `ticket show` and the page's
+    data — instead of exiting 0 in silence."""
+    smarthost.refuse_rcpt["ivan@example.ru"] = "550 5.1.1 <ivan@example.ru>: user unknown"
+    assert send(gw, mail())[0] == 250
+    rows = _wait_rows(gw, lambda rows: rows and rows[0].state != "pending")
+    assert rows[0].state == "failed" and "550 5.1.1" in rows[0].last_error
+    ticket = show(gw, 1)
+    assert "550 5.1.1" in (ticket["notify_bounced"] or "")
+
+    env = {
+        "HELPDESK_DATA_DIR": str(settings.data_dir),
+        "HELPDESK_DATABASE_URL": settings.database_url,
+        "HELPDESK_DOMAIN": "example.com",
+    }
+    done = cli(env, "ticket", "reply", "1", "--as", "Анна", "--text", "Проверьте, пожалуйста.")
+    assert done.returncode == 0
+    assert b"not sent" in done.stderr and b"bounced" in done.stderr
+    shown = cli(env, "ticket", "show", "1").stdout.decode()
+    assert "WARNING:" in shown and "NOT SENT: operator_reply to ivan@example.ru" in shown
+    [undelivered] = show(gw, 1)["undelivered"]
+    assert undelivered["kind"] == "operator_reply" and undelivered["state"] == "suppressed"

@@ -264,3 +264,30 @@ def test_bad_submission_settings_are_refused(tmp_path, env, problem):
     """Malformed submission settings stop the start with what to fix."""
     with pytest.raises(ConfigError, match=problem):
         load_settings(environ=env, data_dir=tmp_path)
+
+
+def test_wrong_passwords_are_throttled_for_every_instance_on_the_database(settings, clock):
+    """Issue 14.9: after 5 wrong passwords even the right one gets 454, at another instance too."""
+    with submission(settings, clock) as first, running_gateway(
+        settings, clock, submission_listen=LISTEN
+    ) as second:
+        with client(first) as c:
+            for _ in range(5):
+                assert auth_plain(c, OPERATOR, "guess")[0] == 535
+            code, text = auth_plain(c, OPERATOR, PASSWORD)
+            assert (code, text[:5]) == (454, "4.7.0"), text
+        with client(second) as c:
+            code, text = auth_plain(c, OPERATOR, PASSWORD)
+            assert (code, text[:5]) == (454, "4.7.0"), text
+        clock.advance(minutes=16)  # the window passes: the right password works again
+        with client(second) as c:
+            assert auth_plain(c, OPERATOR, PASSWORD)[0] == 235
+
+
+def test_one_address_guessing_many_logins_is_throttled(settings, clock):
+    """Issue 14.9: 20 wrong passwords from one address, over many logins, stop that address."""
+    with submission(settings, clock) as gw, client(gw) as c:
+        for n in range(20):
+            assert auth_plain(c, f"guess{n}@example.com", "guess")[0] == 535
+        code, text = auth_plain(c, OPERATOR, PASSWORD)
+        assert (code, text[:5]) == (454, "4.7.0"), text

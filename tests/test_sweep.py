@@ -14,19 +14,21 @@ import os
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from gateway import intake
 from gateway.app.gateway import Gateway
 from gateway.app.runs import run_sweep
 from gateway.clock import FrozenClock
 from gateway.config import Settings
+from gateway.notify.render import long_date
 from gateway.outcome import Delivery
+from gateway.schedule.jobs import merge_duplicates
 from gateway.schedule.sweep import sweep
 from gateway.store import tickets as ticket_store
 from gateway.store.tables import Event, Outbox, Ticket
@@ -224,7 +226,7 @@ def test_one_reminder_per_waiting_period(gw, smarthost, clock):
     assert _run(gw, clock()) == {**NOTHING, "reminded": [number]}
     [reminder] = [s for s in _settle(gw, smarthost) if s.kind == "reminder"]
     assert reminder.to == IVAN and reminder.message["Subject"].startswith(f"[#{number}] ")
-    close_on = (t0 + timedelta(days=30)).strftime("%d.%m.%Y")
+    close_on = long_date((t0 + timedelta(days=30)).date().isoformat(), "ru")  # "8 января 2027 г."
     assert "7 дней" in reminder.text and close_on in reminder.text
     assert show(gw, number)["reminded_for"] == t0.isoformat()
 
@@ -246,7 +248,7 @@ def test_one_reminder_per_waiting_period(gw, smarthost, clock):
     assert _run(gw, clock())["reminded"] == [number]
     reminders = [s for s in _settle(gw, smarthost) if s.kind == "reminder"]
     assert len(reminders) == 2
-    assert (t1 + timedelta(days=30)).strftime("%d.%m.%Y") in reminders[1].text
+    assert long_date((t1 + timedelta(days=30)).date().isoformat(), "ru") in reminders[1].text
 
 
 # --- the reopen window --------------------------------------------------------------------
@@ -537,3 +539,35 @@ def test_sweep_function_takes_the_time_it_is_handed(gw, clock):
     report = sweep(sessions, rules, clock() + timedelta(days=31))
     assert report.auto_closed == [number] and not report.dry_run
     assert show(gw, number)["status"] == "closed_no_reply"
+
+
+def test_serves_dedup_job_reads_the_texts_of_customers_with_new_tickets_only(
+    gw, clock, monkeypatch
+):
+    """Issue 14.7: the job's cost follows the window's new tickets, not all tickets in it."""
+    for i in range(15):  # earlier in the window: two different requests each, compared before
+        for n in range(2):
+            sender = f"c{i}@example.ru"
+            body = f"Клиент {i}, заявка {n}: " + " ".join(f"слово{i}x{n}x{k}" for k in range(9))
+            request = mail(sender=sender, subject=f"Тема {i}/{n}", body=body)
+            assert send(gw, request, sender=sender)[0] == 250
+    clock.advance(minutes=30)
+    _race(gw, monkeypatch, mail(msgid="<new1@example.ru>"), mail(msgid="<new2@example.ru>"))
+    clock.advance(minutes=1)
+    engine = gw.gateway.engine
+    read: list[object] = []
+
+    def statements(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "request_norm" in statement:
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            read.extend(values)
+
+    rules = replace(gw.gateway.wiring.sweep_rules(), dedup_fresh=timedelta(minutes=2))
+    event.listen(engine, "before_cursor_execute", statements)
+    try:
+        with gw.gateway.sessions() as session, session.begin():
+            merged = merge_duplicates(session, rules, clock())
+    finally:
+        event.remove(engine, "before_cursor_execute", statements)
+    assert merged == [(32, 31)]
+    assert sorted(read) == [31, 32]

@@ -31,6 +31,7 @@ from gateway.notify.dispatch import Dispatcher
 from gateway.outcome import DATABASE_AWAY, Delivery, Outcome
 from gateway.schedule.scheduler import Scheduler
 from gateway.smtp import tls
+from gateway.smtp.limits import SessionLimits
 from gateway.smtp.server import start_listener, start_submission
 from gateway.store import db
 from gateway.store.group_commit import GroupCommitter
@@ -83,6 +84,21 @@ class Gateway:
     def writer_pid(self) -> int | None:
         """The intake writer's process id (None with HELPDESK_INTAKE_WRITER=thread)."""
         return self._child.pid if self._child is not None else None
+
+    @property
+    def writer_state(self) -> str:
+        """``running``, ``restarting`` (a new writer is starting) or ``down`` (starting
+        fails and is retried with backoff, or the gateway is stopped): /healthz reads it."""
+        if self._child is not None:
+            return self._child.state
+        if self._writer is not None:
+            return "running" if self._writer.alive else "down"
+        return "down"
+
+    @property
+    def writer_restarts(self) -> int:
+        """How many times a new intake writer took over from a dead one: /metrics reads it."""
+        return self._child.restarts if self._child is not None else 0
 
     def init_database(self) -> None:
         self.wiring.init_database()
@@ -138,7 +154,14 @@ class Gateway:
     async def _start_writer(self) -> None:
         s = self.settings
         if s.intake_writer == "process":
-            child = WriterProcess(WriterConfig(s.db_url, s.sqlite_synchronous, self.rules))
+            config = WriterConfig(
+                s.db_url,
+                s.sqlite_synchronous,
+                self.rules,
+                s.intake_cpu_budget_seconds,
+                s.intake_memory_budget_mb,
+            )
+            child = WriterProcess(config)
             try:
                 await child.start()
             except WriterUnavailable as exc:
@@ -165,14 +188,16 @@ class Gateway:
         self.scheduler.start()
         host, port = s.listen_host_port
         handler = parts.smtp_handler(self.wiring, self.deliver)
-        server = await start_listener(handler, host, port, hostname=s.domain)
+        server = await start_listener(
+            handler, host, port, hostname=s.domain, limits=self._session_limits()
+        )
         self.bound = server.sockets[0].getsockname()[:2]
         log.info("listening on %s://%s:%d", s.listen_scheme, *self.bound)
         try:
             if submission is not None:
                 await self._start_submission(*submission)
             if http is not None:
-                await http.start(parts.web_app(self.wiring, self.deliver, http.bound))
+                await http.start(parts.web_app(self.wiring, self.deliver, http.bound, self))
                 self._http, self.http_bound = http, http.bound
                 log.info("support page on http://%s:%d", *self.http_bound)
         except BaseException:
@@ -182,6 +207,13 @@ class Gateway:
             raise
         return server
 
+    def _session_limits(self) -> SessionLimits:
+        """One listener's session limits (issue 14.4), from the settings."""
+        s = self.settings
+        return SessionLimits(
+            s.smtp_max_sessions, s.smtp_max_sessions_per_address, s.smtp_idle_timeout_seconds
+        )
+
     async def _start_submission(self, context: object, cert: object) -> None:
         host, port = self.settings.submission_host_port
         self._submission = await start_submission(
@@ -190,6 +222,7 @@ class Gateway:
             port,
             tls_context=context,  # type: ignore[arg-type]
             hostname=self.settings.domain,
+            limits=self._session_limits(),
         )
         self.submission_bound = self._submission.sockets[0].getsockname()[:2]
         log.info(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +26,7 @@ from gateway.schedule.scheduler import Scheduler
 from gateway.smtp import tls
 from gateway.smtp.handler import Handler
 from gateway.smtp.submission import SubmissionHandler
+from gateway.web import monitoring
 from gateway.web.backend import Backend
 from gateway.web.server import HttpListener
 from gateway.web.site import make_app
@@ -51,26 +54,63 @@ def sender_check(wiring: Wiring) -> Callable[[str], Awaitable[Outcome | None]]:
     return check
 
 
+def counted(wiring: Wiring, deliver: Deliver) -> Deliver:
+    """``deliver``, each outcome added to the wiring's tally (GET /metrics)."""
+
+    async def run(delivery: Delivery) -> Outcome:
+        outcome = await deliver(delivery)
+        wiring.tally.add(outcome.kind)
+        return outcome
+
+    return run
+
+
+def _counted_checks(
+    wiring: Wiring,
+) -> tuple[Callable[[str], bool], Callable[[str], Awaitable[Outcome | None]]]:
+    """The RCPT-time checks, each refusal added to the tally."""
+    serves, check = wiring.intake.serves, sender_check(wiring)
+
+    def served(address: str) -> bool:
+        ok = serves(address)
+        if not ok:
+            wiring.tally.add(OutcomeKind.UNKNOWN_RECIPIENT)
+        return ok
+
+    async def sender(address: str) -> Outcome | None:
+        refusal = await check(address)
+        if refusal is not None:
+            wiring.tally.add(refusal.kind)
+        return refusal
+
+    return served, sender
+
+
 def smtp_handler(wiring: Wiring, deliver: Deliver) -> Handler:
     s = wiring.settings
-    return Handler(
-        serves=wiring.intake.serves,
-        check_sender=sender_check(wiring),
-        deliver=deliver,
+    served, sender = _counted_checks(wiring)
+    handler = Handler(
+        serves=served,
+        check_sender=sender,
+        deliver=counted(wiring, deliver),
         support=wiring.intake.support,
         size_limit=s.max_message_size,
         lmtp=s.listen_scheme == "lmtp",
     )
+    handler.max_recipients = s.smtp_max_recipients
+    return handler
 
 
 def submission_handler(wiring: Wiring, deliver: Deliver) -> SubmissionHandler:
-    return SubmissionHandler(
+    handler = SubmissionHandler(
         serves=wiring.intake.serves,
-        authenticate=wiring.desk.authenticate,
-        deliver=deliver,
+        authenticate=wiring.logins.smtp,
+        deliver=counted(wiring, deliver),
         support=wiring.intake.support,
         size_limit=wiring.settings.max_message_size,
     )
+    handler.max_recipients = wiring.settings.smtp_max_recipients
+    return handler
 
 
 def submission_tls(wiring: Wiring) -> tuple[ssl.SSLContext, Path]:
@@ -103,16 +143,55 @@ def bind_http(wiring: Wiring) -> HttpListener:
         ) from None
 
 
-def web_app(wiring: Wiring, deliver: Deliver, bound: tuple[str, int]) -> object:
-    """The support page's application: the operator verbs, intake through the writer."""
+def probe(wiring: Wiring, gateway: object) -> monitoring.Probe | None:
+    """What /healthz and /metrics read of a running gateway; None when they are off.
+
+    The writer's state and restarts are read by name, with defaults, so this works
+    with a gateway that does not report them (a thread writer: running while served).
+    """
+    s = wiring.settings
+    if not s.http_monitoring:
+        return None
+
+    def writer() -> tuple[str, int]:
+        state = getattr(gateway, "writer_state", "running")
+        return str(state), int(getattr(gateway, "writer_restarts", 0))
+
+    def sweeps() -> dict[str, tuple[int, float, float]]:
+        jobs = getattr(gateway, "scheduler", None)
+        if jobs is None:
+            return {}
+        return {
+            name: (runs, jobs.seconds.get(name, 0.0), jobs.last_seconds.get(name, 0.0))
+            for name, runs in jobs.runs.items()
+        }
+
+    return monitoring.Probe(
+        sessions=wiring.sessions,
+        clock=wiring.clock,
+        tally=wiring.tally,
+        writer=writer,
+        sweeps=sweeps,
+        outbox_max_age=timedelta(seconds=s.health_outbox_seconds),
+    )
+
+
+def web_app(
+    wiring: Wiring, deliver: Deliver, bound: tuple[str, int], gateway: object = None
+) -> object:
+    """The support page's application: the operator verbs, intake through the writer;
+    and, unless turned off, the sysadmin's /healthz and /metrics."""
     backend = Backend(
         sessions=wiring.sessions,
         clock=wiring.clock,
-        deliver=deliver,
+        deliver=counted(wiring, deliver),
         desk=wiring.desk,
         intake=wiring.intake,
+        logins=wiring.logins,
     )
-    return make_app(backend, web_config(wiring.settings, wiring.secret, bound))
+    app = make_app(backend, web_config(wiring.settings, wiring.secret, bound))
+    app.router.routes[:0] = monitoring.routes(probe(wiring, gateway))
+    return app
 
 
 def dispatcher(wiring: Wiring) -> Dispatcher:
@@ -131,12 +210,14 @@ def dispatcher(wiring: Wiring) -> Dispatcher:
             starttls=starttls,
             username=s.smarthost_user,
             password=s.smarthost_password,
+            ehlo_name=s.ehlo_name or s.domain,  # never "localhost" (issue 13)
         )
 
     return Dispatcher(wiring.sessions, Templates(default_root()), rules, sender, wiring.clock)
 
 
 def scheduler(wiring: Wiring) -> Scheduler:
-    return Scheduler(
-        wiring.sessions, wiring.sweep_rules(), wiring.clock, intervals(wiring.settings)
-    )
+    every = intervals(wiring.settings)
+    # serve's dedup job compares what is new since about its last run (issue 14.7)
+    rules = replace(wiring.sweep_rules(), dedup_fresh=2 * every.dedup)
+    return Scheduler(wiring.sessions, rules, wiring.clock, every)

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,26 +24,34 @@ from gateway.clock import Clock, system_clock
 from gateway.config import ConfigError, Settings
 from gateway.desk.model import Policy
 from gateway.intake import IntakeRules
-from gateway.notify.build import DispatchRules
 from gateway.notify.enqueue import Notices
 from gateway.notify.faq import FaqEntry, FaqError, load_faq
 from gateway.operations.desk import Desk
-from gateway.schedule.jobs import SweepRules
-from gateway.schedule.scheduler import Intervals
+from gateway.operations.logins import Logins
+from gateway.outcome import Tally
 from gateway.store import db
 from gateway.store.outbox import RateLimit
-from gateway.web.backend import WebConfig
+
+if TYPE_CHECKING:  # imported where used: `helpdesk ingest` needs none of them (issue 14)
+    from gateway.notify.build import DispatchRules
+    from gateway.schedule.jobs import SweepRules
+    from gateway.schedule.scheduler import Intervals
+    from gateway.web.backend import WebConfig
 
 
-def load_secret(settings: Settings) -> bytes:
+def load_secret(settings: Settings, *, create: bool = True) -> bytes:
     """HELPDESK_SECRET, else ``data_dir/secret.key``, made once with 32 random bytes.
 
     Reply and bounce addresses are signed with it; it must survive restarts and
     be the same on every instance sharing a database (set HELPDESK_SECRET there).
+    A command that only reads (``create=False``) makes no file: it signs nothing,
+    so a throwaway key stands in when there is none yet (issue 14, item 18).
     """
     if settings.secret:
         return settings.secret.encode()
     path = Path(settings.data_dir) / "secret.key"
+    if not path.exists() and not create:
+        return secrets.token_bytes(32)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -75,6 +84,7 @@ def notices(settings: Settings, secret: bytes) -> Notices:
         team_address=settings.team_address.lower(),
         operator_copies=settings.operator_copies,
         team_locale=settings.locale,
+        asked=RateLimit(settings.asked_limit, timedelta(minutes=settings.asked_window_minutes)),
     )
 
 
@@ -107,6 +117,8 @@ def intake_rules(settings: Settings, secret: bytes, tell: Notices | None) -> Int
 
 
 def sweep_rules(settings: Settings, tell: Notices | None) -> SweepRules:
+    from gateway.schedule.jobs import SweepRules
+
     return SweepRules(
         policy=policy(settings),
         notices=tell,
@@ -116,6 +128,8 @@ def sweep_rules(settings: Settings, tell: Notices | None) -> SweepRules:
 
 
 def intervals(settings: Settings) -> Intervals:
+    from gateway.schedule.scheduler import Intervals
+
     s = settings
     return Intervals(
         auto_close=timedelta(seconds=s.auto_close_interval_seconds),
@@ -134,17 +148,22 @@ def faq(settings: Settings) -> tuple[FaqEntry, ...]:
 
 
 def dispatch_rules(settings: Settings, secret: bytes) -> DispatchRules:
+    from gateway.notify.build import DispatchRules
+
     return DispatchRules(
         support=settings.support,
         secret=secret,
         max_attempts=settings.notify_max_attempts,
         backoff=timedelta(seconds=settings.notify_backoff_seconds),
         faq=faq(settings),
+        brand=settings.brand.strip(),
     )
 
 
 def web_config(settings: Settings, secret: bytes, bound: tuple[str, int] | None) -> WebConfig:
     """The page's settings; mailed links use the public URL, else the bound address."""
+    from gateway.web.backend import WebConfig
+
     s = settings
     secure = {"yes": True, "no": False}.get(
         s.http_cookie_secure, s.http_base_url.startswith("https://")
@@ -176,21 +195,30 @@ class Wiring:
 
     settings: Settings
     clock: Clock = system_clock
+    writes: bool = True  # False: a command that only reads, and so creates no file
     secret: bytes = field(init=False, repr=False)
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
     notices: Notices = field(init=False)
     intake: IntakeRules = field(init=False)
     desk: Desk = field(init=False)
+    tally: Tally = field(init=False, default_factory=Tally)  # mails answered (GET /metrics)
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.secret = load_secret(s)
+        self.secret = load_secret(s, create=self.writes)
         self.engine = db.make_engine(s.db_url, sqlite_synchronous=s.sqlite_synchronous)
         self.sessions = db.session_factory(self.engine)
         self.notices = notices(s, self.secret)
         self.intake = intake_rules(s, self.secret, self.notices)
         self.desk = Desk(self.sessions, self.clock, self.intake.policy, self.notices)
+        self.logins = Logins(
+            self.sessions,
+            self.clock,
+            self.desk.authenticate,
+            self.settings.auth_max_failures,
+            timedelta(minutes=self.settings.auth_failure_window_minutes),
+        )
 
     @property
     def policy(self) -> Policy:

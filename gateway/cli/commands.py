@@ -10,41 +10,25 @@ in ``cli.main``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from gateway import intake, views
 from gateway.app.wiring import Wiring
 from gateway.cli import render
+from gateway.cli.base import EX_DATAERR, EX_OK, CliError, show
 from gateway.desk.model import Status
 from gateway.outcome import OutcomeKind
 
-EX_OK, EX_ERROR, EX_USAGE, EX_DATAERR, EX_TEMPFAIL = 0, 1, 2, 65, 75
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EX_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def show(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
-    if as_json:
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-    else:
-        out = text(data)
-        if out:
-            print(out)
-
 
 @contextmanager
-def wired(args: argparse.Namespace, *, migrated: bool = True) -> Iterator[Wiring]:
-    """The gateway's parts for one command; the database is let go when it ends."""
-    wiring = Wiring(args.settings)
+def wired(
+    args: argparse.Namespace, *, migrated: bool = True, reads_only: bool = False
+) -> Iterator[Wiring]:
+    """The gateway's parts for one command; the database is let go when it ends.
+    ``reads_only``: a listing or a dry run, which must create no file (no secret.key)."""
+    wiring = Wiring(args.settings, writes=not reads_only)
     try:
         if migrated:
             wiring.require_database()
@@ -59,7 +43,7 @@ def wired(args: argparse.Namespace, *, migrated: bool = True) -> Iterator[Wiring
 def cmd_tickets(args: argparse.Namespace) -> int:
     if args.status and args.status not in {s.value for s in Status}:
         raise CliError(f"unknown status {args.status!r}; use one of {', '.join(Status)}")
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.tickets(
             session, status=args.status, customer=args.customer, policy=w.policy, now=w.clock()
         )
@@ -68,7 +52,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
 
 
 def cmd_ticket_show(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         detail = views.ticket_detail(session, args.number, policy=w.policy, now=w.clock())
     if detail is None:
         raise CliError(f"there is no ticket #{args.number}; see `helpdesk tickets`")
@@ -92,6 +76,9 @@ def cmd_ticket_act(args: argparse.Namespace) -> int:
             reason=getattr(args, "reason", "") or "",
             text=text,
         )
+    for why in result.get("undelivered", []):  # issue 13: never a silent exit 0
+        number = result["number"]
+        print(f"warning: ticket #{number}: your answer was not sent: {why}", file=sys.stderr)
     show(
         result,
         args.json,
@@ -125,7 +112,7 @@ def cmd_ticket_notify(args: argparse.Namespace) -> int:
 
 
 def cmd_held_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.held(session)
     show(rows, args.json, render.held)
     return EX_OK
@@ -149,7 +136,7 @@ def cmd_customers_add(args: argparse.Namespace) -> int:
 
 
 def cmd_customers_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.customers(session)
     show(rows, args.json, render.customers)
     return EX_OK
@@ -168,14 +155,14 @@ def cmd_operators_add(args: argparse.Namespace) -> int:
 
 
 def cmd_operators_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.operators(session)
     show(rows, args.json, render.operators)
     return EX_OK
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.quarantine(session, everything=args.all)
     show(rows, args.json, render.quarantine)
     return EX_OK
@@ -195,7 +182,7 @@ def cmd_quarantine_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    with wired(args) as w, w.sessions() as session:
+    with wired(args, reads_only=True) as w, w.sessions() as session:
         rows = views.outbox_rows(session, failed_only=args.failed)
     show(rows, args.json, render.outbox)
     return EX_OK

@@ -27,6 +27,14 @@ def ticket(t: dict[str, Any]) -> str:
         f"  created:  {t['created_at']}   awaiting since: {t['awaiting_since'] or '-'}"
         f"   closed: {t['closed_at'] or '-'}",
     ]
+    if t.get("notify_bounced"):
+        lines.append(
+            f"  WARNING:  mail to {t['notify_address']} bounces ({t['notify_bounced']}); nothing "
+            f"reaches the customer until the address changes: "
+            f"helpdesk ticket notify {t['number']} on --to ADDRESS"
+        )
+    for u in t.get("undelivered", []):
+        lines.append(f"  NOT SENT: {u['kind']} to {u['to']}: {u['why'] or u['state']}")
     if t["follow_up_of"]:
         lines.append(f"  linked to #{t['follow_up_of']} (follow-up or a repeat of it)")
     if t["duplicate_of"]:

@@ -1,25 +1,20 @@
-"""The verbs that run the gateway or feed it: ``init``, ``serve``, ``ingest`` (an MTA's
-pipe), ``sweep`` (cron) and ``import`` (an old mailbox)."""
+"""The verbs that run the gateway or feed it: ``init``, ``serve``, ``sweep`` (cron) and
+``import`` (an old mailbox); ``ingest`` (an MTA's pipe) is ``cli.pipe``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 
 from gateway.app.gateway import Gateway
 from gateway.app.runs import import_mailbox, run_sweep
 from gateway.cli import render
-from gateway.cli.commands import (
-    EX_DATAERR,
-    EX_OK,
-    EX_TEMPFAIL,
-    CliError,
-    show,
-    wired,
-)
-from gateway.outcome import Delivery, Origin, OutcomeKind
+from gateway.cli.base import EX_OK, CliError, show
+from gateway.cli.commands import wired
+from gateway.config import Settings
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -29,7 +24,39 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def _ports_free(settings: Settings) -> None:
+    """Each listener's port, tried before anything starts: a port in use is one line that
+    names the setting to change, not a page of tracebacks from parts already started."""
+    listeners = [("HELPDESK_LISTEN", settings.listen, settings.listen_host_port)]
+    if settings.submission_listen:
+        listeners.append(
+            (
+                "HELPDESK_SUBMISSION_LISTEN",
+                settings.submission_listen,
+                settings.submission_host_port,
+            )
+        )
+    if settings.http_listen:
+        listeners.append(("HELPDESK_HTTP_LISTEN", settings.http_listen, settings.http_host_port))
+    for name, url, (host, port) in listeners:
+        if port == 0:
+            continue
+        try:
+            for family, kind, proto, _, address in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            ):
+                with socket.socket(family, kind, proto) as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    probe.bind(address)
+        except OSError as exc:
+            raise CliError(
+                f"{name}={url}: cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                f"stop what uses it or set {name} to another port"
+            ) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    _ports_free(args.settings)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -44,39 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    data = sys.stdin.buffer.read()
-    gw = Gateway(args.settings)
-    try:
-        gw.wiring.require_database()
-        if not data.strip():
-            raise CliError("refused: standard input is empty; pipe one message in", EX_DATAERR)
-        recipients = tuple(args.recipient or [gw.rules.support])
-        for rcpt in recipients:
-            if not gw.rules.serves(rcpt):
-                raise CliError(
-                    f"refused: {rcpt} is not served here (only {gw.rules.support})", EX_DATAERR
-                )
-        if len(data) > args.settings.max_message_size:
-            raise CliError(
-                f"refused: the message is {len(data)} bytes, over the limit of "
-                f"{args.settings.max_message_size}",
-                EX_DATAERR,
-            )
-        outcome = gw.ingest_now(Delivery(args.sender, recipients, data, Origin.PIPE))
-    finally:
-        gw.close()
-    if outcome.kind is OutcomeKind.DEFERRED:
-        raise CliError(f"try again later: {outcome.detail}", EX_TEMPFAIL)
-    if not outcome.accepted:
-        who = outcome.address or args.sender
-        raise CliError(f"refused: {who} is not a registered customer. {outcome.detail}", EX_DATAERR)
-    print(f"{outcome.kind.value}: {outcome.detail}")
-    return EX_OK
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
-    with wired(args) as w:
+    with wired(args, reads_only=args.dry_run) as w:
         result = run_sweep(w, as_of=args.as_of, dry_run=args.dry_run)
     show(result, args.json, render.sweep)
     return EX_OK

@@ -10,6 +10,7 @@ from gateway.config.settings import ConfigError, Settings, host_port
 def validate(settings: Settings) -> None:
     """Refuse to start on settings that would misbehave later, saying how to fix them."""
     _validate_listeners(settings)
+    _validate_database(settings)
     _validate_words(settings)
     _validate_numbers(settings)
     _validate_http(settings)
@@ -32,6 +33,37 @@ def _validate_listeners(settings: Settings) -> None:
         settings.submission_host_port  # noqa: B018 - validates host and port
     if settings.submission_key and not settings.submission_cert:
         raise ConfigError("HELPDESK_SUBMISSION_KEY is set without HELPDESK_SUBMISSION_CERT")
+
+
+# Issue 14 (item 18): a URL SQLAlchemy would answer with a traceback about a missing driver.
+_PG_EXAMPLE = "postgresql+psycopg://USER@HOST:5432/DATABASE"
+
+
+def _validate_database(settings: Settings) -> None:
+    """Only the drivers we ship: SQLite (built in) and PostgreSQL through psycopg 3."""
+    url = settings.database_url.strip()
+    if not url:
+        return
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    dialect, _, driver = scheme.partition("+")
+    if dialect == "sqlite" and driver in ("", "pysqlite"):
+        return
+    if dialect in ("postgresql", "postgres") and driver in ("", "psycopg2", "pg8000", "asyncpg"):
+        raise ConfigError(
+            f"HELPDESK_DATABASE_URL starts with {scheme}://, which asks for a driver that is not "
+            f"installed; write postgresql+psycopg://… (psycopg 3), e.g. {_PG_EXAMPLE}"
+        )
+    if dialect == "postgresql" and driver == "psycopg":
+        return
+    if dialect in ("mysql", "mariadb"):
+        raise ConfigError(
+            f"HELPDESK_DATABASE_URL starts with {scheme}://: MySQL and MariaDB are not supported; "
+            f"use PostgreSQL ({_PG_EXAMPLE}) or leave it empty for SQLite in the data directory"
+        )
+    raise ConfigError(
+        f"HELPDESK_DATABASE_URL: {scheme or url[:20]!r} is not a database this gateway can use; "
+        f"write {_PG_EXAMPLE}, sqlite:////absolute/path/helpdesk.db, or leave it empty"
+    )
 
 
 def _validate_words(settings: Settings) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -11,6 +13,29 @@ from typing import Any
 
 from gateway.config.checks import validate
 from gateway.config.settings import DEFAULT_CONFIG_PATH, ENV_PREFIX, ConfigError, Settings
+
+log = logging.getLogger("gateway.config")
+
+# HELPDESK_* variables that are not settings: the test suite's and CI's switches.
+_NOT_SETTINGS_PREFIXES = ("HELPDESK_TEST_", "HELPDESK_REQUIRE_")
+_NOT_SETTINGS = frozenset({"HELPDESK_CHROMIUM"})
+
+
+def _warn_unknown(env: Mapping[str, str], known: Mapping[str, Any]) -> None:
+    """A HELPDESK_* variable that is no setting would be ignored in silence: say so, with the
+    nearest name (a typo such as HELPDESK_LISEN is the usual cause; issue 14, item 18)."""
+    names = [ENV_PREFIX + name.upper() for name in known]
+    for var in sorted(env):
+        if (
+            not var.startswith(ENV_PREFIX)
+            or var in names
+            or var in _NOT_SETTINGS
+            or var.startswith(_NOT_SETTINGS_PREFIXES)
+        ):
+            continue
+        nearest = difflib.get_close_matches(var, names, n=1, cutoff=0.6)
+        hint = f"; did you mean {nearest[0]}?" if nearest else "; see the README's reference"
+        log.warning("warning: %s is not a setting and is ignored%s", var, hint)
 
 
 def _bool(value: Any) -> bool:
@@ -71,6 +96,7 @@ def load_settings(
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting {key!r}; see the README's reference")
             values[key] = _coerce(key, known[key].type, value, str(path))
+    _warn_unknown(env, known)
     for name, spec in known.items():
         env_name = ENV_PREFIX + name.upper()
         if env_name in env:

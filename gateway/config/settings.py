@@ -124,6 +124,45 @@ class Settings:
     reopen_interval_seconds: int = _setting(3600, "how often serve marks lapsed reopen windows")
     escalate_interval_seconds: int = _setting(900, "how often serve looks for unanswered tickets")
     dedup_interval_seconds: int = _setting(60, "how often serve runs the dedup sweep")
+    # --- issue 14 (items 1-12): limits that keep one client or one mail from drowning intake ---
+    intake_cpu_budget_seconds: float = _setting(
+        10.0, "CPU seconds one mail may take to parse in the writer; beyond it: quarantine"
+    )
+    intake_memory_budget_mb: int = _setting(
+        1024, "MiB one mail's parse may add to the writer; beyond it: quarantine"
+    )
+    smtp_max_sessions: int = _setting(
+        500, "concurrent SMTP/LMTP sessions in all; more get 421 (also kept under the fd limit)"
+    )
+    smtp_max_sessions_per_address: int = _setting(
+        20, "concurrent sessions from one client address; more get 421"
+    )
+    smtp_idle_timeout_seconds: int = _setting(
+        300, "a session that makes no progress (NOOP, RSET, HELP, VRFY do not count) this long: 421"
+    )
+    smtp_max_recipients: int = _setting(100, "RCPT per mail (RFC 5321 §4.5.3.1.8); more: 452")
+    auth_max_failures: int = _setting(
+        5, "wrong passwords per login (and 4x per client address) in the window before 454"
+    )
+    auth_failure_window_minutes: int = _setting(15, "the window of that AUTH and web login limit")
+    # Issue 14 (deployment): health and metrics for the sysadmin's monitoring.
+    http_monitoring: bool = _setting(
+        True, "GET /healthz and GET /metrics on the support page's listener; false = 404"
+    )
+    health_outbox_seconds: int = _setting(
+        900, "/healthz answers 503 when a due notification has waited longer than this"
+    )
+    # --- issue 13: mail that reads right -------------------------------------------------
+    asked_limit: int = _setting(
+        5,
+        "mails a person asks for (sign-in link, address confirmation) per window, counted "
+        "per address and per requester separately; never part of the loop limit",
+    )
+    asked_window_minutes: int = _setting(60, "the window of asked_limit")
+    brand: str = _setting(
+        "", "the sender's name in From, the mail's header and footer; empty = 'Support'"
+    )
+    ehlo_name: str = _setting("", "the name the dispatcher gives in EHLO; empty = the domain")
 
     @property
     def support(self) -> str:

@@ -71,6 +71,7 @@ class Flag(StrEnum):
     HELD = "held"  # a stranger's mail held for an operator (guarantee 6)
     FOLLOW_UP = "follow_up"  # opened a new ticket linked to a closed one
     LOCKED = "locked"  # reply to an administratively closed ticket
+    REUSED_ID = "reused_id"  # its Message-ID was first used by another sender's mail (issue 14.8)
 
 
 class Disposition(StrEnum):

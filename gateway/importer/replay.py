@@ -34,6 +34,7 @@ from gateway.importer.clockwork import Clockwork
 from gateway.importer.report import ImportReport, count
 from gateway.intake import IntakeRules, Prepared, ingest, prepare
 from gateway.intake.quarantine import shunt as shunt_mail
+from gateway.lifeline import die_with_parent
 from gateway.notify.enqueue import Notice, Notices
 from gateway.outcome import Delivery, Origin, Outcome, Trust
 from gateway.schedule.jobs import SweepRules
@@ -230,7 +231,8 @@ def _prepared(
         for chunk in chunks:
             yield from zip(chunk, prepare_all(deliveries(chunk)), strict=True)
         return
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         ahead: deque[tuple[list[Entry], list[Delivery], AsyncResult]] = deque()
         for chunk in chunks:
             sent = deliveries(chunk)

@@ -59,6 +59,7 @@ STEPS: tuple[Stage, ...] = (
     Stage("addressed", addressed.addressed, "our signed reply, bounce or confirm address"),
     Stage("bounce", system.bounce, "a DSN about our mail: that address stops getting mail"),
     Stage("confirm", system.confirm, "a reply from a #notify-to address confirms it"),
+    Stage("digest", system.digest, "a reply to the operators' digest: answered, no ticket"),
     Stage("trust", trust.trusted, "an operator proven by the archive, AUTH or DKIM"),
     Stage("thread", thread.threaded, "signed address, References, subject token, else new"),
     Stage("operator", operator.from_operator, "a proven operator's reply, then commands"),

@@ -2,6 +2,8 @@
 
     support+t<N>.<sig>@   a reply to ticket N (the Reply-To of every notification)
     support+o<N>.<sig>@   an operator's reply to ticket N, signed for that operator
+    support+n<N>.<sig>@   an operator's internal note on ticket N, signed for that operator
+    support+d0.<sig>@     an operator's reply to the digest: answered, never a ticket
     support+b<N>.<sig>@   a bounce of outbox row N (our envelope sender: VERP)
     support+c<N>.<sig>@   confirms a new notify address of ticket N, signed for it
 
@@ -45,6 +47,12 @@ def read(
         if kind == "o":
             trace.append(f"operator reply address of #{number}, signed for {sender}")
             return Addressed(reply_to=number, operator_reply=True), trace
+        if kind == "n":  # issue 13: a reply to mail for operators only stays with operators
+            trace.append(f"operator note address of #{number}, signed for {sender}: internal")
+            return Addressed(reply_to=number, operator_reply=True, note_only=True), trace
+        if kind == "d":
+            trace.append(f"a reply to the operators' digest, signed for {sender}")
+            return Addressed(digest=True), trace
         if kind == "b":
             trace.append(f"bounce of notification {number}")
             return Addressed(bounce_of=number), trace

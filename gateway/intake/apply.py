@@ -82,14 +82,18 @@ def notified(ctx: Ctx, flight: Flight) -> Flight:
     if wanted.notify is not None:
         contact.set_notify(session, number, notify=wanted.notify)
     if wanted.notify_to is not None:
+        # Proof from the customer's own address (issue 13): a From can be forged, so the
+        # confirmation goes to the address mail goes to now, and only a reply from it moves
+        # the ticket's mail; a bouncing one holds it back, and an operator decides.
         contact.set_notify(session, number, pending_address=wanted.notify_to)
+        current = contact.ticket_notify(session, number)["notify_address"] or flight.sender
         notices.one(
             session,
             number,
             "confirm_address",
             now,
-            to_address=wanted.notify_to,
-            extra={"address": wanted.notify_to},
+            to_address=str(current),
+            extra={"address": wanted.notify_to, "by_old": True},
         )
     extra: dict[str, object] = {}
     if "created" in decision.notices:  # the request, echoed: enough to recognise it
@@ -100,8 +104,12 @@ def notified(ctx: Ctx, flight: Flight) -> Flight:
         extra["days"] = (now - state.closed_at).days if state.closed_at else 0
     if "duplicate" in decision.notices:
         extra["original_number"] = number
-    notices.decision(session, number, decision, now, trigger_id=mail.message_id, extra=extra)
-    if not flight.automatic and not (seen.repeat and not decision.changed):
+    if seen.repeat and not decision.changed:  # collapsed: the same content again tells nobody
+        return flight
+    notices.decision(
+        session, number, decision, now, trigger_id=mail.message_id, extra=extra, by_customer=True
+    )
+    if not flight.automatic:
         notices.operators(
             session,
             number,

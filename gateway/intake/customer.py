@@ -54,7 +54,9 @@ def guard(ctx: Ctx, flight: Flight) -> Flight | Outcome:
     held = replace(flight, state=state, trace=tuple(trace))
     held_pk = record(ctx, held, state.number, AuthorKind.STRANGER, address, None, flags)
     if notices is not None and not flight.automatic:
-        notices.stranger(ctx.session, state.number, address, mail.subject, ctx.now)
+        notices.stranger(
+            ctx.session, state.number, address, mail.subject, ctx.now, trigger_id=mail.message_id
+        )
         notices.team(
             ctx.session,
             state.number,

@@ -18,15 +18,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-import dkim
-from dkim.dnsplug import get_txt
-
 log = logging.getLogger(__name__)
 MIN_KEY_BITS = 1024
 
 
 def signed_by(data: bytes, domain: str, keys: Mapping[str, str] | None = None) -> str | None:
     """The ``d=`` domain of a valid signature for ``domain`` (or a parent), else None."""
+    import dkim  # here, not at the top: most mails carry no signature to check (issue 14)
+    from dkim.dnsplug import get_txt
+
     domain = domain.lower().rstrip(".")
 
     def txt(name: bytes, timeout: int = 5) -> bytes | None:

@@ -25,6 +25,8 @@ def record(
     mail = flight.mail
     session = ctx.session
     assert flight.raw_id is not None
+    if flight.reused_id:
+        flags = {*flags, Flag.REUSED_ID}
     pk = messages.add_message(
         session,
         ticket_id=ticket,

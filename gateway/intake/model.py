@@ -64,6 +64,8 @@ class Addressed:
 
     reply_to: int | None = None
     operator_reply: bool = False  # reply_to came by an operator's own signed address
+    note_only: bool = False  # ... their note address: a reply is internal, never the customer's
+    digest: bool = False  # a reply to the operators' digest: answered, never a ticket
     bounce_of: int | None = None
     confirms: int | None = None
 
@@ -100,6 +102,7 @@ class Flight:
     customer: Person | None = None  # classify, identify: the customer of that address
     operator: Person | None = None  # classify: an operator of that address (a claim)
     raw_id: int | None = None  # keep: the stored bytes
+    reused_id: bool = False  # keep: another sender's mail had this Message-ID first
     addressed: Addressed = Addressed()  # addressed
     trusted: Person | None = None  # trust: the operator the mail proves to be
     number: int | None = None  # thread: the ticket it names

@@ -44,6 +44,11 @@ def from_operator(ctx: Ctx, flight: Flight) -> Flight | Outcome:
     fresh = flight.prep.new_words(mail.text)
     orders, wrong = _read_orders(ctx, flight, state, number, fresh, trace)
     reply = commands.body_after(fresh, orders, wrong)
+    if flight.addressed.note_only and reply and all(o.name != "note" for o in orders):
+        # A reply to mail for operators only (a held stranger's, a possible repeat) is
+        # the team talking among itself: it never reaches the customer (issue 13).
+        trace.append("sent to the operator's note address: kept as an internal note")
+        orders = [Order("note", 0, ""), *orders]
     source = verbs.MailSource(
         raw_mail_id=flight.raw_id,
         message_id=mail.message_id,

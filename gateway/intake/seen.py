@@ -74,9 +74,13 @@ def _seen(ctx: Ctx, flight: Flight, fresh: str) -> tuple[Seen, list[str]]:
         return Seen(digest=digest, request=kept), []
     how = "the same request" if match.exact else f"{match.score:.0%} like the request"
     if match.open:
-        return Seen(digest=digest, duplicate_of=match.number, score=match.score), [
-            f"duplicate: {how} of open ticket #{match.number}"
-        ]
+        # The same mail again after the customer was told once: collapsed, nobody is told
+        # again (one sender repeating a mail 500 times must not mail anyone 500 times).
+        told = messages.copies_in(ctx.session, match.number, digest) >= 2
+        trace = [f"duplicate: {how} of open ticket #{match.number}"]
+        if told:
+            trace.append("this content was already answered as a duplicate: nobody is told")
+        return Seen(digest=digest, duplicate_of=match.number, score=match.score, repeat=told), trace
     return Seen(digest=digest, request=kept, related_to=match.number, score=match.score), [
         f"possible repeat: {how} of #{match.number}, closed in the last "
         f"{policy.reopen_days} days; operators are told"

@@ -6,6 +6,10 @@ more is sent there until it changes; it is never answered (guarantee 5).
 
 ``confirm``: a reply from the address a ``#notify-to`` named, to the
 confirmation address signed for it: from now on notifications go there.
+
+``digest``: an operator's reply to the unanswered digest names no one ticket:
+it is kept, never made a ticket, and the operator gets an answer saying how to
+act on a ticket instead (issue 13).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import replace
 from gateway.desk.model import AuthorKind, Flag
 from gateway.intake.message import record
 from gateway.intake.model import Ctx, Flight
-from gateway.mail.dsn import hard_failure
+from gateway.mail.bounce import hard_failure
 from gateway.outcome import Effect, Outcome, OutcomeKind
 from gateway.store import contact, outbox, raw
 
@@ -58,3 +62,16 @@ def confirm(ctx: Ctx, flight: Flight) -> Flight | Outcome:
     noted = replace(flight, trace=flight.noted(line))
     record(ctx, noted, number, AuthorKind.CUSTOMER, sender, None, {Flag.AUTO})
     return Outcome(OutcomeKind.STORED, f"ticket #{number}", number, effect=Effect.THREADED)
+
+
+def digest(ctx: Ctx, flight: Flight) -> Flight | Outcome:
+    """A reply to the operators' digest: kept, answered once, never a ticket (issue 13)."""
+    if not flight.addressed.digest:
+        return flight
+    assert flight.raw_id is not None
+    reason = "a reply to the operators' digest: not a ticket; the operator is told how to act"
+    raw.set_raw_state(ctx.session, flight.raw_id, "ignored", reason)
+    notices = ctx.rules.notices
+    if notices is not None and not flight.automatic:  # never an answer to automatic mail
+        notices.digest_answer(ctx.session, flight.sender, flight.mail.subject, ctx.now)
+    return Outcome(OutcomeKind.STORED, "reply to the digest: answered", effect=Effect.IGNORED)

@@ -26,10 +26,8 @@ def threaded(ctx: Ctx, flight: Flight) -> Flight:
 
 def clues(ctx: Ctx, flight: Flight) -> ThreadClues:
     mail, session = flight.mail, ctx.session
-    wanted: list[str] = []
-    for mid in (*mail.in_reply_to, *reversed(mail.references)):
-        if mid not in wanted:
-            wanted.append(mid)
+    # nearest first, each once: linear (issue 14.2), the parser already capped the count
+    wanted = list(dict.fromkeys((*mail.in_reply_to, *reversed(mail.references))))
     known = messages.tickets_for_message_ids(session, wanted)
     token = find_token(mail.subject, ctx.rules.token_format)
     reply_to = flight.addressed.reply_to

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import pickle
@@ -29,15 +28,13 @@ import struct
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
 
-from gateway.intake import IntakeRules, ingest, prepare
-from gateway.intake.quarantine import shunt as shunt_mail
+from gateway.intake import IntakeRules
 from gateway.outcome import DATABASE_AWAY, Delivery, Outcome
 
 log = logging.getLogger("gateway.writer")
 
-_LENGTH = struct.Struct("!I")
+LENGTH = struct.Struct("!I")
 _START_TIMEOUT = 60.0
 
 
@@ -48,60 +45,98 @@ class WriterConfig:
     database_url: str
     sqlite_synchronous: str
     rules: IntakeRules
+    cpu_budget: float = 10.0  # issue 14.3: one mail's parse, CPU seconds; then quarantine
+    memory_budget_mb: int = 1024  # ... and MiB it may add to the writer
 
 
 class WriterUnavailable(Exception):
     """The child could not start; the message says why (usually the database)."""
 
 
-def _frame(obj: object) -> bytes:
+def frame(obj: object) -> bytes:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)) + data
+    return LENGTH.pack(len(data)) + data
 
 
 # --- the parent side ---------------------------------------------------------------
 
+_BACKOFF_FIRST = 0.1  # the first retry after a failed start; doubles up to the cap
+_BACKOFF_CAP = 5.0  # issue 14: never give up, never wait longer than this between tries
+RUNNING, RESTARTING, DOWN = "running", "restarting", "down"
+
 
 class WriterProcess:
-    """Hands deliveries to the child and resolves each with the child's answer."""
+    """Hands deliveries to the child and resolves each with the child's answer.
+
+    A child that dies is replaced at once and, while starting fails (PostgreSQL
+    away, killed while starting), again with a backoff doubling to 5 s, for as
+    long as it takes (issue 14, item 1): mail gets 451 meanwhile and 250 again
+    as soon as a writer runs. :attr:`state` is ``running``, ``restarting`` (a
+    new child is starting) or ``down`` (starting failed; retrying, or stopped);
+    every change of it is one log line. :attr:`restarts` counts the children
+    that took over from a dead one.
+    """
 
     def __init__(self, config: WriterConfig) -> None:
         self._config = config
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[Outcome]] = {}
         self._seq = 0
         self._ready = asyncio.Event()
+        self._settled = asyncio.Event()  # set while running or down: no answer to wait for
+        self._wake = asyncio.Event()  # cuts a backoff sleep short when stopping
         self._stopping = False
+        self.state = DOWN
+        self.restarts = 0
 
     @property
     def pid(self) -> int | None:
         """The child's process id, for monitoring and for tests that kill it."""
         return self._proc.pid if self._proc is not None else None
 
+    def _set_state(self, state: str, line: str | None = None, level: int = logging.INFO) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if state == RESTARTING:
+            self._settled.clear()
+        else:
+            self._settled.set()
+        if line:
+            log.log(level, line)
+
     async def start(self) -> None:
+        self._set_state(RESTARTING)
         problem = await self._spawn()
         if problem:
             await self.stop()
             raise WriterUnavailable(problem)
+        self._set_state(RUNNING)
 
     async def _spawn(self) -> str | None:
         self._ready.clear()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway.intake.writer",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "gateway.intake.writer_child",
+                str(os.getpid()),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:
+            return f"the intake writer process could not be started: {exc}"
         assert proc.stdin is not None and proc.stdout is not None
         self._proc = proc
-        proc.stdin.write(_frame(self._config))
+        proc.stdin.write(frame(self._config))
         try:
             _, problem = await asyncio.wait_for(_read(proc.stdout), _START_TIMEOUT)
-        except (asyncio.IncompleteReadError, TimeoutError):
-            return "the intake writer process did not start; see the log above"
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            problem = "the intake writer process did not start; see the log above"
         if problem:
+            await _reap(proc)
             return str(problem)
         self._reader = asyncio.ensure_future(self._read_replies(proc))
         self._ready.set()
@@ -109,20 +144,21 @@ class WriterProcess:
 
     async def run(self, delivery: Delivery, now: datetime) -> Outcome:
         try:
-            await asyncio.wait_for(self._ready.wait(), 30)
+            await asyncio.wait_for(self._settled.wait(), _START_TIMEOUT)
         except TimeoutError:
             return DATABASE_AWAY
         proc = self._proc
-        assert proc is not None and proc.stdin is not None
+        if not self._ready.is_set() or proc is None or proc.stdin is None:
+            return DATABASE_AWAY  # down: the sender retries; the supervisor keeps trying
         self._seq += 1
         seq = self._seq
         answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending[seq] = answer
         try:
-            proc.stdin.write(_frame((seq, delivery, now)))
+            proc.stdin.write(frame((seq, delivery, now)))
             await proc.stdin.drain()
             return await answer
-        except (ConnectionError, BrokenPipeError):
+        except (ConnectionError, BrokenPipeError, RuntimeError):
             return DATABASE_AWAY
         finally:
             self._pending.pop(seq, None)
@@ -143,124 +179,65 @@ class WriterProcess:
                 answer.set_result(DATABASE_AWAY)
         if not self._stopping:
             code = await proc.wait()
-            log.error("the intake writer exited with %s; starting a new one", code)
-            await asyncio.sleep(1)
-            if not self._stopping and await self._spawn():
-                log.error("the intake writer cannot start again; mail is deferred (451)")
+            self._set_state(
+                RESTARTING,
+                f"the intake writer exited with {code}; starting a new one",
+                logging.ERROR,
+            )
+            self._supervisor = asyncio.ensure_future(self._restart())
+
+    async def _restart(self) -> None:
+        """Start a new child until one runs: at once, then backing off to 5 s, forever."""
+        delay = _BACKOFF_FIRST
+        while not self._stopping:
+            problem = await self._spawn()
+            if problem is None:
+                if self._stopping:
+                    return
+                self.restarts += 1
+                self._set_state(RUNNING, "the intake writer is running again")
+                return
+            self._set_state(
+                DOWN,
+                f"the intake writer cannot start ({problem}); mail is deferred (451) "
+                f"and a new start is tried every {_BACKOFF_CAP:g} s at most",
+                logging.ERROR,
+            )
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            delay = min(delay * 2, _BACKOFF_CAP)
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Close the pipe: the child commits what it holds, answers, and exits."""
         self._stopping = True
+        self._wake.set()
+        if self._supervisor is not None and not self._supervisor.done():
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
         proc = self._proc
-        if proc is None:
-            return
-        if proc.stdin is not None:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        if proc is not None:
+            await _reap(proc, timeout)
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        self._set_state(DOWN)
+
+
+async def _reap(proc: asyncio.subprocess.Process, timeout: float = 5.0) -> None:
+    """Close the child's input (it commits what it holds and exits); kill it if it will not."""
+    if proc.stdin is not None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
 
 
 async def _read(stream: asyncio.StreamReader) -> tuple:
-    (length,) = _LENGTH.unpack(await stream.readexactly(_LENGTH.size))
+    (length,) = LENGTH.unpack(await stream.readexactly(LENGTH.size))
     return pickle.loads(await stream.readexactly(length))
-
-
-# --- the child side ----------------------------------------------------------------
-
-
-def _child() -> int:
-    # fd 1 carries answers only: anything printed by accident goes to stderr.
-    replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    incoming = _Frames(sys.stdin.buffer)
-    first = incoming.next_group()
-    if not first:
-        return 0
-    config: WriterConfig = first[0]
-    from gateway.store import db
-    from gateway.store.group_commit import commit_group
-
-    engine = db.make_engine(config.database_url, sqlite_synchronous=config.sqlite_synchronous)
-    try:
-        db.require_migrated(engine)
-    except Exception as exc:
-        replies.write(_frame(("ready", f"the intake writer cannot use the database: {exc}")))
-        replies.flush()
-        return 1
-    sessions = db.session_factory(engine)
-    rules = config.rules
-
-    def work(session: object, item: tuple[int, Delivery, datetime]) -> Outcome:
-        _, delivery, now = item
-        return ingest(session, prepare(delivery), rules, now)  # type: ignore[arg-type]
-
-    def shunt(session: object, item: tuple[int, Delivery, datetime], exc: Exception) -> Outcome:
-        _, delivery, now = item
-        return shunt_mail(session, delivery, exc, now)  # type: ignore[arg-type]
-
-    # Intake allocates many short-lived objects and few cycles: a full collection
-    # every few hundred mails is plenty, and the start-up heap need not be scanned.
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
-    replies.write(_frame(("ready", None)))
-    replies.flush()
-    while group := incoming.next_group():
-        try:
-            results: list[Outcome | BaseException] = commit_group(sessions, group, work, shunt)
-        except Exception:
-            results = [DATABASE_AWAY] * len(group)
-        for (seq, _, _), result in zip(group, results, strict=True):
-            if isinstance(result, BaseException):
-                log.warning("deferring a mail: %s", result)
-                result = DATABASE_AWAY
-            replies.write(_frame((seq, result)))
-        replies.flush()
-    engine.dispose()
-    return 0
-
-
-class _Frames:
-    """Whole frames as they arrive: everything already in the pipe is one group."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._fd = stream.fileno()
-        self._buf = bytearray()
-
-    def next_group(self) -> list:
-        while True:
-            group = self._complete()
-            if group:
-                return group
-            chunk = os.read(self._fd, 1 << 20)
-            if not chunk:
-                return []
-            self._buf += chunk
-
-    def _complete(self) -> list:
-        frames, at = [], 0
-        while len(self._buf) - at >= _LENGTH.size:
-            (length,) = _LENGTH.unpack_from(self._buf, at)
-            end = at + _LENGTH.size + length
-            if end > len(self._buf):
-                break
-            frames.append(pickle.loads(self._buf[at + _LENGTH.size : end]))
-            at = end
-        del self._buf[:at]
-        return frames
-
-
-if __name__ == "__main__":
-    sys.exit(_child())

@@ -12,19 +12,15 @@ auto-replies to them can never start a loop (guarantee 5).
 
 from __future__ import annotations
 
+import base64
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import encoders
-from email.header import Header
-from email.message import Message
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import compat32
-from email.utils import format_datetime, formataddr, make_msgid
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
 
 # Ends the local part of every Message-ID we make; intake's classifier looks for it.
 OWN_ID_MARK = "helpdesk"
@@ -37,7 +33,10 @@ def own_message_id(domain: str) -> str:
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 MAX_REFERENCES = 20
-_WIRE = compat32.clone(linesep="\r\n")
+# policy.SMTP folds to 78, and the standard library then makes an encoded word of up to
+# 77 characters on a continuation line; RFC 2047 allows 75. Folding at 76 keeps every
+# word within it (a space and 75), every line well under 78.
+WIRE = SMTP.clone(max_line_length=76)
 
 
 def one_line(value: str) -> str:
@@ -63,33 +62,23 @@ class Outgoing:
     auto_submitted: str = "auto-replied"  # RFC 3834; "no" for a person's words
     headers: dict[str, str] = field(default_factory=dict)
     attachments: Sequence[tuple[str, str, bytes]] = ()  # (filename, content type, bytes)
+    language: str = ""  # Content-Language (RFC 3282): "ru", "en"
 
 
-def compose(mail: Outgoing) -> Message:
-    """The message, built with the ``compat32`` MIME classes.
+def compose(mail: Outgoing) -> EmailMessage:
+    """The message, built as an ``EmailMessage`` under ``policy.SMTP`` (issue 13).
 
-    ``EmailMessage`` under ``policy.SMTP`` builds and refolds a typed object
-    per header and measured ten times slower here; the dispatcher composes
-    every notification, so it uses the classic classes, which encode the same
-    way (RFC 2047 words via ``Header``/``formataddr``, base64 UTF-8 bodies).
+    The policy folds every header by RFC 5322 and 2047: encoded words of at most
+    75 characters, lines of at most 78, never a fold right after the colon (a
+    parser would read the subject with a leading space) — which the classic
+    ``Header``/``formataddr`` did not keep. ``MIME-Version`` is on the top part
+    only; the text part is wrapped at 72 as ``format=flowed`` (RFC 3676), so
+    every client reflows it and none shows 386-character lines.
     """
-    text = MIMEText(mail.text, "plain", "utf-8")
-    if mail.html is None:
-        msg: Message = text
-    else:
-        # A boundary of our own: "=_" never occurs in base64, so the generator need not
-        # search the parts for it (its check compiles a new regex for every mail).
-        msg = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(16)}")
-        msg.attach(text)
-        msg.attach(MIMEText(mail.html, "html", "utf-8"))
-    if mail.attachments:
-        body, msg = msg, MIMEMultipart("mixed", boundary=f"=_{secrets.token_hex(16)}")
-        msg.attach(body)
-        for name, content_type, data in mail.attachments:
-            msg.attach(_attachment(name, content_type, data))
-    msg["From"] = formataddr((one_line(mail.from_name), one_line(mail.from_address)), "utf-8")
+    msg = EmailMessage(policy=WIRE)
+    _set_from(msg, one_line(mail.from_name), one_line(mail.from_address))
     msg["To"] = one_line(mail.to)
-    msg["Subject"] = _header(mail.subject)
+    msg["Subject"] = one_line(mail.subject)
     msg["Date"] = format_datetime(mail.date)
     msg["Message-ID"] = one_line(mail.message_id)
     msg["Reply-To"] = one_line(mail.reply_to)
@@ -102,32 +91,126 @@ def compose(mail: Outgoing) -> Message:
         msg["Auto-Submitted"] = mail.auto_submitted
         # Exchange and Outlook: do not send out-of-office replies to this mail.
         msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-    for name, value in mail.headers.items():
-        msg[one_line(name)] = _header(value)
+    for key, value in mail.headers.items():
+        msg[one_line(key)] = one_line(value)
+    msg.set_content(
+        flowed(mail.text), charset="utf-8", cte="quoted-printable", params={"format": "flowed"}
+    )
+    if mail.html is not None:
+        msg.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for filename, content_type, data in mail.attachments:
+        maintype, _, subtype = content_type.partition("/")
+        if not subtype or "\n" in content_type:
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype, filename=one_line(filename) or "attachment"
+        )
+    for part in list(msg.walk())[1:]:  # the parts EmailMessage made carry one each: top only
+        del part["MIME-Version"]
+    if mail.language:  # last: set_content and add_alternative move Content-* headers away
+        msg["Content-Language"] = mail.language
     return msg
 
 
-def _attachment(name: str, content_type: str, data: bytes) -> Message:
-    """A file as base64; a non-ASCII name goes as RFC 2231 ``filename*=utf-8''…``."""
-    maintype, _, subtype = content_type.partition("/")
-    if not subtype or "\n" in content_type:
-        maintype, subtype = "application", "octet-stream"
-    part = MIMEBase(maintype, subtype)
-    part.set_payload(data)
-    encoders.encode_base64(part)
-    filename = one_line(name) or "attachment"
-    value = filename if filename.isascii() else ("utf-8", "", filename)
-    part.add_header("Content-Disposition", "attachment", filename=value)
-    return part
+def _set_from(msg: EmailMessage, name: str, address: str) -> None:
+    """From with a display name a reader sees whole in every client.
+
+    The standard library's folder cuts a long name into encoded words anywhere,
+    mid-word; RFC 2047 decoders join them, but some parsers (CPython's own
+    address parser among them) put a space at each cut: "Констан тин". Here each
+    encoded word ends at a space between words and carries that space inside it,
+    so every decoder reads the same name, and each word is at most 75 characters.
+    """
+    if not name:
+        msg["From"] = address
+        return
+    if name.isascii():
+        msg["From"] = Address(display_name=name, addr_spec=address)
+        return
+    words = _encoded_words(name, first=WIRE.max_line_length - len("From: "))
+    msg.set_raw("From", "\n ".join([*words, f"<{address}>"]))
+
+
+_EW_CHARS = 75 - len("=?utf-8?b??=")  # base64 characters an encoded word may carry
+
+
+def _encoded_words(text: str, first: int) -> list[str]:
+    """``text`` as base64 encoded words broken after spaces, the first at most ``first``
+    characters long and the rest at most 75 (a word too long alone is cut by bytes)."""
+    out: list[str] = []
+    chunk = ""
+    limit = min(first, 75)
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        while piece:
+            candidate = chunk + piece
+            if _ew_len(candidate) <= limit:
+                chunk, piece = candidate, ""
+            elif chunk:
+                out.append(_ew(chunk))
+                chunk, limit = "", 75
+            else:  # one word longer than a whole encoded word: cut it
+                cut = len(piece)
+                while _ew_len(piece[:cut]) > limit:
+                    cut -= 1
+                out.append(_ew(piece[:cut]))
+                piece, limit = piece[cut:], 75
+    if chunk:
+        out.append(_ew(chunk))
+    return out
+
+
+def _ew_len(text: str) -> int:
+    return len("=?utf-8?b??=") + 4 * ((len(text.encode()) + 2) // 3)
+
+
+def _ew(text: str) -> str:
+    return f"=?utf-8?b?{base64.b64encode(text.encode()).decode('ascii')}?="
+
+
+_STUFF = re.compile(r"^(?: |From )")  # RFC 3676 4.4: such a line gets one space in front
+_QUOTE = re.compile(r"^>+ ?")
+
+
+def flowed(text: str, width: int = 72) -> str:
+    """``format=flowed`` text (RFC 3676): long lines broken at spaces with a trailing
+    space (a soft break that clients rejoin), quote marks repeated on each piece,
+    space-stuffing where a line would read as an mbox ``From `` or lose its indent;
+    the signature separator ``-- `` is kept as it is."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        if raw == "-- ":
+            out.append(raw)
+            continue
+        line = raw.rstrip()
+        quote = _QUOTE.match(line)
+        prefix = quote.group(0) if quote else ""
+        body = line[len(prefix) :]
+        if not prefix and _STUFF.match(body):
+            body = " " + body
+        pieces = _wrap(body, width - len(prefix))
+        for i, piece in enumerate(pieces):
+            soft = " " if i < len(pieces) - 1 else ""
+            out.append(f"{prefix}{piece}{soft}")
+    return "\n".join(out) + "\n"
+
+
+def _wrap(body: str, width: int) -> list[str]:
+    """Break at spaces to at most ``width`` (a longer word stays whole: a URL)."""
+    if len(body) <= width:
+        return [body]
+    pieces: list[str] = []
+    current = ""
+    for word in body.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) > width and current:
+            pieces.append(current)
+            current = word
+        else:
+            current = candidate
+    pieces.append(current)
+    return pieces
 
 
 def to_bytes(msg: Message) -> bytes:
     """The wire form: CRLF line ends, as SMTP and Maildir readers expect."""
-    return msg.as_bytes(policy=_WIRE)
-
-
-def _header(value: str) -> str:
-    value = one_line(value)
-    if value.isascii():
-        return value
-    return Header(value, "utf-8", maxlinelen=76).encode()
+    return msg.as_bytes(policy=WIRE)

@@ -17,6 +17,7 @@ gets a readable text derived with the standard library's HTML parser.
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import re
 from datetime import UTC, datetime
@@ -30,17 +31,29 @@ from gateway.mail.html import html_to_text
 from gateway.mail.parsed import Address, Attachment, ParsedMail, UnparseableMail
 
 _POLICY = email.policy.compat32
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_MULTIPART = re.compile(rb"^content-type:\s*multipart/", re.IGNORECASE | re.MULTILINE)
 _MSGID = re.compile(r"<[^<>\s]+>")
 _MAX_HEADERS = 2000
+# Issue 14.2: a thread's ids as MUAs keep them (RFC 5322 §3.6.4 lets References grow; Thunderbird
+# and Gmail trim the middle): the first ids name the thread's root, the last ones its latest
+# messages. 150,000 ids took 181 s of quadratic de-duplication; these take microseconds.
+MAX_IDS_HEAD = 100
+MAX_IDS_TAIL = 300
+# Issue 14.3: a body part's text is read from its first MiB (cut at a line end); the rest
+# stays in the raw mail (guarantee 2) and the parse notes a ``BodyTruncated`` defect.
+# A 21 MB text or a 20 MB HTML body cost 18-30 s and gigabytes; nobody reads that much.
+MAX_TEXT_BYTES = 1 << 20
 
 
 def parse(raw: bytes) -> ParsedMail:
     """Parse one message; raise UnparseableMail only when it is not a message at all."""
     if not raw or not raw.strip():
         raise UnparseableMail("empty message")
-    head = raw[:4096]
+    head = re.split(rb"\r?\n\r?\n", raw[:4096], maxsplit=1)[0]  # the header block's start
     if b"\x00" in head or not re.search(rb"^[\x21-\x39\x3b-\x7e]+:", head, re.MULTILINE):
         raise UnparseableMail("no header lines: this is not an RFC 5322 message")
+    raw = _single_part_cut(raw)
     try:
         msg = email.message_from_bytes(raw, policy=_POLICY)
         return _build(msg)
@@ -48,6 +61,22 @@ def parse(raw: bytes) -> ParsedMail:
         raise
     except Exception as exc:  # the stdlib raises odd things on odd input
         raise UnparseableMail(f"{exc.__class__.__name__}: {exc}") from exc
+
+
+def _single_part_cut(raw: bytes) -> bytes:
+    """A big mail that is one text part (no MIME parts to keep whole) is parsed from its
+    headers and its body's first ``2 × MAX_TEXT_BYTES``, cut at a line end: the text is
+    read from its first MiB anyway, and ``email`` holds several copies of what it is given
+    (issue 14.3: a 21 MB mail took the writer past 300 MB). The raw mail stays whole."""
+    if len(raw) <= 3 * MAX_TEXT_BYTES:
+        return raw
+    blank = _BLANK_LINE.search(raw)
+    head_end = blank.end() if blank else len(raw)
+    limit = head_end + 2 * MAX_TEXT_BYTES
+    if len(raw) <= limit + MAX_TEXT_BYTES or _MULTIPART.search(raw[:head_end]):
+        return raw
+    end = raw.rfind(b"\n", head_end, limit)
+    return raw[: end + 1 if end > head_end else limit]
 
 
 def _build(msg: Message) -> ParsedMail:
@@ -64,8 +93,8 @@ def _build(msg: Message) -> ParsedMail:
     from_ = _addresses(first.get("from", ""))
     return ParsedMail(
         message_id=_one_id(first.get("message-id", "")),
-        in_reply_to=tuple(_MSGID.findall(first.get("in-reply-to", ""))),
-        references=tuple(_MSGID.findall(" ".join(headers.get("references", ())))),
+        in_reply_to=message_ids(first.get("in-reply-to", "")),
+        references=message_ids(" ".join(headers.get("references", ()))),
         from_=from_[0] if from_ else None,
         reply_to=tuple(_addresses(first.get("reply-to", ""))),
         to=tuple(_addresses(", ".join(headers.get("to", ())))),
@@ -80,10 +109,32 @@ def _build(msg: Message) -> ParsedMail:
     )
 
 
+def from_address(head: bytes) -> str | None:
+    """The From address of a message's header block (its first bytes will do), lower case."""
+    headers = email.parser.BytesHeaderParser(policy=_POLICY).parsebytes(head)
+    found = _addresses(_unfold(str(headers.get("from", "") or "")))
+    return found[0].address.lower() if found else None
+
+
+def message_ids(value: str) -> tuple[str, ...]:
+    """The distinct Message-IDs of a header in order, the first and last few hundred only.
+
+    De-duplicated in linear time (a dict keeps order); a header with more ids than
+    ``MAX_IDS_HEAD + MAX_IDS_TAIL`` keeps its head (the thread's root) and its tail (the
+    nearest messages), which is all threading reads.
+    """
+    ids = list(dict.fromkeys(_MSGID.findall(value)))
+    if len(ids) > MAX_IDS_HEAD + MAX_IDS_TAIL:
+        ids = ids[:MAX_IDS_HEAD] + ids[-MAX_IDS_TAIL:]
+    return tuple(ids)
+
+
 def _unfold(value: str) -> str:
     """A raw header value on one line; 8-bit bytes decoded by guessing their charset."""
     if "\n" in value or "\r" in value:
         value = re.sub(r"\r?\n[ \t]*", " ", value)
+    if "\x00" in value:
+        value = value.replace("\x00", "")
     if any("\udc80" <= ch <= "\udcff" for ch in value):
         value = decode_guess(value.encode("ascii", "surrogateescape"))
     return value.strip()
@@ -111,7 +162,8 @@ def decode_words(value: str) -> str:
             piece = decode_guess(chunk, prefer=("koi8-r", "windows-1251"))
         out.append(piece)
     # decode_header drops the whitespace between an encoded word and plain text
-    return re.sub(r"\s+", " ", "".join(out) if _all_encoded(parts) else " ".join(out)).strip()
+    text = "".join(out) if _all_encoded(parts) else " ".join(out)
+    return re.sub(r"\s+", " ", text.replace("\x00", "")).strip()
 
 
 def _all_encoded(parts: list[tuple[bytes | str, str | None]]) -> bool:
@@ -183,7 +235,9 @@ def _walk(msg: Message) -> tuple[str, str | None, list[Attachment], list[str]]:
             ctype in ("text/plain", "text/html") and disposition != "attachment" and (not filename)
         )
         if is_body_text:
-            decoded = _decode_text(part)
+            decoded, cut = _decode_text(part)
+            if cut:
+                defects.append("BodyTruncated")
             if ctype == "text/plain":
                 text_parts.append(decoded)
             elif html is None:
@@ -237,16 +291,23 @@ def _default_name(ctype: str, n: int) -> str:
     return f"attachment-{n}.{sub or main or 'bin'}"
 
 
-def _decode_text(part: Message) -> str:
-    """The part's text with "\n" line ends (the wire format's CRLF is not content)."""
-    text = _decode_payload(part)
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
-def _decode_payload(part: Message) -> str:
+def _decode_text(part: Message) -> tuple[str, bool]:
+    """The part's text with "\n" line ends (the wire format's CRLF is not content), and
+    whether it was cut to its first ``MAX_TEXT_BYTES``."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
+    cut = len(payload) > MAX_TEXT_BYTES
+    if cut:
+        end = payload.rfind(b"\n", 0, MAX_TEXT_BYTES)
+        payload = payload[: end if end > MAX_TEXT_BYTES // 2 else MAX_TEXT_BYTES]
+    text = _decode_payload(part, payload)
+    if "\x00" in text:  # PostgreSQL's text cannot hold NUL: the same ticket on every backend
+        text = text.replace("\x00", "")
+    return (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text), cut
+
+
+def _decode_payload(part: Message, payload: bytes) -> str:
     declared = (part.get_content_charset() or "").lower()
     if payload.isascii():
         return payload.decode("ascii")

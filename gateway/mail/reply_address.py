@@ -3,14 +3,20 @@
 A bare ticket number would let anyone write into any ticket by guessing
 ``support+t124``; an HMAC of it under the gateway's secret makes the address
 unguessable and unforgeable (as Zulip's e-mail gateway does, the encode/decode
-pair sits apart with its own exception). Three kinds:
+pair sits apart with its own exception). The kinds, each with its audience:
 
     t<N>  reply address of ticket N (Reply-To of every notification)
     b<N>  bounce address of outbox row N (the envelope sender: VERP)
     c<N>  confirms a new notify address of ticket N; signed together with that
           address, so only a mail from it can confirm it
     o<N>  an operator's reply address of ticket N; signed together with the
-          operator's address, so it speaks for that operator only (issue 4)
+          operator's address, so it speaks for that operator only (issue 4); a
+          reply goes to the customer (an operator's copy, a command error)
+    n<N>  an operator's note address of ticket N, signed for that operator: a
+          reply is an internal note (and commands), never a word to the customer
+          (a held stranger, a possible repeat: issue 13)
+    d<N>  an operator's address on the digest (N = 0), signed for that operator:
+          a reply gets an answer and never becomes a ticket (issue 13)
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import hashlib
 import hmac
 import re
 
-KINDS = frozenset("tbco")
+KINDS = frozenset("tbcond")
+OPERATOR_BOUND = frozenset("ond")  # signed together with the operator's own address
 _SIG_CHARS = 12
-_TAIL = re.compile(rf"^([tbco])(\d{{1,12}})\.([a-z2-7]{{{_SIG_CHARS}}})$")
+_TAIL = re.compile(rf"^([tbcond])(\d{{1,12}})\.([a-z2-7]{{{_SIG_CHARS}}})$")
 
 
 class BadToken(ValueError):

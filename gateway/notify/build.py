@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,10 +21,12 @@ from pathlib import Path
 
 from sqlalchemy import Row
 
+from gateway.lifeline import die_with_parent
 from gateway.mail import reply_address
 from gateway.mail.compose import Outgoing, compose, to_bytes
+from gateway.notify import audience
 from gateway.notify.faq import FaqEntry, match_faq
-from gateway.notify.render import Templates
+from gateway.notify.render import Templates, resolve_locale
 
 SENDER_NAMES = {"ru": "Техподдержка", "en": "Support"}
 POOL_THRESHOLD = 10
@@ -39,6 +42,7 @@ class DispatchRules:
     batch: int = 500  # a backlog drains in big batches: claim and mark are per batch
     connections: int = 4  # to the smarthost at once: builds overlap the network round trips
     faq: tuple[FaqEntry, ...] = ()
+    brand: str = ""  # HELPDESK_BRAND: From's name, the mail's header and footer (issue 13)
 
 
 @dataclass(frozen=True)
@@ -83,21 +87,14 @@ def build(letter: Letter, templates: Templates, rules: DispatchRules) -> tuple[s
     if letter.kind == "created":  # the seed asks customers to check the FAQ first
         found = match_faq(rules.faq, f"{ticket['subject']}\n{context['text']}", letter.locale)
         context["faq"] = [{"question": e.question, "answer": e.answer, "url": e.url} for e in found]
+    context["reply_kind"] = context.get("reply_kind") or audience.reply_kind(letter.kind)
+    context["brand"] = rules.brand
     text, html = templates.render(letter.kind, letter.locale, context)
-    support_name = SENDER_NAMES.get(letter.locale, SENDER_NAMES["en"])
+    support_name = _sender_name(letter.locale, rules)
     from_name = support_name
     if letter.kind == "operator_reply" and context.get("operator_name"):
         from_name = f"{context['operator_name']} ({support_name})"
-    if letter.kind == "confirm_address":  # only a reply from that address confirms it
-        reply_to = reply_address.make(
-            rules.support, rules.secret, "c", ticket["number"], bound=letter.to_address
-        )
-    elif context.get("reply_kind") == "o":  # speaks for the operator it was sent to only
-        reply_to = reply_address.make(
-            rules.support, rules.secret, "o", ticket["number"], bound=letter.to_address
-        )
-    else:
-        reply_to = reply_address.make(rules.support, rules.secret, "t", ticket["number"])
+    reply_to = _reply_to(letter, context, ticket["number"], rules)
     message = compose(
         Outgoing(
             from_name=from_name,
@@ -114,32 +111,57 @@ def build(letter: Letter, templates: Templates, rules: DispatchRules) -> tuple[s
             auto_submitted=letter.auto_submitted,
             headers={"X-Helpdesk-Ticket": str(ticket["number"])},
             attachments=letter.files,
+            language=resolve_locale(letter.locale),
         )
     )
     bounce = reply_address.make(rules.support, rules.secret, "b", letter.id)
     return bounce, to_bytes(message)
+
+
+def _reply_to(letter: Letter, context: dict, number: int, rules: DispatchRules) -> str:
+    """The signed Reply-To ``notify.audience`` names for this kind of mail.
+
+    ``c``, ``o``, ``n`` and ``d`` are signed together with the recipient's address: a
+    confirmation only its own address can give, an operator's answer, note or digest
+    reply that speaks for that operator only; ``t`` is the ticket's, for the customer.
+    """
+    kind = context.get("reply_kind") or audience.reply_kind(letter.kind)
+    if not kind:
+        return rules.support
+    bound = letter.to_address if kind in ("c", *reply_address.OPERATOR_BOUND) else ""
+    return reply_address.make(rules.support, rules.secret, kind, number, bound=bound)
 
 
 def _build_digest(
     letter: Letter, context: dict, templates: Templates, rules: DispatchRules
 ) -> tuple[str, bytes]:
+    context["reply_kind"] = audience.reply_kind(letter.kind)
+    context["brand"] = rules.brand
     text, html = templates.render(letter.kind, letter.locale, context)
     message = compose(
         Outgoing(
-            from_name=SENDER_NAMES.get(letter.locale, SENDER_NAMES["en"]),
+            from_name=_sender_name(letter.locale, rules),
             from_address=rules.support,
             to=letter.to_address,
             subject=context["subject"],
             message_id=letter.message_id,
-            reply_to=rules.support,
+            reply_to=_reply_to(letter, context, 0, rules),
             date=letter.created_at,
             text=text,
             html=html,
+            in_reply_to=letter.in_reply_to,  # a held notice threads under the stranger's mail
+            references=letter.references.split(),
             auto_submitted=letter.auto_submitted,
+            language=resolve_locale(letter.locale),
         )
     )
     bounce = reply_address.make(rules.support, rules.secret, "b", letter.id)
     return bounce, to_bytes(message)
+
+
+def _sender_name(locale: str, rules: DispatchRules) -> str:
+    """The From name: the brand when one is set, else "Техподдержка" / "Support"."""
+    return rules.brand or SENDER_NAMES.get(resolve_locale(locale), SENDER_NAMES["en"])
 
 
 Built = tuple[str, bytes] | str  # (envelope, bytes), or why it could not be built
@@ -158,8 +180,9 @@ def build_many(letters: list[Letter], templates: Templates, rules: DispatchRules
 _WORKER: tuple[Templates, DispatchRules] | None = None
 
 
-def _start_worker(root: Path, rules: DispatchRules) -> None:
+def _start_worker(root: Path, rules: DispatchRules, parent: int | None = None) -> None:
     global _WORKER
+    die_with_parent(parent)  # a kill -9 of serve must not leave this worker behind (issue 14.6)
     _WORKER = (Templates(root), rules)
 
 
@@ -184,7 +207,7 @@ class Builder:
                 1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.templates.root, self.rules),
+                initargs=(self.templates.root, self.rules, os.getpid()),
             )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, _build_in_worker, letters)

@@ -11,6 +11,7 @@ from sqlalchemy import Row
 
 from gateway.desk.model import Status
 from gateway.mail.subject import format_token
+from gateway.notify.words import command_reason
 
 # RFC 3834: an answer to a customer's mail is "auto-replied"; what a timer or
 # an operator's action causes is "auto-generated"; an operator's own words are not automatic.
@@ -33,6 +34,7 @@ AUTO_SUBMITTED = {
     "held_notice": "auto-replied",
     "imported": "auto-generated",  # ``helpdesk import --notify-open``: news of no mail of theirs
     "signin_link": "auto-generated",  # asked for on the support page, not by mail
+    "digest_answer": "auto-replied",  # an answer to an operator's reply to the digest
 }
 
 
@@ -71,6 +73,32 @@ def ticket_context(
             context[f"{key}_label"] = Status(context[key]).label(locale)
     if kind == "created":
         context.setdefault("text", "")  # the dispatcher adds matching FAQ entries
+    if kind == "command_error":  # the reasons in the mail's language (issue 13)
+        context["errors"] = [
+            {**e, "reason": command_reason(e["reason"], locale)} for e in context.get("errors", [])
+        ]
     if kind == "status":
         context.setdefault("reason", "")
+        code, said = reason_code(context["reason"])
+        context["reason_code"], context["admin_reason"] = code, said
+        for key, default in (("by_customer", False), ("locked", False), ("reopen_until", "")):
+            context.setdefault(key, default)
+        context.setdefault("new_status", status.value)
     return context
+
+
+def reason_code(reason: str) -> tuple[str, str]:
+    """The audit reason of a change as a code the templates translate, and the words an
+    operator meant for the customer (``#admin-close REASON``). The audit strings themselves
+    ("resolved by operator", "customer replied") are English for operators: a customer
+    never reads them (issue 13)."""
+    if reason.startswith("closed administratively"):
+        return "admin", reason.partition(":")[2].strip()
+    codes = {
+        "resolved by operator": "resolved",
+        "closed by customer": "by_customer",
+        "taken by operator": "taken",
+    }
+    if reason.startswith("no reply for"):
+        return "no_reply", ""
+    return codes.get(reason, ""), ""

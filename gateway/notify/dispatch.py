@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.notify.build import Builder, Built, DispatchRules, Letter
 from gateway.notify.render import Templates
-from gateway.store import outbox
+from gateway.store import contact, outbox
+from gateway.store.outage import Outage, is_outage
 
 log = logging.getLogger("gateway.notify")
 
@@ -41,6 +42,10 @@ class TemporaryFailure(Exception):
 
 class PermanentFailure(Exception):
     """The smarthost refused this mail for good (5xx)."""
+
+
+class RecipientRefused(PermanentFailure):
+    """The smarthost answered 5xx at RCPT: that address does not take mail."""
 
 
 class Sender(Protocol):
@@ -61,8 +66,11 @@ class SmtpSender:
         username: str = "",
         password: str = "",
         timeout: float = 30,
+        ehlo_name: str | None = None,
     ) -> None:
         self._args = {"hostname": host, "port": port, "timeout": timeout, "start_tls": starttls}
+        if ehlo_name:  # the name we greet the smarthost with: HELPDESK_EHLO_NAME or the domain
+            self._args["local_hostname"] = ehlo_name
         self._login = (username, password) if username else None
         self._client: aiosmtplib.SMTP | None = None
 
@@ -87,6 +95,8 @@ class SmtpSender:
             await client.sendmail(envelope_from, [to], data)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
+            if 500 <= refused.code < 600:
+                raise RecipientRefused(f"{refused.code} {refused.message}".strip()) from None
             _raise_for(refused.code, refused.message)
         except aiosmtplib.SMTPResponseException as exc:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
@@ -161,7 +171,7 @@ class Dispatcher:
             )
             for chunk in chunks
         ]
-        results: list[tuple[Row, str | None, bool]] = []
+        results: list[tuple[Row, str | None, bool, bool]] = []
         for chunk, pending in zip(chunks, builds, strict=True):
             ready = list(zip(chunk, await pending, strict=True))
             shares = [ready[i :: len(self._senders)] for i in range(len(self._senders))]
@@ -179,20 +189,20 @@ class Dispatcher:
         self,
         sender: Sender,
         ready: list[tuple[Row, Built]],
-        results: list[tuple[Row, str | None, bool]],
+        results: list[tuple[Row, str | None, bool, bool]],
     ) -> None:
         for row, built in ready:
             if isinstance(built, str):  # could not be built: a fault of ours, not the network's
                 log.error("notification %s: %s", row.id, built)
-                results.append((row, built, True))
+                results.append((row, built, True, False))
                 continue
             try:
                 await sender.send(built[0], row.to_address, built[1])
-                results.append((row, None, False))
+                results.append((row, None, False, False))
             except TemporaryFailure as exc:
-                results.append((row, str(exc), False))
-            except PermanentFailure as exc:
-                results.append((row, str(exc), True))
+                results.append((row, str(exc), False, False))
+            except PermanentFailure as exc:  # refused at RCPT: the address is dead (issue 13)
+                results.append((row, str(exc), True, isinstance(exc, RecipientRefused)))
 
     async def close(self) -> None:
         for sender in self._senders:
@@ -206,15 +216,17 @@ class Dispatcher:
             wanted = {r.id: ids for r in rows if (ids := _attachment_ids(r.context))}
             return rows, outbox.attachments_for(session, wanted) if wanted else {}
 
-    def _mark(self, results: list[tuple[Row, str | None, bool]]) -> None:
+    def _mark(self, results: list[tuple[Row, str | None, bool, bool]]) -> None:
         now = self._clock()
         with self._sessions() as session, session.begin():
-            for row, error, final in results:
+            for row, error, final, refused in results:
                 if error is None:
                     outbox.mark_sent(session, row.id, now)
                 elif final:
                     log.warning("notification %s to %s failed: %s", row.id, row.to_address, error)
                     outbox.mark_failed(session, row.id, error)
+                    if refused:  # as a bounce would: stop mailing it until it changes
+                        contact.mark_bouncing(session, row.id, f"refused by the smarthost: {error}")
                 elif row.attempts >= self._rules.max_attempts:
                     outbox.mark_failed(
                         session, row.id, f"gave up after {row.attempts} attempts: {error}"
@@ -231,18 +243,24 @@ class Dispatcher:
         transaction and an in-process build for every single mail, which took
         the SQLite write lock and the event loop's core away from intake.
         """
+        outage = Outage("the dispatcher", log, first=poll)
         while not stop.is_set():
+            wait = poll
             try:
                 claimed = await self.run_once()
-            except Exception:  # the database is away: try again on the next tick
-                log.exception("the dispatcher could not run a batch")
+                outage.succeeded()
+            except Exception as exc:
                 claimed = 0
+                if is_outage(exc):  # one line when it goes, one when it is back (issue 14.5)
+                    wait = outage.failed(exc)
+                else:
+                    log.exception("the dispatcher could not run a batch")
             self.passes += 1
             if claimed >= self._rules.batch:
                 continue
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_either(stop, self.wake), poll)
+                await asyncio.wait_for(_either(stop, self.wake), wait)
         await self.close()
 
 

@@ -14,17 +14,24 @@ in its place means "change, tell nobody" (a dry run, ``helpdesk import``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Decision
 from gateway.mail.compose import own_message_id
-from gateway.mail.subject import format_token
+from gateway.mail.subject import format_token, thread_subject
+from gateway.notify import audience
 from gateway.notify.context import auto_submitted, ticket_context
-from gateway.store import messages, outbox, people, recipients
+from gateway.notify.team import TeamNotices
+from gateway.notify.threads import Threads
+from gateway.store import messages, outbox, recipients
+
+# Mail a person asked for: limited per address and per requester, never by the loop limit.
+ASKED_FOR = frozenset({"confirm_address", "signin_link"})
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class Notice:
 
 
 @dataclass(frozen=True)
-class Notices:
+class Notices(TeamNotices):
     """The rules of telling people, as plain values (picklable for the intake writer),
     and the calls that apply them."""
 
@@ -53,9 +60,17 @@ class Notices:
     team_address: str = ""  # operators' shared address; empty = every operator's own
     operator_copies: bool = True  # every customer message mailed to the operators
     team_locale: str = "ru"
+    # Mail a person asks for: per address and per requester, apart from the loop limit.
+    asked: outbox.RateLimit = field(default_factory=lambda: outbox.RateLimit(5, timedelta(hours=1)))
 
     def new_message_id(self) -> str:
         return own_message_id(self.domain)
+
+    def re_subject(self, subject: str) -> str:
+        """Their subject answered: exactly one ``Re:``, and no ticket token of ours in it
+        (a stranger's reply to it must not be held again; issue 13)."""
+        bare = thread_subject(subject, self.token_format)
+        return f"Re: {bare}" if bare else "Re:"
 
     # --- the customer ---------------------------------------------------------------
 
@@ -68,16 +83,26 @@ class Notices:
         *,
         trigger_id: str | None = None,
         extra: dict | None = None,
+        by_customer: bool = False,
     ) -> list[int]:
-        """Outbox rows for the notices a decision names; the ids of those written."""
+        """Outbox rows for the notices a decision names; the ids of those written.
+
+        ``by_customer``: the customer's own mail made the change, so they are not told
+        of it (``notify.audience``), save a confirmation of their own ``#close``.
+        """
         notices = []
         for kind in decision.notices:
             context = dict(extra or {})
-            if kind == "status" and decision.changes:
-                change = decision.changes[-1]
+            change = decision.changes[-1] if decision.changes else None
+            new_status = change.to.value if change else None
+            if not audience.for_customer(kind, by_customer=by_customer, new_status=new_status):
+                continue
+            if kind == "status" and change is not None:
                 context.setdefault("old_status", change.from_.value if change.from_ else "")
                 context.setdefault("new_status", change.to.value)
                 context.setdefault("reason", change.reason)
+                context.setdefault("by_customer", by_customer)
+                context.setdefault("locked", decision.locked)
             notices.append(Notice(number, kind, context, trigger_id))
         return [row for row in self.many(session, notices, now) if row is not None]
 
@@ -105,8 +130,7 @@ class Notices:
         if not notices:
             return []
         heads = recipients.ticket_heads(session, [n.number for n in notices])
-        letters: list[outbox.Letter] = []
-        placed: list[int] = []
+        targets: list[tuple[int, Notice, Row, str]] = []
         for i, n in enumerate(notices):
             ticket = heads.get(n.number)
             if ticket is None:
@@ -114,10 +138,20 @@ class Notices:
             address = n.to_address or ticket.notify_address
             if not address or (n.to_address is None and not ticket.notify):
                 continue
+            targets.append((i, n, ticket, address))
+        threads = Threads(session, [(n.number, address) for _, n, _, address in targets])
+        letters: list[outbox.Letter] = []
+        placed: list[int] = []
+        for i, n, ticket, address in targets:
             locale = ticket.locale or "ru"
-            root, prev = ticket.root_id, ticket.previous_id
-            hold = None
-            if ticket.notify_bounced and n.to_address is None:
+            message_id = self.new_message_id()
+            parent, references = threads.place(n.number, address, message_id)
+            hold, requester = None, None
+            if n.kind in ASKED_FOR:  # asked for by the ticket's customer, not a loop
+                requester = f"ticket:{n.number}"
+                hold = self.asked_hold(session, n.kind, address, requester, now)
+            bouncing = address.lower() == (ticket.notify_address or "").lower()
+            if ticket.notify_bounced and bouncing:  # the ticket's address, also when named
                 hold = (
                     f"not sent: {address} bounced ({ticket.notify_bounced}); "
                     "change the ticket's notify address to resume"
@@ -128,13 +162,14 @@ class Notices:
                     kind=n.kind,
                     to_address=address,
                     locale=locale,
-                    context=self._context(ticket, n.kind, locale, n.extra),
+                    context=self._context(ticket, n.kind, locale, self._until(n, now)),
                     auto_submitted=auto_submitted(n.kind),
-                    message_id=self.new_message_id(),
-                    in_reply_to=n.trigger_id or prev or root,
-                    references=list(dict.fromkeys(r for r in (root, prev, n.trigger_id) if r)),
+                    message_id=message_id,
+                    in_reply_to=parent,
+                    references=references,
                     hold=hold,
-                    limited=n.limited,
+                    limited=n.limited and n.kind not in ASKED_FOR,
+                    requester=requester,
                 )
             )
             placed.append(i)
@@ -148,10 +183,22 @@ class Notices:
         return out
 
     def signin_link(
-        self, session: Session, address: str, locale: str, context: dict, now: datetime
-    ) -> int:
-        """The support page's one-time sign-in link: asked for, about no ticket, limited
-        like any automatic mail to that address."""
+        self,
+        session: Session,
+        address: str,
+        locale: str,
+        context: dict,
+        now: datetime,
+        *,
+        requester: str = "",
+    ) -> tuple[int, str | None]:
+        """The support page's one-time sign-in link: (row, why it was not sent or None).
+
+        Asked for by a person, so it never counts against the loop limit, and is
+        limited per address and per requester apart: nobody can silence someone
+        else's mail by asking for links, and the page can say when none was sent.
+        """
+        hold = self.asked_hold(session, "signin_link", address, requester or address, now)
         row, _ = outbox.enqueue(
             session,
             ticket_id=None,
@@ -162,12 +209,32 @@ class Notices:
             auto_submitted=auto_submitted("signin_link"),
             message_id=self.new_message_id(),
             now=now,
-            limit=self.limit,
+            hold=hold,
+            requester=requester or address,
         )
-        return row
+        return row, hold
+
+    def asked_hold(
+        self, session: Session, kind: str, address: str, requester: str, now: datetime
+    ) -> str | None:
+        """Why a mail a person asked for is held back, or None: each count on its own."""
+        to, by = outbox.asked_recently(session, kind, address, requester, now, self.asked.window)
+        window = f"in the last {int(self.asked.window.total_seconds() // 60)} minutes"
+        if to >= self.asked.count:
+            return f"not sent: {to} {kind} mails to {address} {window}"
+        if by >= self.asked.count:
+            return f"not sent: {requester} asked for {by} {kind} mails {window}"
+        return None
 
     def stranger(
-        self, session: Session, number: int, address: str, their_subject: str, now: datetime
+        self,
+        session: Session,
+        number: int,
+        address: str,
+        their_subject: str,
+        now: datetime,
+        *,
+        trigger_id: str | None = None,
     ) -> int | None:
         """Tell someone whose mail was held that an operator will look at it.
 
@@ -175,7 +242,7 @@ class Notices:
         customer: it is someone else's (guarantee 6). Their own subject is reused.
         """
         context = {
-            "subject": f"Re: {their_subject}".strip() if their_subject else "Re:",
+            "subject": self.re_subject(their_subject),
             "token": format_token(number, self.token_format),
             "support_address": self.support,
             "locale": self.team_locale,
@@ -189,85 +256,25 @@ class Notices:
             context=context,
             auto_submitted=auto_submitted("held_notice"),
             message_id=self.new_message_id(),
+            in_reply_to=trigger_id,  # under their own mail, which they hold
+            references=[trigger_id] if trigger_id else [],
             now=now,
             limit=self.limit,
         )
         return row
 
-    # --- the operators --------------------------------------------------------------
-
-    def team_addresses(self, session: Session) -> list[str]:
-        """Where mail for operators goes: the team address, else every operator."""
-        if self.team_address:
-            return [self.team_address]
-        return people.operator_addresses(session)
-
-    def team(
-        self, session: Session, number: int, kind: str, now: datetime, *, extra: dict | None = None
-    ) -> list[int]:
-        """A mail to the operators about ticket ``number``; never rate-limited (they are ours)."""
-        ticket = recipients.ticket_head(session, number)
-        if ticket is None:
-            return []
-        context = self._context(ticket, kind, self.team_locale, extra)
-        return [
-            self._plain(session, number, kind, address, now, context)
-            for address in self.team_addresses(session)
-        ]
-
-    def operators(
-        self,
-        session: Session,
-        number: int,
-        kind: str,
-        now: datetime,
-        *,
-        extra: Callable[[], dict],
-        trigger_id: str | None = None,
-    ) -> list[int]:
-        """A customer's message to every operator, each with a reply address of their own.
-
-        The Reply-To is signed together with the operator's address (``o`` kind),
-        so a reply threads into the ticket as that operator and no one else; the
-        team address, when set, gets a copy with the plain ticket reply address.
-        ``extra`` is called only when someone is to be told: intake asks on every mail.
-        """
-        if not self.operator_copies:
-            return []
-        targets = [(o, "o") for o in people.operator_addresses(session)]
-        if self.team_address:
-            targets.append((self.team_address, "t"))
-        ticket = recipients.ticket_head(session, number) if targets else None
-        if ticket is None:
-            return []
-        context = self._context(ticket, kind, self.team_locale, extra())
-        letters = [
-            outbox.Letter(
-                ticket_id=number,
-                kind=kind,
-                to_address=address,
-                locale=self.team_locale,
-                context={**context, "reply_kind": reply_kind},
-                auto_submitted=auto_submitted(kind),
-                message_id=self.new_message_id(),
-                in_reply_to=trigger_id,
-                references=[trigger_id] if trigger_id else [],
-            )
-            for address, reply_kind in targets
-        ]
-        written = outbox.enqueue_many(session, letters, now)  # ours: never rate-limited
-        messages.remember_thread_ids(session, [(x.message_id, number) for x in letters])
-        return [row for row, _ in written]
-
-    def digest(self, session: Session, kind: str, now: datetime, context: dict) -> list[int]:
-        """A mail to the operators about no one ticket (the unanswered digest)."""
-        context = {"locale": self.team_locale, "support_address": self.support, **context}
-        return [
-            self._plain(session, None, kind, address, now, context)
-            for address in self.team_addresses(session)
-        ]
-
     # --- shared ---------------------------------------------------------------------
+
+    def _until(self, notice: Notice, now: datetime) -> dict | None:
+        """A closing mail says until when a reply reopens the ticket (issue 13)."""
+        closing = notice.kind == "auto_closed" or (notice.extra or {}).get("new_status") in (
+            "closed",
+            "closed_no_reply",
+        )
+        if not closing:
+            return notice.extra
+        until = (now + timedelta(days=self.reopen_days)).date().isoformat()
+        return {"reopen_until": until, **(notice.extra or {})}
 
     def _context(self, ticket: object, kind: str, locale: str, extra: dict | None) -> dict:
         return ticket_context(
@@ -279,28 +286,3 @@ class Notices:
             locale=locale,
             extra=extra,
         )
-
-    def _plain(
-        self,
-        session: Session,
-        number: int | None,
-        kind: str,
-        address: str,
-        now: datetime,
-        context: dict,
-    ) -> int:
-        message_id = self.new_message_id()
-        row_id, _ = outbox.enqueue(
-            session,
-            ticket_id=number,
-            kind=kind,
-            to_address=address,
-            locale=self.team_locale,
-            context=context,
-            auto_submitted=auto_submitted(kind),
-            message_id=message_id,
-            now=now,
-        )
-        if number is not None:
-            messages.remember_thread_id(session, message_id, number)
-        return row_id

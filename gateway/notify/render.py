@@ -10,6 +10,7 @@ tests instead of mailing a customer a blank.
 
 from __future__ import annotations
 
+from datetime import date
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from jinja2 import (
     UndefinedError,
     select_autoescape,
 )
+from markupsafe import Markup, escape
 
 KINDS: tuple[str, ...] = (
     "created",
@@ -42,6 +44,7 @@ KINDS: tuple[str, ...] = (
     "held_notice",
     "imported",
     "signin_link",
+    "digest_answer",
 )
 
 LOCALES: tuple[str, ...] = ("ru", "en")
@@ -72,6 +75,62 @@ def plural_en(n: int, one: str, other: str) -> str:
     return one if abs(int(n)) == 1 else other
 
 
+_MONTHS = {
+    "ru": (
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+
+def long_date(iso: str, locale: str) -> str:
+    """A date as people of the locale write it: "15 января 2027 г." / "15 January 2027"
+    (never 15.01.2027, which an English reader may take for another day)."""
+    text = str(iso)
+    if len(text) >= 10 and text[2] == "." and text[5] == ".":  # 14.05.2025, as rows had it
+        text = f"{text[6:10]}-{text[3:5]}-{text[0:2]}"
+    day = date.fromisoformat(text[:10])
+    month = _MONTHS[resolve_locale(locale)][day.month - 1]
+    suffix = " г." if resolve_locale(locale) == "ru" else ""
+    return f"{day.day} {month} {day.year}{suffix}"
+
+
+def quote(text: str) -> str:
+    """Someone else's text in a plain-text mail: each line behind "> ", as mail clients
+    quote, so a customer's "-- " signature line never reads as our signature."""
+    return "\n".join(f"> {line}".rstrip() if line else ">" for line in text.splitlines())
+
+
+def br(text: str) -> Markup:
+    """Plain text in HTML: escaped, line breaks as <br> (Outlook for Windows ignores
+    ``white-space: pre-wrap``)."""
+    return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
+
+
 def resolve_locale(locale: str) -> str:
     """A customer's locale may come as ``en-US`` or something we do not ship; Russian is the
     desk's default language, so anything unknown gets Russian rather than an error."""
@@ -96,6 +155,9 @@ class Templates:
         )
         self.env.filters["plural_ru"] = plural_ru
         self.env.filters["plural_en"] = plural_en
+        self.env.filters["long_date"] = long_date
+        self.env.filters["quote"] = quote
+        self.env.filters["br"] = br
 
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> tuple[str, str]:
         """Return ``(text, html)`` for one notification.

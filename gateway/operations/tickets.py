@@ -28,7 +28,7 @@ from gateway.desk.model import (
 )
 from gateway.operations import Refused
 from gateway.operations.ports import Tell
-from gateway.store import messages, people, tickets
+from gateway.store import messages, outbox, people, tickets
 from gateway.store.people import Person
 
 
@@ -219,9 +219,13 @@ def act(
     if tell is not None:
         extra = {"operator_name": person.name, "text": text} if action == "reply" else {}
         queued = tell.decision(session, number, decision, now, extra=extra)
+    # The operator hears at once when their answer will not reach the customer (issue 13).
+    held = outbox.states_of(session, queued)
+    undelivered = [why or state for state, why in held.values() if state != "pending"]
     return {
         "number": number,
         "notifications": queued,
+        "undelivered": undelivered,
         "status": decision.status.value,
         "changed": decision.changed,
         "trace": list(decision.trace),

@@ -49,6 +49,10 @@ class SweepRules:
     token_format: str = "[#{number}]"
     batch: int = 500
     dedup_window: timedelta = timedelta(hours=1)  # how far back the dedup sweep looks
+    # Issue 14.7: serve's dedup job compares only tickets made this recently (twice its
+    # interval) with the rest of their customer's window; earlier runs compared the others.
+    # None (``helpdesk sweep``): every ticket of the window is new.
+    dedup_fresh: timedelta | None = None
 
 
 # --- the jobs: each does one batch in the caller's transaction, returns what it did ----------
@@ -152,12 +156,18 @@ def merge_duplicates(session: Session, rules: SweepRules, now: datetime) -> list
     what slips past is two copies committed at the same moment by two instances,
     neither seeing the other. So only tickets made within ``dedup_window`` are
     read, and only customers with two or more of them are compared: one indexed
-    query, whatever the table holds, and no write lock held for long.
+    query, whatever the table holds, and no write lock held for long. In serve,
+    only the tickets made since about the last run are compared (``dedup_fresh``),
+    with their customer's others: the cost follows the new tickets (issue 14.7).
     """
     merged: list[tuple[int, int]] = []
     since = now - rules.dedup_window
+    fresh_since = max(since, now - rules.dedup_fresh) if rules.dedup_fresh else since
+    fresh = {t.id for t in timers.recent_requests(session, fresh_since)}
+    if not fresh:
+        return merged
     by_customer: dict[int, list[int]] = {}
-    for t in timers.recent_requests(session, since):
+    for t in timers.recent_requests_of_customers(session, since, fresh_since):
         by_customer.setdefault(t.customer_id, []).append(t.id)
     numbers = [n for group in by_customer.values() if len(group) > 1 for n in group]
     requests = timers.requests_of(session, numbers)
@@ -167,7 +177,9 @@ def merge_duplicates(session: Session, rules: SweepRules, now: datetime) -> list
         kept: list[dedup.Candidate] = []
         for number in sorted(group):
             digest, normalized = requests[number]
-            match = dedup.best_match(normalized, kept[-50:], rules.policy.duplicate_similarity)
+            match = None
+            if number in fresh:  # the others were compared by the runs that saw them new
+                match = dedup.best_match(normalized, kept[-50:], rules.policy.duplicate_similarity)
             if match is None or not _merge(session, rules, now, number, match):
                 kept.append(dedup.Candidate(number, True, digest, normalized))
             else:

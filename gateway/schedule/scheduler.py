@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock
 from gateway.schedule.jobs import SweepRules
 from gateway.schedule.sweep import JOBS, SweepReport, run_job
+from gateway.store.outage import Outage, is_outage
 
 log = logging.getLogger("gateway.schedule")
 
@@ -61,7 +62,11 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.runs: dict[str, int] = dict.fromkeys(JOBS, 0)
+        # Seconds spent in each job's runs, all and the last (GET /metrics, issue 14).
+        self.seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
+        self.last_seconds: dict[str, float] = dict.fromkeys(JOBS, 0.0)
         self._stopping = False
+        self._outage = Outage("the scheduler", log)  # shared by the jobs (issue 14.5)
 
     def start(self) -> None:
         first = datetime.now(UTC)
@@ -80,6 +85,7 @@ class Scheduler:
     async def _run(self, name: str) -> None:
         if self._stopping:  # a run APScheduler had already queued when stop() came
             return
+        started = time.monotonic()
         future = asyncio.ensure_future(
             asyncio.to_thread(run_job, self._sessions, name, self._rules, self._clock())
         )
@@ -88,13 +94,20 @@ class Scheduler:
         future.add_done_callback(self._running.discard)
         try:
             report = await asyncio.shield(future)
-        except OperationalError as exc:  # busy or away: the next tick tries again
-            log.warning("scheduled job %s did not run: %s", name, exc.orig or exc)
+        except asyncio.CancelledError:
+            if self._stopping:  # shutdown cancelled the wait, not the run: stop() awaits it
+                return  # (no traceback from APScheduler on Ctrl-C: issue 14, item 18)
+            raise
+        except Exception as exc:
+            if is_outage(exc):  # busy or away: one line for the outage, the next tick tries
+                self._outage.failed(exc)
+            else:
+                log.exception("scheduled job %s failed", name)
             return
-        except Exception:
-            log.exception("scheduled job %s failed", name)
-            return
+        self._outage.succeeded()
         self.runs[name] += 1
+        self.last_seconds[name] = time.monotonic() - started
+        self.seconds[name] += self.last_seconds[name]
         done = report.as_dict()
         changed = {k: v for k, v in done.items() if isinstance(v, list) and v}
         if changed:

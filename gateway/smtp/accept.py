@@ -30,17 +30,30 @@ class Accepting:
     support: str
     size_limit: int
     deliver: Deliver
+    max_recipients: int = 100  # RCPT per mail (issue 14.10); app sets the configured value
 
     def refused_recipient(self, address: str) -> str | None:
-        """The reply for a recipient we do not serve; None for ours."""
-        if self.serves(address):
+        """The reply for a recipient we do not serve; None for ours.
+
+        ``postmaster`` (bare, or at our domain) is always taken: RFC 5321 §4.5.1
+        requires it, and what reaches it is for the support team anyway.
+        """
+        if "\x00" in address:
+            return replies.NUL_IN_ADDRESS
+        if self.serves(address) or self._postmaster(address):
             return None
         return replies.for_outcome(
             Outcome(OutcomeKind.UNKNOWN_RECIPIENT), address=address, support=self.support
         )
 
-    @staticmethod
-    def take_recipient(envelope: Envelope, address: str, options: list[str]) -> str:
+    def _postmaster(self, address: str) -> bool:
+        local, _, domain = address.rpartition("@") if "@" in address else (address, "", "")
+        ours = self.support.rpartition("@")[2].lower()
+        return local.lower() == "postmaster" and domain.lower() in ("", ours)
+
+    def take_recipient(self, envelope: Envelope, address: str, options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS.format(limit=self.max_recipients)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return replies.RECIPIENT_OK

@@ -36,6 +36,16 @@ class Handler(Accepting):
     size_limit: int
     lmtp: bool = False
 
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        """A NUL cannot be in an address (RFC 5321 §4.1.2): one clear refusal on any backend."""
+        if "\x00" in address:
+            return replies.NUL_IN_ADDRESS
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return replies.SENDER_OK
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:

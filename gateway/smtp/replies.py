@@ -25,6 +25,13 @@ SIZE_DECLARED_TOO_BIG = (
 DEFERRED = "451 4.3.0 Could not store the message now; nothing was kept, please retry later"
 INTERNAL = "451 4.3.0 Internal error; nothing was kept, please retry later"
 LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
+# Issue 14.10: what the customers' port does not offer, and what no mail may carry.
+AUTH_NOT_HERE = (
+    "502 5.5.1 AUTH is not offered on this port; operators send on the submission port"
+)
+TLS_NOT_HERE = "502 5.5.1 STARTTLS is not offered on this port"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients: at most {limit} per mail; send the rest again"
+NUL_IN_ADDRESS = "553 5.1.7 The address contains a NUL character; it cannot be a mail address"
 
 # The operators' submission listener (issue 4; RFC 3207 STARTTLS, RFC 4954 AUTH).
 STARTTLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first: this port takes mail only over TLS"
@@ -38,6 +45,9 @@ AUTH_UNAVAILABLE = (
     "454 4.7.0 Temporary authentication failure: cannot check passwords now, try again later"
 )
 AUTH_AGAIN = "503 5.5.1 Already authenticated"
+AUTH_THROTTLED = (
+    "454 4.7.0 Too many failed logins from this login or address; try again in {minutes} min"
+)
 SENDER_NOT_LOGIN = (
     "553 5.7.1 <{address}>: sender address does not match your login; send as {login}"
 )

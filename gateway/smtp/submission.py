@@ -27,6 +27,7 @@ import logging
 from base64 import b64decode
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
@@ -36,8 +37,9 @@ from gateway.smtp.accept import Accepting, Deliver
 
 log = logging.getLogger(__name__)
 
-Authenticate = Callable[[str, str], str | None]
-"""(login, password) → the operator's address, or None. Blocking; run in a thread."""
+Authenticate = Callable[[str, str, str | None], str | timedelta | None]
+"""(login, password, client address) → the operator's address, None for a wrong password,
+or how long this login or address must wait (issue 14.9). Blocking; run in a thread."""
 
 
 class _NoLoginDataNotice(logging.Filter):
@@ -71,7 +73,7 @@ class SubmissionHandler(Accepting):
         if len(parts) != 3:
             await server.push("501 5.5.2 Cannot split the AUTH PLAIN value")
             return AuthResult(success=False, handled=True)
-        return await self._check(parts[1], parts[2])
+        return await self._check(server, parts[1], parts[2])
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
         """The LOGIN mechanism: the user name (inline or asked for), then the password."""
@@ -81,18 +83,24 @@ class SubmissionHandler(Accepting):
         password = await _response(server, [], "Password:")
         if password is None:
             return AuthResult(success=False, handled=True)
-        return await self._check(login, password)
+        return await self._check(server, login, password)
 
-    async def _check(self, login: bytes, password: bytes) -> AuthResult:
+    async def _check(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
         try:
             user, secret = login.decode(), password.decode()
         except UnicodeDecodeError:
             return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
+        peer = server.session.peer if server.session is not None else None
+        client = str(peer[0]) if isinstance(peer, tuple) and peer else None
         try:
-            address = await asyncio.to_thread(self.authenticate, user, secret)
+            address = await asyncio.to_thread(self.authenticate, user, secret, client)
         except Exception:
             log.exception("could not check an operator's password")
             return AuthResult(success=False, handled=False, message=replies.AUTH_UNAVAILABLE)
+        if isinstance(address, timedelta):
+            minutes = max(1, int(address.total_seconds() // 60) + 1)
+            message = replies.AUTH_THROTTLED.format(minutes=minutes)
+            return AuthResult(success=False, handled=False, message=message)
         if address is None:
             log.warning("submission: AUTH failed for login %r", user)  # never the password
             return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)

@@ -43,11 +43,20 @@ def ticket_notify(session: Session, number: int) -> dict[str, object]:
 
 
 def confirm_notify_address(session: Session, number: int, sender: str) -> bool:
-    """The pending address becomes the notify address if ``sender`` is that address."""
-    pending = session.scalar(select(TICKETS.c.notify_pending_address).where(TICKETS.c.id == number))
-    if not pending or pending != sender.lower():
+    """The pending address becomes the notify address when ``sender`` proves it: the
+    address mail goes to now (a ``#notify-to`` by mail, issue 13) or, asked on the support
+    page by a signed-in customer, the pending address itself. Which of the two was asked
+    is in the signed confirmation address the reply came to."""
+    row = session.execute(
+        select(TICKETS.c.notify_pending_address, TICKETS.c.notify_address).where(
+            TICKETS.c.id == number
+        )
+    ).first()
+    if row is None or not row.notify_pending_address:
         return False
-    set_notify(session, number, address=pending)
+    if sender.lower() not in (row.notify_pending_address, (row.notify_address or "").lower()):
+        return False
+    set_notify(session, number, address=row.notify_pending_address)
     return True
 
 

@@ -63,6 +63,11 @@ class GroupCommitter(Generic[T, R]):
         self._queue.put(_STOP)
         self._thread.join(timeout)
 
+    @property
+    def alive(self) -> bool:
+        """The writer thread is running (the gateway's health reads it)."""
+        return self._thread.is_alive()
+
     def submit(self, item: T) -> Future[R]:
         fut: Future[R] = Future()
         self._queue.put((item, fut))

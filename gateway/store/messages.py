@@ -73,6 +73,13 @@ def repeated_message(session: Session, ticket: int, digest: str) -> int | None:
     return conn(session).execute(_REPEAT, {"ticket": ticket, "digest": digest}).scalar()
 
 
+def copies_in(session: Session, ticket: int, digest: str, cap: int = 2) -> int:
+    """How many of the ticket's customer messages have this content digest, up to ``cap``:
+    a request sent a third time has already been answered as a duplicate (issue 13)."""
+    query = _REPEAT.limit(cap)
+    return len(conn(session).execute(query, {"ticket": ticket, "digest": digest}).all())
+
+
 def message_row(session: Session, pk: int) -> Message | None:
     """One message, locked: a held mail being decided."""
     return session.get(Message, pk, with_for_update=True)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.sql import RAW, conn, insert_ignoring_conflict
@@ -73,6 +73,16 @@ def raw_mails(session: Session, states: Iterable[str]) -> Sequence[Row]:
         .where(RawMail.state.in_(list(states)))
         .order_by(RawMail.id)
     ).all()
+
+
+def head_of(session: Session, idem_key: str, size: int = 16384) -> tuple[str | None, bytes] | None:
+    """The envelope sender and first ``size`` bytes of the mail kept under ``idem_key``."""
+    row = session.execute(
+        select(RawMail.mail_from, func.substr(RawMail.data, 1, size)).where(
+            RawMail.idem_key == idem_key
+        )
+    ).first()
+    return None if row is None else (row[0], bytes(row[1] or b""))
 
 
 def raw_mail(session: Session, raw_id: int) -> RawMail | None:

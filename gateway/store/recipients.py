@@ -1,15 +1,15 @@
 """What addressing a notification needs to know about its ticket, in one query.
 
 The ticket's notify address, language, bounce mark, subject and status, the
-customer's name, and the two Message-IDs a new mail threads under: the
-ticket's first (the customer's request) and our latest notification.
+customer's name; and, per recipient, the Message-IDs of the ticket's mail that
+recipient holds, which a new mail threads under (issue 13).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gateway.store.sql import conn
@@ -30,25 +30,8 @@ _ONE = (
     .join(Customer, Customer.id == Ticket.customer_id)
     .where(Ticket.id == bindparam("number"))
 )
-# Each ticket's first Message-ID and our latest notification's: the thread the
-# mail joins. Correlated LIMIT 1 lookups walk the ticket_id indexes, so a ticket
-# with thousands of messages costs what a new one does.
-_ROOT = (
-    select(Message.message_id)
-    .where(Message.ticket_id == Ticket.id, Message.message_id.is_not(None))
-    .order_by(Message.id)
-    .limit(1)
-    .scalar_subquery()
-)
-_LATEST = (
-    select(Outbox.message_id)
-    .where(Outbox.ticket_id == Ticket.id)
-    .order_by(Outbox.id.desc())
-    .limit(1)
-    .scalar_subquery()
-)
 _MANY = (
-    select(*_COLUMNS, _ROOT.label("root_id"), _LATEST.label("previous_id"))
+    select(*_COLUMNS)
     .join(Customer, Customer.id == Ticket.customer_id)
     .where(Ticket.id.in_(bindparam("numbers", expanding=True)))
 )
@@ -60,6 +43,43 @@ def ticket_head(session: Session, number: int) -> Row | None:
 
 
 def ticket_heads(session: Session, numbers: Sequence[int]) -> dict[int, Row]:
-    """number → head with its notify settings and thread ids, for mail to customers."""
+    """number → head with its notify settings, for mail to customers."""
     rows = conn(session).execute(_MANY, {"numbers": sorted(set(numbers))})
     return {r.id: r for r in rows}
+
+
+def chains(session: Session, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], list[str]]:
+    """(ticket, address) → the Message-IDs of that ticket's mail this address holds, oldest
+    first: what we sent there (not what was held back or failed) and what it sent us.
+
+    Threading per recipient (issue 13) names only these: a mail client groups a
+    conversation by ids it has, and an id it never saw splits the thread.
+    """
+    if not pairs:
+        return {}
+    numbers = sorted({n for n, _ in pairs})
+    addresses = sorted({a.lower() for _, a in pairs})
+    ours = select(
+        Outbox.ticket_id, Outbox.to_address, Outbox.message_id, Outbox.created_at, Outbox.id
+    ).where(
+        Outbox.ticket_id.in_(numbers),
+        Outbox.to_address.in_(addresses),
+        Outbox.state.in_(("pending", "sent")),
+    )
+    theirs = select(
+        Message.ticket_id,
+        func.lower(Message.author_address),
+        Message.message_id,
+        Message.created_at,
+        Message.id,
+    ).where(
+        Message.ticket_id.in_(numbers),
+        func.lower(Message.author_address).in_(addresses),
+        Message.message_id.is_not(None),
+    )
+    found: dict[tuple[int, str], list[tuple[object, int, int, str]]] = {}
+    db = conn(session)
+    for side, query in ((1, ours), (0, theirs)):  # at one moment: their mail, then our answer
+        for number, address, message_id, at, pk in db.execute(query):
+            found.setdefault((number, address.lower()), []).append((at, side, pk, message_id))
+    return {key: [m for *_, m in sorted(rows)] for key, rows in found.items()}

@@ -42,12 +42,40 @@ _CONN = "gateway.store.sql.connection"
 
 
 def conn(session: Session) -> Connection:
-    """The session's connection for this transaction, remembered: ``Session.connection()``
-    costs about as much as a small statement, and intake runs ten statements a mail."""
+    """The session's connection for this (sub)transaction, remembered: ``Session.connection()``
+    costs about as much as a small statement, and intake runs ten statements a mail.
+
+    Remembered per savepoint, not once per transaction: ``begin_nested()`` emits its
+    SAVEPOINT only when the connection is next asked for, so a connection cached from
+    the outer transaction would run a group commit's "savepoint per mail" with no
+    savepoint at all — one failing mail would abort its whole group on PostgreSQL and
+    leave half its rows behind on SQLite.
+    """
+    level = session.get_nested_transaction() or session.get_transaction()
     found = session.info.get(_CONN)
-    if found is None:
-        found = session.info[_CONN] = session.connection()
-    return found
+    if found is None or found[0] is not level:
+        found = session.info[_CONN] = (level, session.connection())
+    return found[1]
+
+
+class AbortedTransaction(Exception):
+    """The database rolled this transaction back on its own; nothing of it is stored."""
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_an_aborted_commit(session: Session) -> None:
+    """PostgreSQL answers COMMIT in a failed transaction with a silent ROLLBACK, and
+    psycopg raises nothing: results computed in it would be reported as stored
+    (guarantee 1). Make that commit fail instead, so the sender is told to retry."""
+    found = session.info.get(_CONN)
+    if found is None or found[1].dialect.name != "postgresql":
+        return
+    dbapi = found[1].connection.dbapi_connection
+    status = getattr(getattr(dbapi, "info", None), "transaction_status", None)
+    if status is not None and status.name == "INERROR":
+        raise AbortedTransaction(
+            "the database aborted this transaction after an error; nothing was committed"
+        )
 
 
 @event.listens_for(Session, "after_transaction_end")

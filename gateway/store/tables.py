@@ -240,10 +240,13 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who asked for a mail a person asks for (the page's client, the ticket): issue 13.
+    requester: Mapped[str | None] = mapped_column(String(320))
 
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_to_created", "to_address", "created_at"),
+        Index("ix_outbox_requester_created", "requester", "created_at"),
     )
 
 
@@ -260,3 +263,31 @@ class WebSignin(Base):
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     used_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginFailure(Base):
+    """A wrong password, kept for the throttle that every instance shares (issue 14.9).
+
+    ``key`` is ``smtp-login:<login>``, ``smtp-addr:<client address>``, or the
+    same with ``web-``; a throttle counts the rows of its keys in the window.
+    """
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+
+class WebSession(Base):
+    """A signed-in browser of the support page (issue 14.12): the cookie names it, and
+    signing out ends it here, so a copy of the cookie is worthless afterwards."""
+
+    __tablename__ = "web_sessions"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    who: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

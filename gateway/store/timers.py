@@ -225,6 +225,25 @@ def recent_requests(session: Session, since: datetime) -> list[Row]:
     )
 
 
+def recent_requests_of_customers(session: Session, since: datetime, fresh: datetime) -> list[Row]:
+    """Like :func:`recent_requests`, for the customers with a ticket made since ``fresh``
+    only (issue 14.7): both sides read through ``ix_tickets_created``."""
+    owners = select(T.c.customer_id).where(T.c.created_at >= fresh).distinct()
+    return list(
+        session.execute(
+            select(T.c.id, T.c.customer_id)
+            .where(
+                T.c.customer_id.in_(owners.scalar_subquery()),
+                T.c.created_at >= since,
+                T.c.request_digest.is_not(None),
+                T.c.duplicate_of.is_(None),
+                T.c.status.in_([s.value for s in OPEN_STATUSES]),
+            )
+            .order_by(T.c.id)
+        )
+    )
+
+
 def requests_of(session: Session, numbers: Sequence[int]) -> dict[int, tuple[str, str]]:
     """number → (request digest, normalized request)."""
     if not numbers:

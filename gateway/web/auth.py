@@ -27,15 +27,28 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from gateway.store import people
+from gateway.store import people, web_sessions
 from gateway.web.backend import Network
 
 CUSTOMER_KEY = "customer"
 OPERATOR_KEY = "operator"
+SESSION_ID_KEY = "sid"  # the server-side session (store.web_sessions): sign-out ends it
 
 
 class NotSignedIn(Exception):
     """Nobody is signed in for this page; the argument is where to sign in."""
+
+
+def open_operator(session: Session, request: Request) -> str | None:
+    """The operator this cookie names, if their server-side session is still open.
+
+    Every operator page asks here, the search included: a cookie copied before
+    sign-out must open nothing (issue 14.12)."""
+    who = request.session.get(OPERATOR_KEY)
+    if not isinstance(who, str) or not who:
+        return None
+    sid = request.session.get(SESSION_ID_KEY)
+    return who if web_sessions.alive(session, sid, f"operator:{who}") else None
 
 
 class LinkInvalid(Exception):

@@ -21,6 +21,7 @@ from gateway.intake import IntakeRules
 from gateway.notify.enqueue import Notices
 from gateway.notify.faq import FaqEntry
 from gateway.operations.desk import Desk
+from gateway.operations.logins import Logins
 from gateway.outcome import Delivery, Outcome
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -56,3 +57,4 @@ class Backend:
     deliver: Callable[[Delivery], Awaitable[Outcome]]
     desk: Desk
     intake: IntakeRules
+    logins: Logins | None = None  # the operators' login throttle (issue 14.9); None: none

@@ -22,7 +22,7 @@ from gateway.outcome import Delivery, OutcomeKind
 from gateway.store import portal, tickets
 from gateway.web import csrf, mailer, queries, uploads
 from gateway.web.identity import CustomerBase
-from gateway.web.page import Site, redirect
+from gateway.web.page import Site, one_line, plain_text, redirect
 from gateway.web.signin import ADDRESS
 
 MAX_SUBJECT = 200
@@ -36,12 +36,12 @@ def routes(site: Site) -> list[Route]:
         Route("/tickets/new", pages.new_form, methods=["GET"]),
         Route("/tickets/new", pages.new_post, methods=["POST"]),
         Route("/faq", pages.faq),
-        Route("/tickets/{number:int}", pages.ticket),
-        Route("/tickets/{number:int}/reply", pages.reply, methods=["POST"]),
-        Route("/tickets/{number:int}/close", pages.close, methods=["POST"]),
-        Route("/tickets/{number:int}/reopen", pages.reopen, methods=["POST"]),
-        Route("/tickets/{number:int}/notify", pages.notify, methods=["POST"]),
-        Route("/tickets/{number:int}/files/{file_id:int}", pages.file),
+        Route("/tickets/{number:id}", pages.ticket),
+        Route("/tickets/{number:id}/reply", pages.reply, methods=["POST"]),
+        Route("/tickets/{number:id}/close", pages.close, methods=["POST"]),
+        Route("/tickets/{number:id}/reopen", pages.reopen, methods=["POST"]),
+        Route("/tickets/{number:id}/notify", pages.notify, methods=["POST"]),
+        Route("/tickets/{number:id}/files/{file_id:id}", pages.file),
     ]
 
 
@@ -92,8 +92,8 @@ class CustomerPages(CustomerBase):
         t = self.site.t(request)
         lang = self._lang(request)
         data = {
-            "subject": str(form.get("subject", "")).strip()[:MAX_SUBJECT],
-            "text": str(form.get("text", ""))[:MAX_TEXT],
+            "subject": one_line(str(form.get("subject", "")))[:MAX_SUBJECT],
+            "text": plain_text(str(form.get("text", "")))[:MAX_TEXT],
             "notify": form.get("notify") == "on",
             "notify_address": str(form.get("notify_address", "")).strip().lower(),
         }
@@ -232,7 +232,7 @@ class CustomerPages(CustomerBase):
             self.site.flash(request, "files_too_large", "error")
             return number
         form = await csrf.checked_form(request)
-        text = str(form.get("text", ""))[:MAX_TEXT]
+        text = plain_text(str(form.get("text", "")))[:MAX_TEXT]
         try:
             files = await uploads.files_of(form, limit)
             if need_text and not text.strip() and not files:

@@ -49,8 +49,9 @@ class SearchPages(CustomerBase):
         return self.site.render(request, "search.html", action="/tickets/search", **page)
 
     async def operator_search(self, request: Request) -> Response:
-        who = request.session.get(auth.OPERATOR_KEY)
-        if not isinstance(who, str) or not who:
+        who = await self._search(lambda s: auth.open_operator(s, request))
+        if who is None:
+            request.session.pop(auth.OPERATOR_KEY, None)
             raise auth.NotSignedIn("/op/login")
         request.state.operator = who
         lang = self._lang(request)

@@ -49,6 +49,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "If support knows {address}, a sign-in link is on its way there. "
         "It works once, for {minutes} minutes.",
     ),
+    "signin_not_sent": (
+        "Ссылка для входа на {address} сейчас не отправлена: недавно их запрашивали "
+        "слишком часто. Воспользуйтесь ссылкой из уже полученного письма или попробуйте позже.",
+        "No sign-in link was sent to {address} this time: too many were asked for recently. "
+        "Use the link in a mail you already got, or try again later.",
+    ),
     "signin_confirm": ("Войти как {address}?", "Sign in as {address}?"),
     "subject": ("Тема", "Subject"),
     "status": ("Статус", "Status"),
@@ -135,6 +141,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Ждём подтверждения адреса {address}: ответьте на письмо, которое мы туда отправили.",
         "Waiting for {address} to confirm: reply to the mail we sent there.",
     ),
+    "op_address_bounced": (
+        "Письма на {address} возвращаются ({why}): ответы клиенту не доходят, пока адрес "
+        "не изменён.",
+        "Mail to {address} bounces ({why}): answers do not reach the customer until the "
+        "address changes.",
+    ),
+    "op_not_sent": ("Ответ клиенту не отправлен ({to}): {why}", "Answer not sent ({to}): {why}"),
     "address_bounced": (
         "Письма на этот адрес не доходят; укажите другой.",
         "Mail to this address bounces; give another one.",

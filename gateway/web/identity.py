@@ -12,7 +12,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from gateway.store import db
+from gateway.store import db, web_sessions
 from gateway.web import auth, queries
 from gateway.web.i18n import pick_locale
 from gateway.web.page import Site
@@ -46,9 +46,16 @@ class CustomerBase:
             request.state.via_header = person is not None
         else:
             kept = request.session.get(auth.CUSTOMER_KEY)
+            sid = request.session.get(auth.SESSION_ID_KEY)
             person = None
-            if isinstance(kept, int):
-                person = await self._read(lambda s: queries.customer(s, kept))
+            if isinstance(kept, int):  # and the session not signed out (issue 14.12)
+                person = await self._read(
+                    lambda s: (
+                        queries.customer(s, kept)
+                        if web_sessions.alive(s, sid, f"customer:{kept}")
+                        else None
+                    )
+                )
         request.state.customer = person
         return person
 

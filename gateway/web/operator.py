@@ -9,6 +9,7 @@ sentence.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -21,10 +22,10 @@ from gateway import intake
 from gateway.desk.model import Status
 from gateway.operations import Refused
 from gateway.outcome import Outcome, OutcomeKind
-from gateway.store import portal
+from gateway.store import db, portal, web_sessions
 from gateway.web import auth, csrf, lists, queries, uploads, words
 from gateway.web.i18n import pick_locale
-from gateway.web.page import Site, redirect
+from gateway.web.page import Site, one_line, plain_text, redirect
 
 # The verbs of a ticket's page → the action of operations.tickets (as `helpdesk ticket VERB`).
 SIMPLE = {"reply": "reply", "note": "note", "take": "take", "close": "close"}
@@ -41,12 +42,12 @@ def routes(site: Site) -> list[Route]:
         Route("/op/signout", pages.signout, methods=["POST"]),
         Route("/op", pages.queue),
         Route("/op/held", pages.held),
-        Route("/op/held/{id:int}/{decision:str}", pages.decide_held, methods=["POST"]),
+        Route("/op/held/{id:id}/{decision:str}", pages.decide_held, methods=["POST"]),
         Route("/op/quarantine", pages.quarantine),
-        Route("/op/quarantine/{id:int}/retry", pages.retry, methods=["POST"]),
-        Route("/op/tickets/{number:int}", pages.ticket),
-        Route("/op/tickets/{number:int}/files/{file_id:int}", pages.file),
-        Route("/op/tickets/{number:int}/{verb:str}", pages.act, methods=["POST"]),
+        Route("/op/quarantine/{id:id}/retry", pages.retry, methods=["POST"]),
+        Route("/op/tickets/{number:id}", pages.ticket),
+        Route("/op/tickets/{number:id}/files/{file_id:id}", pages.file),
+        Route("/op/tickets/{number:id}/{verb:str}", pages.act, methods=["POST"]),
     ]
 
 
@@ -56,9 +57,11 @@ class OperatorPages:
         self.backend = site.backend
         self.throttle = auth.LoginThrottle()
 
-    def need(self, request: Request) -> str:
-        who = request.session.get(auth.OPERATOR_KEY)
-        if not isinstance(who, str) or not who:
+    async def need(self, request: Request) -> str:
+        """The signed-in operator; the session must still be open (issue 14.12)."""
+        who = await self._read(lambda s: auth.open_operator(s, request))
+        if who is None:
+            request.session.pop(auth.OPERATOR_KEY, None)
             raise auth.NotSignedIn("/op/login")
         request.state.operator = who
         return who
@@ -66,6 +69,13 @@ class OperatorPages:
     async def _read(self, fn: Any) -> Any:
         def run() -> Any:
             with self.backend.sessions() as session:
+                return fn(session)
+
+        return await run_in_threadpool(run)
+
+    async def _write(self, fn: Any) -> Any:
+        def run() -> Any:
+            with db.transaction(self.backend.sessions) as session:
                 return fn(session)
 
         return await run_in_threadpool(run)
@@ -84,25 +94,43 @@ class OperatorPages:
         login = str(form.get("login", "")).strip()[:320]
         password = str(form.get("password", ""))[:1024]
         t = self.site.t(request)
-        now = self.backend.clock()
-        wait = self.throttle.blocked_for(login, now)
-        if wait is not None:
-            minutes = max(1, int(wait.total_seconds() // 60) + 1)
+        client = request.client.host if request.client else None
+        who = await run_in_threadpool(self._check, login, password, client)
+        if isinstance(who, timedelta):
+            minutes = max(1, int(who.total_seconds() // 60) + 1)
             error = t("op_throttled", minutes=minutes)
             return self.site.render(request, "op_login.html", 429, error=error, login=login)
-        who = await run_in_threadpool(self.backend.desk.authenticate, login, password)
         if who is None:
-            self.throttle.failed(login, now)
             return self.site.render(
                 request, "op_login.html", 401, error=t("op_bad_login"), login=login
             )
-        self.throttle.succeeded(login)
         csrf.renew(request)
+        now = self.backend.clock()
+        sid = await self._write(lambda s: web_sessions.begin(s, f"operator:{who}", now))
         request.session[auth.OPERATOR_KEY] = who
+        request.session[auth.SESSION_ID_KEY] = sid
         return redirect("/op")
+
+    def _check(self, login: str, password: str, client: str | None) -> str | timedelta | None:
+        """The shared throttle (issue 14.9), else this process's own (a page without it)."""
+        logins = self.backend.logins
+        if logins is not None:
+            return logins.web(login, password, client)
+        now = self.backend.clock()
+        wait = self.throttle.blocked_for(login, now)
+        if wait is not None:
+            return wait
+        who = self.backend.desk.authenticate(login, password)
+        if who is None:
+            self.throttle.failed(login, now)
+        else:
+            self.throttle.succeeded(login)
+        return who
 
     async def signout(self, request: Request) -> Response:
         await csrf.checked_form(request)
+        sid, now = request.session.get(auth.SESSION_ID_KEY), self.backend.clock()
+        await self._write(lambda s: web_sessions.end(s, sid, now))
         csrf.renew(request)
         return redirect("/op/login")
 
@@ -114,23 +142,23 @@ class OperatorPages:
         return self.site.render(request, name, inbox=counts, **context)
 
     async def queue(self, request: Request) -> Response:
-        me = self.need(request)
+        me = await self.need(request)
         lang = self._lang(request)
         params = lists.QueueParams.parse(request.query_params)
         page = await self._read(lambda s: lists.queue(s, params, me, lang))
         return await self.render(request, "op_queue.html", q=params, **page)
 
     async def held(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         return await self.render(request, "op_held.html", held=await self._read(queries.held))
 
     async def quarantine(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         rows = await self._read(queries.quarantine)
         return await self.render(request, "op_quarantine.html", rows=rows)
 
     async def decide_held(self, request: Request) -> Response:
-        me = self.need(request)
+        me = await self.need(request)
         await csrf.checked_form(request)
         decision = request.path_params["decision"]
         if decision not in ("accept", "reject"):
@@ -145,7 +173,7 @@ class OperatorPages:
         return redirect("/op/held")
 
     async def retry(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         await csrf.checked_form(request)
         try:
             outcome = await run_in_threadpool(self._retry, request.path_params["id"])
@@ -169,7 +197,7 @@ class OperatorPages:
     # --- a ticket -------------------------------------------------------------
 
     async def ticket(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         lang = self._lang(request)
         number = request.path_params["number"]
         now, policy = self.backend.clock(), self.site.config.policy
@@ -180,7 +208,7 @@ class OperatorPages:
         return await self.render(request, "op_ticket.html", settable=settable, **page)
 
     async def file(self, request: Request) -> Response:
-        self.need(request)
+        await self.need(request)
         number, file_id = request.path_params["number"], request.path_params["file_id"]
         row = await self._read(lambda s: portal.attachment(s, file_id, customer_id=None))
         if row is None or row.ticket_id != number:
@@ -190,10 +218,10 @@ class OperatorPages:
 
     async def act(self, request: Request) -> Response:
         """One button of the ticket's page: the CLI verb of the same name."""
-        me = self.need(request)
+        me = await self.need(request)
         form = await csrf.checked_form(request)
         number, verb = request.path_params["number"], request.path_params["verb"]
-        text = str(form.get("text", ""))[:100_000]
+        text = plain_text(str(form.get("text", "")))[:100_000]
         b = self.backend.desk
         if verb in CONFIRMED and form.get("confirm") != "yes":
             self._flash_text(request, "error", self.site.t(request)("confirm_needed"))
@@ -218,7 +246,7 @@ class OperatorPages:
                 number,
                 me,
                 "admin_close",
-                reason=str(form.get("reason", "")).strip()[:2000],
+                reason=one_line(str(form.get("reason", "")))[:2000],
             )
         elif verb == "assign":
             done = await self._run(request, b.assign, number, str(form.get("assignee", "")), me)

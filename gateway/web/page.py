@@ -6,6 +6,7 @@ The customer's and the operators' pages import :class:`Site` from here, and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -14,11 +15,42 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment
 from markupsafe import Markup, escape
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from gateway.web import csrf, i18n
 from gateway.web.backend import Backend, WebConfig
+
+# Issue 14.12: what a form may put into a subject line or a text, whatever a browser sends.
+_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def one_line(value: str) -> str:
+    """A subject or reason: CR, LF, U+2028 and other controls become spaces (a header
+    cannot hold them; they gave a 500), runs of white space one space."""
+    return " ".join(_NOT_IN_A_LINE.sub(" ", value).split())
+
+
+def plain_text(value: str) -> str:
+    """A message text without NUL, which no mail and no PostgreSQL text can carry."""
+    return value.replace("\x00", "")
+
+
+class _RowNumber(Convertor[int]):
+    """``{x:id}``: a ticket or row number as the database can hold it; a longer one is no
+    route at all, so 404 instead of an overflow's 500 (issue 14.12)."""
+
+    regex = "[0-9]{1,9}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", _RowNumber())
 
 SESSION_COOKIE = "helpdesk_session"
 

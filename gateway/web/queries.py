@@ -192,16 +192,26 @@ def open_duplicate(
 
 
 def send_signin_link(
-    session: Session, address: str, link: str, locale: str, config: WebConfig, now: datetime
-) -> int | None:
-    """Queue the sign-in mail (the outbox: retried, rate-limited per address like any
-    automatic mail). The link is in the row; whoever can read the database has it anyway."""
+    session: Session,
+    address: str,
+    link: str,
+    locale: str,
+    config: WebConfig,
+    now: datetime,
+    requester: str = "",
+) -> str | None:
+    """Queue the sign-in mail (the outbox: retried; limited per address and per requester,
+    issue 13); why it was not sent, or None. The link is in the row; whoever can read the
+    database has it anyway."""
     if config.notices is None:
         return None
     minutes = int(config.signin_lifetime.total_seconds() // 60)
     subject = {"ru": "Вход в техподдержку", "en": "Sign in to support"}[locale]
     context = {"subject": subject, "link": link, "minutes": minutes}
-    return config.notices.signin_link(session, address, locale, context, now)
+    _, held = config.notices.signin_link(
+        session, address, locale, context, now, requester=requester
+    )
+    return held
 
 
 def operator_ticket(

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.store import people, portal
+from gateway.store import people, portal, web_sessions
 from gateway.web import auth, csrf, queries
 from gateway.web.identity import CustomerBase
 from gateway.web.page import Site, redirect
@@ -56,17 +56,26 @@ class SigninPages(CustomerBase):
         email = str(form.get("email", "")).strip().lower()[:320]
         lang = self._lang(request)
         now = self.backend.clock()
+        requester = f"web:{request.client.host}" if request.client is not None else "web:?"
+        held: str | None = None
         if ADDRESS.match(email):
 
-            def send(session: Any) -> None:
+            def send(session: Any) -> str | None:
                 person = people.find_customer(session, email)
-                if person is not None:
-                    link = f"{self.config.base_url}/signin/{self.links.make(person.id, now)}"
-                    queries.send_signin_link(session, person.email, link, lang, self.config, now)
+                if person is None:
+                    return None
+                link = f"{self.config.base_url}/signin/{self.links.make(person.id, now)}"
+                return queries.send_signin_link(
+                    session, person.email, link, lang, self.config, now, requester
+                )
 
-            await self._write(send)
+            held = await self._write(send)
         minutes = int(self.config.signin_lifetime.total_seconds() // 60)
-        return self.site.render(request, "signin_sent.html", email=email, minutes=minutes)
+        # Honest (issue 13): when the link was held back by the limit, the page says so
+        # rather than "a link is on its way".
+        return self.site.render(
+            request, "signin_sent.html", email=email, minutes=minutes, held=held is not None
+        )
 
     def _bad_link(self, request: Request, why: str) -> Response:
         key = {"expired": "link_expired", "used": "link_used"}.get(why, "link_bad")
@@ -97,11 +106,15 @@ class SigninPages(CustomerBase):
         if not fresh:
             return self._bad_link(request, "used")
         csrf.renew(request)
+        sid = await self._write(lambda s: web_sessions.begin(s, f"customer:{customer_id}", now))
         request.session[auth.CUSTOMER_KEY] = customer_id
+        request.session[auth.SESSION_ID_KEY] = sid
         return redirect("/tickets")
 
     async def signout(self, request: Request) -> Response:
         await csrf.checked_form(request)
+        sid, now = request.session.get(auth.SESSION_ID_KEY), self.backend.clock()
+        await self._write(lambda s: web_sessions.end(s, sid, now))
         csrf.renew(request)
         self.site.flash(request, "signed_out")
         return redirect("/signin")

@@ -469,3 +469,20 @@ def test_truncated_mail_does_not_raise(name: str) -> None:
     cut_body = parse(raw[:-7])
     assert cut_body.subject == parse(raw).subject
     assert cut_body.message_id == parse(raw).message_id
+
+
+def test_a_huge_references_header_keeps_the_threads_root_and_nearest_ids() -> None:
+    """Issue 14.2: 150,000 References are capped (first and last few hundred), each id once."""
+    from gateway.mail.parse import MAX_IDS_HEAD, MAX_IDS_TAIL
+
+    ids = [f"<r{i}@example.ru>" for i in range(150_000)]
+    folded = "\r\n ".join([*ids[:10], *ids])  # the first ten twice: de-duplicated
+    raw = (
+        "From: ivan@example.ru\r\nSubject: Re: x\r\nMessage-ID: <big@example.ru>\r\n"
+        f"In-Reply-To: {ids[-1]} {ids[-1]}\r\nReferences: {folded}\r\n\r\ntext\r\n"
+    ).encode()
+    parsed = parse(raw)
+    assert parsed.in_reply_to == (ids[-1],)
+    assert len(parsed.references) == MAX_IDS_HEAD + MAX_IDS_TAIL
+    assert parsed.references[:MAX_IDS_HEAD] == tuple(ids[:MAX_IDS_HEAD])
+    assert parsed.references[-MAX_IDS_TAIL:] == tuple(ids[-MAX_IDS_TAIL:])

@@ -39,18 +39,27 @@ EXTRA: dict[str, dict[str, Any]] = {
             {"question": "Как сменить PHP", "answer": "В панели управления.", "url": ""},
         ],
     },
-    "status": {"old_status_label": "", "new_status_label": "", "reason": "Нашли причину."},
+    # The reason as a code (notify.context.reason_code), never the audit's English words.
+    "status": {
+        "old_status_label": "",
+        "new_status_label": "",
+        "new_status": "in_progress",
+        "reason_code": "taken",
+        "by_customer": False,
+        "locked": False,
+    },
     "operator_reply": {"operator_name": "Иван Петров", "text": "Первая строка.\nВторая строка."},
     "reopened": {},
     "follow_up": {"old_number": 7, "days": 41, "window_days": 30},
     "locked_follow_up": {"old_number": 7},
-    "auto_closed": {"days": 31, "window_days": 30},
+    "auto_closed": {"days": 31, "reopen_until": "2027-01-15"},
     "duplicate": {"original_number": 12},
     "reminder": {"days_left": 3, "close_on": "14.05.2025"},
     "imported": {},
     "confirm_address": {"address": "new@example.org"},
     # Oldest first, as the sweep sends them; status_label is filled in per locale below.
     "escalation": {
+        "reply_kind": "d",  # what a reply does (notify.audience)
         "hours": 24,
         "tickets": [
             {
@@ -83,6 +92,7 @@ EXTRA: dict[str, dict[str, Any]] = {
         ],
     },
     "possible_repeat": {
+        "reply_kind": "n",  # what a reply does (notify.audience)
         "window_days": 30,
         "old_number": 7,
         "old_subject": "Сайт не работает",
@@ -92,6 +102,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     },
     # To an operator; "old_number" comes only with event "follow_up".
     "operator_message": {
+        "reply_kind": "o",  # what a reply does (notify.audience)
         "event": "message",
         "customer": "anna@example.org",
         "customer_verified": True,
@@ -104,6 +115,7 @@ EXTRA: dict[str, dict[str, Any]] = {
         "flags": ["nudge"],
     },
     "command_error": {
+        "reply_kind": "o",  # what a reply does (notify.audience)
         "operator_name": "Иван Петров",
         "errors": [
             {"line": 2, "text": "#закрой", "reason": "unknown command #закрой"},
@@ -111,11 +123,14 @@ EXTRA: dict[str, dict[str, Any]] = {
         ],
     },
     "stranger_held": {
+        "reply_kind": "n",  # what a reply does (notify.audience)
         "stranger": "eve@example.com",
         "customer": "anna@example.org",
         "held_id": 345,
         "text": "Это мой вопрос, отвечайте мне.\nЕва",
     },
+    # To an operator who replied to the digest: about no ticket (issue 13).
+    "digest_answer": {"reply_kind": "d"},
     # To the stranger: no "ticket", no "customer_name"; "subject" is this mail's own.
     "held_notice": {"subject": "Re: [#12] вопрос", "token": "[#12]"},
     # Asked for on the support page (issue 7): about no ticket, so it names none.
@@ -127,7 +142,14 @@ EXTRA: dict[str, dict[str, Any]] = {
 }
 # Mails to the operators' team: no greeting, no customer commands.
 OPERATOR_KINDS = frozenset(
-    {"escalation", "possible_repeat", "operator_message", "command_error", "stranger_held"}
+    {
+        "escalation",
+        "possible_repeat",
+        "operator_message",
+        "command_error",
+        "stranger_held",
+        "digest_answer",
+    }
 )
 # Operator mails that end with the operators' command reference instead.
 COMMAND_REFERENCE_KINDS = frozenset({"operator_message", "command_error"})
@@ -135,8 +157,10 @@ COMMAND_REFERENCE_KINDS = frozenset({"operator_message", "command_error"})
 DIGEST_KINDS = frozenset({"escalation"})
 # The answer to a stranger whose mail was held: nothing of the ticket, not even a "ticket" key.
 STRANGER_KINDS = frozenset({"held_notice", "signin_link"})
+# The answer to an operator's reply to the digest: about no ticket either.
+ANSWER_KINDS = frozenset({"digest_answer"})
 # Mails about no ticket at all: they carry no token.
-TOKENLESS_KINDS = frozenset({"signin_link"})
+TOKENLESS_KINDS = frozenset({"signin_link", "digest_answer"})
 
 
 def context(kind: str, locale: str = "ru", **overrides: Any) -> dict[str, Any]:
@@ -151,7 +175,7 @@ def context(kind: str, locale: str = "ru", **overrides: Any) -> dict[str, Any]:
             entry["status_label"] = Status.AWAITING_OPERATOR.label(locale)
         ctx.update(overrides)
         return ctx
-    if kind in STRANGER_KINDS:
+    if kind in STRANGER_KINDS | ANSWER_KINDS:
         ctx = {"support_address": "support@example.net", "locale": locale, **extra}
         ctx.update(overrides)
         return ctx
@@ -231,7 +255,7 @@ def test_a_missing_context_key_raises(templates: Templates, kind: str) -> None:
     # a digest is about many tickets and many customers; a stranger is told nothing of them.
     """A template missing a value it needs fails loudly, naming itself, never prints a blank."""
     common = ["support_address"]
-    if kind != "confirm_address" and kind not in DIGEST_KINDS | STRANGER_KINDS:
+    if kind != "confirm_address" and kind not in DIGEST_KINDS | STRANGER_KINDS | ANSWER_KINDS:
         common.append("customer_name")
     for key in [*common, *EXTRA[kind]]:
         ctx = context(kind)
@@ -313,7 +337,8 @@ def test_html_escapes_the_operator_and_the_reason(templates: Templates, locale: 
         "operator_reply", locale, context("operator_reply", locale, operator_name="<b>Eve</b>")
     )
     assert "<b>Eve</b>" not in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
-    _, html = templates.render("status", locale, context("status", locale, reason="<i>because</i>"))
+    ctx = context("status", locale, reason_code="admin", admin_reason="<i>because</i>")
+    _, html = templates.render("status", locale, ctx)
     assert "<i>" not in html and "&lt;i&gt;because&lt;/i&gt;" in html
 
 
@@ -332,9 +357,9 @@ def test_an_operator_reply_keeps_its_lines_in_both_parts(templates: Templates, l
         if line.strip():
             assert line in text_lines, line
             assert str(escape(line)) in html, line
-    # The HTML keeps the line breaks the operator typed.
-    assert "white-space:pre-wrap" in html
-    assert str(escape("Добрый день!\n\nМы перезапустили PHP-FPM.")) in html
+    # The HTML keeps the line breaks the operator typed, as <br> (Outlook ignores pre-wrap).
+    assert "pre-wrap" not in html
+    assert "Добрый день!<br>\n<br>\nМы перезапустили PHP-FPM." in html
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -475,7 +500,7 @@ def test_day_counts_read_naturally(templates: Templates) -> None:
     text, _ = templates.render("reminder", "ru", context("reminder", days_left=1))
     assert "через 1 день" in text
     text, _ = templates.render("auto_closed", "ru", context("auto_closed", days=31))
-    assert "31 день" in text and "в течение 30 дней" in text
+    assert "31 день" in text and "до 15 января 2027 г." in text
     text, _ = templates.render("reminder", "en", context("reminder", "en", days_left=1))
     assert "in 1 day," in text
 
@@ -827,9 +852,11 @@ def test_operator_message_keeps_the_whole_text_and_its_lines(
     message = "Добрый день!\n\nСайт <снова> не открывается & почта тоже.\n\n-- \nАнна"
     ctx = context("operator_message", locale, text=message)
     text, html = templates.render("operator_message", locale, ctx)
-    assert message.rstrip() in text, "the whole text, signature included"
-    assert str(escape(message)) in html
-    assert "white-space:pre-wrap" in html
+    # The whole text, signature included, quoted: "-- " never stands bare (issue 13).
+    assert "\n".join(f"> {x}".rstrip() if x else ">" for x in message.splitlines()) in text
+    assert "\n-- \n" not in text
+    assert str(escape(message)).replace("\n", "<br>\n") in html
+    assert "pre-wrap" not in html
 
 
 @pytest.mark.parametrize(

@@ -126,9 +126,14 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole run (Debian's, not Playwright's download)."""
+    """One headless Chromium per module (Debian's, not Playwright's download).
+
+    Per module, not per run: Playwright's sync API keeps its event loop running in
+    this thread while it is open, and every later test that calls ``asyncio.run``
+    (run_sweep, an ASGI request) would fail with "cannot be called from a running
+    event loop"."""
     missing = _browser_missing()
     if missing:
         if os.environ.get("HELPDESK_REQUIRE_BROWSER") == "1":

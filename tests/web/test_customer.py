@@ -7,6 +7,7 @@ make; the page adds only the asking (FAQ, "you already have #N").
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from gateway.store.tables import Outbox, RawMail
@@ -186,3 +187,21 @@ def test_attachments_download_from_the_ticket_page(web: Web) -> None:
     assert f"/tickets/1/files/{file_id}" in page and "экран.png" in page
     got = web.client(IVAN).get(f"/tickets/1/files/{file_id}")
     assert got.content == b"PNG..." and "UTF-8''%D1%8D" in got.headers["content-disposition"]
+
+
+@pytest.mark.parametrize("breaker", ["\r\n", "\n", "\r", "\u2028", "\x00", "\x85"])
+def test_line_breaks_and_nul_in_a_new_tickets_subject_make_a_ticket(web: Web, breaker) -> None:
+    """Issue 14.12: CR, LF, U+2028 or NUL in the subject: a ticket, no 500, no false failure."""
+    ivan = web.client(IVAN)
+    number = web.new_ticket(ivan, f"Сайт{breaker}лежит", f"Ошибка{breaker}502")
+    page = ivan.get(f"/tickets/{number}")
+    assert page.status_code == 200 and "Сайт лежит" in page.text
+
+
+def test_a_huge_ticket_number_is_not_found(web: Web) -> None:
+    """Issue 14.12: a number past what the database holds is 404 for customers and operators."""
+    huge = "9" * 30
+    assert web.client(IVAN).get(f"/tickets/{huge}").status_code == 404
+    op = web.operator()
+    assert op.get(f"/op/tickets/{huge}").status_code == 404
+    assert op.get(f"/op/tickets/{huge}/files/{huge}").status_code == 404

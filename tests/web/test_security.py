@@ -252,3 +252,48 @@ def _link(message) -> str:  # type: ignore[no-untyped-def]
     found = re.search(r"https?://\S+/signin/\S+", text)
     assert found, text
     return found.group(0)
+
+
+def test_password_guessing_is_throttled_across_instances(settings, clock) -> None:
+    """Issue 14.9: five wrong passwords at one instance also stop the right one at another."""
+    with (
+        running_gateway(web_settings(settings), clock) as a,
+        running_gateway(web_settings(settings), clock) as b,
+    ):
+        first, second = Web(a, clock), Web(b, clock)
+        try:
+            a.gateway.wiring.desk.add_operator("Анна", "anna@example.com", "secret-pass")
+
+            def login(web: Web, password: str) -> int:
+                data = {"login": "anna@example.com", "password": password}
+                return web.post(web.client(), "/op/login", data, "/op/login").status_code
+
+            assert [login(first, "nope") for _ in range(5)] == [401] * 5
+            assert login(second, "secret-pass") == 429
+        finally:
+            first.close()
+            second.close()
+
+
+def test_a_copied_session_cookie_is_dead_after_sign_out(web: Web) -> None:
+    """Issue 14.12: signing out ends the session itself; a copy of the cookie is worthless."""
+    op = web.operator()
+    assert op.get("/op").status_code == 200
+    copied = web.client()
+    copied.cookies.update(dict(op.cookies))
+    assert copied.get("/op").status_code == 200
+    assert copied.get("/op/search?q=502").status_code == 200
+    assert web.post(op, "/op/signout", {}, "/op").status_code == 303
+    assert copied.get("/op/search?q=502").status_code == 303  # the search asks too
+    assert copied.get("/op").status_code == 303
+
+    web.gw.gateway.wiring.desk.add_customer(IVAN, "Иван")
+    ivan = web.client()
+    web.post(ivan, "/signin", {"email": IVAN}, "/signin")
+    path = _link(web.mails(1)[0]).removeprefix(web.base)
+    assert web.post(ivan, path, {}, path).status_code == 303
+    copied = web.client()
+    copied.cookies.update(dict(ivan.cookies))
+    assert copied.get("/tickets").status_code == 200
+    assert web.post(ivan, "/signout", {}, "/tickets").status_code == 303
+    assert copied.get("/tickets").status_code == 303
