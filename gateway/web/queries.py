@@ -223,6 +223,7 @@ def operator_ticket(
     for m in detail["messages"]:
         m["when"] = when(m["created_at"])
         m["trace"] = [words.sentence(line, locale) for line in m["trace"]]
+        m["flag_labels"] = [words.flag(f, locale) for f in m["flags"]]
         for a in m["attachments"]:
             a["size_label"] = size_label(a["size"])
             a["preview"] = previewed(a)

@@ -28,6 +28,7 @@ RU: list[tuple[re.Pattern[str], str]] = [
     (_p(en), ru)
     for en, ru in [
         ("{a} → {b}: {why}", "{a} → {b}: {why}"),
+        ("human mail", "письмо от человека"),
         ("new ticket: no token, no known reference", "новая заявка: нет номера и известных ссылок"),
         ("new ticket: awaiting_operator", "новая заявка: ожидает ответа оператора"),
         ("new ticket: {s}", "новая заявка: {s}"),
@@ -97,6 +98,20 @@ RU: list[tuple[re.Pattern[str], str]] = [
     ]
 ]  # fmt: skip
 
+# A message's flags (desk.model.Flag and the marks intake adds), as operators read them.
+FLAGS = {
+    "auto": "автоматическое",
+    "nudge": "напоминание",
+    "duplicate": "повтор",
+    "close": "закрытие",
+    "held": "задержано",
+    "follow_up": "продолжение",
+    "locked": "заблокирована",
+    "note": "заметка",
+    "rejected": "отклонено",
+    "accepted": "принято",
+}
+
 ACTORS = {"customer": "клиент", "operator": "оператор", "system": "система"}
 SYSTEM = {"scheduler": "планировщик", "dedup-sweep": "поиск повторов"}
 
@@ -139,3 +154,7 @@ def actor(value: str, lang: str) -> str:
     if kind == "system":
         return f"система: {SYSTEM.get(who, who)}"
     return f"{ACTORS.get(kind, kind)} {who}".strip()
+
+
+def flag(value: str, lang: str) -> str:
+    return FLAGS.get(value, value) if lang == "ru" else value.replace("_", " ")

@@ -76,6 +76,7 @@ def test_a_customer_from_the_control_panel(site: Web, browser: Any) -> None:
         assert page.locator("h1").inner_text() == "Мои заявки"
 
         page.get_by_role("link", name="Новая заявка").first.click()
+        page.wait_for_load_state()
         page.get_by_label("Тема заявки").fill(SUBJECT)
         page.wait_for_selector("#faq:not([hidden]) li")
         assert "502" in page.locator("#faq").inner_text()

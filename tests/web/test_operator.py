@@ -172,3 +172,5 @@ def test_history_is_in_the_pages_language(web: Web) -> None:
     assert "Ожидает ответа оператора → В работе" in history
     assert "оператор Анна" in history and "взята в работу оператором" in history
     assert "taken by operator" not in history
+    page = op.get(f"/op/tickets/{number}").text
+    assert "письмо от человека" in page and "human mail" not in page

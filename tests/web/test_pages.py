@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,14 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 LONG = "https://example.ru/" + "очень-длинный-адрес-" * 6
-CUSTOMER_PAGES = ["/tickets", "/tickets/new", "/tickets/1", "/tickets/2", "/tickets/999"]
+CUSTOMER_PAGES = [
+    "/tickets",
+    "/tickets/new",
+    "/tickets/1",
+    "/tickets/2",
+    "/tickets/999",
+    "/tickets/search?q=502",
+]
 OPERATOR_PAGES = [
     "/op",
     "/op?view=all&sort=updated",
@@ -38,6 +47,26 @@ OPERATOR_PAGES = [
     "/op/quarantine",
     "/op/search?q=502",
 ]
+
+
+def _png(width: int = 120, height: int = 60) -> bytes:
+    """A real PNG (a blue and grey band), so the screenshot shows a preview."""
+    rows = b"".join(
+        b"\x00" + bytes((30, 105, 170) if y < height // 2 else (220, 225, 230)) * width
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -63,7 +92,7 @@ def site(tmp_path: Path) -> Iterator[Web]:
         web.new_ticket(ivan, "Почта не доходит " + "x" * 80, "Письма на info@example.ru теряются")
         desk.act(1, "anna@example.com", "reply", text="Перезапустили PHP-FPM, проверьте.")
         reply = mail("Re: [#1] Ошибка 502", "Снова 503:\n    at nginx upstream", sender=IVAN)
-        reply.add_attachment(b"\x89PNG....", maintype="image", subtype="png", filename="503.png")
+        reply.add_attachment(_png(), maintype="image", subtype="png", filename="503.png")
         send(gw, reply, sender=IVAN)
         send(
             gw,

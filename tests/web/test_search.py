@@ -34,7 +34,16 @@ def test_the_search_index_exists_after_migrate(database_url: str) -> None:
                     text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
                     {"n": search.PG_INDEX},
                 ).scalar()
-                assert found and "gin" in found.lower() and "russian" in found
+                assert found and "gin" in found.lower() and search.PG_COLUMN in found
+                kind = conn.execute(
+                    text(
+                        "SELECT generation_expression FROM information_schema.columns"
+                        " WHERE table_name = 'messages' AND column_name = :c"
+                        " AND table_schema = current_schema()"
+                    ),
+                    {"c": search.PG_COLUMN},
+                ).scalar()
+                assert kind and "russian" in kind and "english" in kind
     finally:
         engine.dispose()
 

@@ -5,8 +5,8 @@ Revises: 0004
 Create Date: 2026-12-07 14:30:00
 
 SQLite gets a contentless FTS5 table of stemmed words (store.search), filled
-here from the messages already stored; PostgreSQL an expression GIN index over
-russian and english tsvectors, which keeps itself. Both get the indexes the
+here from the messages already stored; PostgreSQL a stored generated tsvector
+column (russian and english) with a GIN index, which keeps itself. Both get the indexes the
 queue pages by (updated_at) and the header counts (strangers' held mail).
 """
 
@@ -36,8 +36,14 @@ def upgrade() -> None:
         postgresql_where=strangers,
     )
     if bind.dialect.name == "postgresql":
-        vector = search.PG_VECTOR
-        op.execute(f"CREATE INDEX IF NOT EXISTS {search.PG_INDEX} ON messages USING gin ({vector})")
+        op.execute(
+            f"ALTER TABLE messages ADD COLUMN IF NOT EXISTS {search.PG_COLUMN} tsvector"
+            f" GENERATED ALWAYS AS ({search.PG_EXPRESSION}) STORED"
+        )
+        op.execute(
+            f"CREATE INDEX IF NOT EXISTS {search.PG_INDEX} ON messages"
+            f" USING gin ({search.PG_COLUMN})"
+        )
     elif bind.dialect.name == "sqlite":
         op.execute(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {search.SQLITE_TABLE} USING fts5("
@@ -52,6 +58,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {search.PG_INDEX}")
+        op.execute(f"ALTER TABLE messages DROP COLUMN IF EXISTS {search.PG_COLUMN}")
     elif bind.dialect.name == "sqlite":
         op.execute(f"DROP TABLE IF EXISTS {search.SQLITE_TABLE}")
     op.drop_index("ix_messages_strangers", table_name="messages")

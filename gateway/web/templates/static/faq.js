@@ -43,4 +43,7 @@
     clearTimeout(timer);
     timer = setTimeout(ask, 250);
   });
+  // A subject typed before this script ran (a slow page), or kept across the language
+  // switch, gets its suggestions too.
+  window.addEventListener("load", function () { if (subject.value.trim()) { ask(); } });
 })();
