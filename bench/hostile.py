@@ -31,6 +31,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -178,6 +180,26 @@ def hostile_mails(port: int, stop: threading.Event, log: list[dict], flood: bool
             log.append({"mail": name, "code": code, "seconds": round(time.monotonic() - t, 2)})
 
 
+def private_schema(url: str) -> tuple[str, Callable[[], None]]:
+    """On PostgreSQL a schema of our own (as the tests do), dropped at the end."""
+    if not url.startswith("postgresql"):
+        return url, lambda: None
+    from sqlalchemy import create_engine, text
+
+    schema = "hostile_" + uuid.uuid4().hex[:10]
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20)
@@ -187,11 +209,12 @@ def main() -> int:
     ap.add_argument("--no-mails", action="store_true", help="leave the hostile mails out")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hostile-"))
+    database_url, drop_schema = private_schema(args.database_url)
     port = free_port()
     env = {
         **os.environ,
         "HELPDESK_DATA_DIR": str(tmp / "var"),
-        "HELPDESK_DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'helpdesk.db'}",
+        "HELPDESK_DATABASE_URL": database_url or f"sqlite:///{tmp / 'helpdesk.db'}",
         "HELPDESK_DOMAIN": "example.com",
         "HELPDESK_LISTEN": f"smtp://127.0.0.1:{port}",
         "HELPDESK_HTTP_LISTEN": "",
@@ -235,6 +258,7 @@ def main() -> int:
         serve.terminate()
         serve.wait(60)
         log.close()
+        drop_schema()
 
 
 if __name__ == "__main__":
