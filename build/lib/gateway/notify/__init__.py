@@ -1,1 +1,0 @@
-"""Outgoing notifications: templates, FAQ matching, the outbox dispatcher."""
