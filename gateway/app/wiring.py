@@ -207,7 +207,11 @@ class Wiring:
     def __post_init__(self) -> None:
         s = self.settings
         self.secret = load_secret(s, create=self.writes)
-        self.engine = db.make_engine(s.db_url, sqlite_synchronous=s.sqlite_synchronous)
+        self.engine = db.make_engine(  # the writer in this process (a thread) keeps its cache
+            s.db_url,
+            sqlite_synchronous=s.sqlite_synchronous,
+            cache_mb=db.CACHE_MB if s.intake_writer == "process" else db.WRITER_CACHE_MB,
+        )
         self.sessions = db.session_factory(self.engine)
         self.notices = notices(s, self.secret)
         self.intake = intake_rules(s, self.secret, self.notices)

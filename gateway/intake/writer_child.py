@@ -51,7 +51,11 @@ def _child() -> int:
     from gateway.store import db
     from gateway.store.group_commit import commit_group
 
-    engine = db.make_engine(config.database_url, sqlite_synchronous=config.sqlite_synchronous)
+    engine = db.make_engine(
+        config.database_url,
+        sqlite_synchronous=config.sqlite_synchronous,
+        cache_mb=db.WRITER_CACHE_MB,
+    )
     try:
         db.require_migrated(engine)
     except Exception as exc:

@@ -35,17 +35,28 @@ class NotMigrated(Exception):
     """The schema is missing or behind the code; ``helpdesk init`` fixes it."""
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> Engine:
+# SQLite's page cache per connection, MiB. The intake writer's lookups (thread ids,
+# idempotency keys, addresses) are random reads in indexes that outgrow SQLite's 2 MB after
+# some 30,000 mails, so its one connection gets 64 MiB. Every other connection (dispatcher,
+# scheduler, page) gets 8: at 64 each, serve's resident memory followed the database's size
+# up to 64 MiB times its pooled connections (390 MB after 40,000 mails; issue 14, item 7).
+WRITER_CACHE_MB = 64
+CACHE_MB = 8
+
+
+def make_engine(
+    url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5, cache_mb: int = CACHE_MB
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_pragmas(engine, sqlite_synchronous.upper())
+        _sqlite_pragmas(engine, sqlite_synchronous.upper(), cache_mb)
         return engine
     kwargs: dict[str, Any] = {"pool_size": pool_size, "pool_pre_ping": True}
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
+def _sqlite_pragmas(engine: Engine, synchronous: str, cache_mb: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide where transactions begin, so that
@@ -56,10 +67,7 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
-        # 64 MB of page cache instead of SQLite's 2 MB: intake's lookups (thread ids,
-        # idempotency keys, addresses) are random reads in indexes that outgrow 2 MB
-        # after some 30,000 mails, and each miss is a read from the OS.
-        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")  # see WRITER_CACHE_MB
         cur.close()
 
     @event.listens_for(engine, "begin")
