@@ -31,6 +31,11 @@ from gateway.schedule.sweep import JOBS, SweepReport, run_job
 from gateway.store.outage import Outage, is_outage
 
 log = logging.getLogger("gateway.schedule")
+# A ticket is dated when its mail began intake and seen once its transaction commits; under
+# load (or at another instance) that can be seconds later. The dedup job's "new since the last
+# run" reaches back this far at least, or a ticket dated just before a run and committed just
+# after it would be compared by no run at all.
+COMMIT_LAG = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -91,12 +96,10 @@ class Scheduler:
         if name == "dedup" and self._dedup_checked is not None:
             # issue 14.7: what is new since the last good run, and one interval of margin for
             # mail that was being committed then; the first run reads the whole window
-            fresh = now - self._dedup_checked + self._intervals.dedup
+            fresh = now - self._dedup_checked + max(self._intervals.dedup, COMMIT_LAG)
             rules = replace(rules, dedup_fresh=fresh)
         started = time.monotonic()
-        future = asyncio.ensure_future(
-            asyncio.to_thread(run_job, self._sessions, name, rules, now)
-        )
+        future = asyncio.ensure_future(asyncio.to_thread(run_job, self._sessions, name, rules, now))
         self._running.add(future)
         # APScheduler's shutdown cancels this coroutine, not the thread: stop() waits for it.
         future.add_done_callback(self._running.discard)

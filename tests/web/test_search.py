@@ -31,7 +31,10 @@ def test_the_search_index_exists_after_migrate(database_url: str) -> None:
                 assert conn.execute(text("SELECT count(*) FROM search_fts")).scalar() == 0
             else:
                 found = conn.execute(
-                    text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
+                    text(
+                        "SELECT indexdef FROM pg_indexes"
+                        " WHERE indexname = :n AND schemaname = current_schema()"
+                    ),
                     {"n": search.PG_INDEX},
                 ).scalar()
                 assert found and "gin" in found.lower() and search.PG_COLUMN in found
