@@ -77,7 +77,7 @@ def main() -> int:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    wait_for_banner(port, gateway)
+    wait_for_banner(port, gateway, timeout=180)
     load = make_load(args.mails, seed=14)
     rows: list[dict] = []
     started = time.perf_counter()
