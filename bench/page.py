@@ -5,7 +5,9 @@ bulk by ``sweep.load`` (no intake: 100,000 tickets in seconds; 2.5 % open, the
 rest closed, 1 message each, realistic subjects and texts in Russian and
 English); on SQLite the search index is then caught up (timed apart). The real
 gateway then serves it (``running_gateway``: Starlette, uvicorn, the HTTP
-listener on a free port) and an operator's client asks, each ``--repeat`` times:
+listener on a free port) and an operator's client asks, each ``--repeat`` times. Both
+sizes of a backend are served at once and asked in turn, one request each, so a busy
+moment of the shared machine falls on both alike and the ratio stays honest:
 
 * ``queue``: ``/op`` (the default view "needs us", first page) and ``queue_all``: the
   first page of all tickets by number. Both are a full page of 50 rows at both sizes:
@@ -30,11 +32,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -50,18 +55,22 @@ from gateway.testing import running_gateway
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 NEXT = re.compile(r'href="([^"]+)" rel="next"')
+PAGES = ("queue", "queue_all", "page50", "search", "search_site", "ticket")
 
 
-def ttfb(client: httpx.Client, url: str, repeat: int) -> dict[str, Any]:
-    """Median and p90 time to the response's first byte (headers), and the body's size."""
-    times, body = [], b""
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        with client.stream("GET", url) as r:
-            times.append(time.perf_counter() - t0)
-            body = r.read()
-            assert r.status_code == 200, (url, r.status_code)
-    times.sort()
+def once(client: httpx.Client, url: str) -> tuple[float, bytes]:
+    """Seconds to the response's first byte (its headers), and the body."""
+    t0 = time.perf_counter()
+    with client.stream("GET", url) as r:
+        took = time.perf_counter() - t0
+        body = r.read()
+        assert r.status_code == 200, (url, r.status_code)
+    return took, body
+
+
+def figures(times: list[float], body: bytes) -> dict[str, Any]:
+    """Median and p90 time to first byte, the HTML's size and the rows it shows."""
+    times = sorted(times)
     return {
         "ms": round(statistics.median(times) * 1000, 1),
         "p90_ms": round(times[int(len(times) * 0.9) - 1] * 1000, 1),
@@ -91,7 +100,9 @@ def rows(html: str) -> int:
     return html.count('class="queue-row"') + html.count('class="msg result"')
 
 
-def run(backend_name: str, n: int, repeat: int, small_share: float = 1.0) -> dict[str, Any]:
+@contextmanager
+def served(backend_name: str, n: int, small_share: float) -> Iterator[Served]:
+    """A generated database of ``n`` tickets, served by the real gateway, an operator signed in."""
     clock = FrozenClock()
     share = open_share(n, small_share)
     with open_backend(backend_name, f"page{n}") as backend:
@@ -117,9 +128,6 @@ def run(backend_name: str, n: int, repeat: int, small_share: float = 1.0) -> dic
             settings = replace(settings, http_listen="http://127.0.0.1:0")
             with running_gateway(settings, clock) as gw:
                 gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", "pw")
-                # serve runs every 30-day job once at start (over 100,000 tickets, a few
-                # seconds of writes); the page is measured after them, as it is used.
-                time.sleep(float(__import__("os").environ.get("PAGE_SETTLE", "8")))
                 host, port = gw.gateway.http_bound
                 with httpx.Client(base_url=f"http://{host}:{port}", timeout=60) as c:
                     token = CSRF.search(c.get("/op/login").text).group(1)
@@ -142,17 +150,44 @@ def run(backend_name: str, n: int, repeat: int, small_share: float = 1.0) -> dic
                     }
                     for url in pages.values():
                         c.get(url)  # warm: the first request of each kind compiles templates
-                    figures = {k: ttfb(c, u, repeat) for k, u in pages.items()}
-    return {
-        "backend": backend_name,
-        "tickets": n,
-        "open_share": share,
-        "statuses": shape.statuses,
-        "load_s": round(loaded, 1),
-        "index_s": round(index_s, 1),
-        "indexed": indexed,
-        "pages": figures,
-    }
+                    about = {
+                        "backend": backend_name,
+                        "tickets": n,
+                        "open_share": share,
+                        "statuses": shape.statuses,
+                        "load_s": round(loaded, 1),
+                        "index_s": round(index_s, 1),
+                        "indexed": indexed,
+                    }
+                    yield Served(about, c, pages)
+
+
+@dataclass
+class Served:
+    about: dict[str, Any]
+    client: httpx.Client
+    pages: dict[str, str]
+
+
+def run(backend_name: str, sizes: list[int], repeat: int, small_share: float) -> list[dict]:
+    """Every size of one backend served at once and asked in turn, request by request, so
+    that a busy moment of the shared machine falls on both sizes alike."""
+    with ExitStack() as stack:
+        all_served = [stack.enter_context(served(backend_name, n, small_share)) for n in sizes]
+        # serve runs every 30-day job once at start (over 100,000 tickets, a few seconds
+        # of writes); the page is measured after them, as it is used.
+        time.sleep(float(os.environ.get("PAGE_SETTLE", "8")))
+        times: dict[tuple[int, str], list[float]] = {}
+        bodies: dict[tuple[int, str], bytes] = {}
+        for _ in range(repeat):
+            for key in PAGES:
+                for i, one in enumerate(all_served):
+                    took, bodies[i, key] = once(one.client, one.pages[key])
+                    times.setdefault((i, key), []).append(took)
+        return [
+            {**one.about, "pages": {k: figures(times[i, k], bodies[i, k]) for k in PAGES}}
+            for i, one in enumerate(all_served)
+        ]
 
 
 def main() -> None:
@@ -169,13 +204,13 @@ def main() -> None:
     ap.add_argument("--json-out", default="bench/results/page.json")
     args = ap.parse_args()
     results = []
+    sizes = [int(s) for s in args.sizes.split(",")]
     for backend_name in args.backends.split(","):
-        for n in [int(s) for s in args.sizes.split(",")]:
-            r = run(backend_name, n, args.repeat, args.open_share)
+        for r in run(backend_name, sizes, args.repeat, args.open_share):
             results.append(r)
             print(json.dumps(r, ensure_ascii=False), flush=True)
     print(f"\n{'page':<12} " + " ".join(f"{r['backend'][:6]}@{r['tickets']:>6}" for r in results))
-    for key in ("queue", "queue_all", "page50", "search", "search_site", "ticket"):
+    for key in PAGES:
         cells = " ".join(
             f"{r['pages'][key]['ms']:>7.1f}ms {r['pages'][key]['kb']:>5.1f}KB"
             f" {r['pages'][key]['rows']:>3}r"

@@ -172,11 +172,12 @@ def _ranked(session: Session, query: str, customer_id: int | None) -> Sequence[R
     stmt = (
         select(Message.id, Message.ticket_id)
         .join(best, best.c.rowid == Message.id)
-        .join(Ticket, Ticket.id == Message.ticket_id)
         .order_by(best.c.score, Message.id.desc())
         .limit(CANDIDATES)
     )
-    return session.execute(_visible(stmt, customer_id), {"q": match}).all()
+    if customer_id is not None:  # only a customer's search filters by the ticket
+        stmt = _visible(stmt.join(Ticket, Ticket.id == Message.ticket_id), customer_id)
+    return session.execute(stmt, {"q": match}).all()
 
 
 def _exact(session: Session, query: str, customer_id: int | None) -> list[int]:
