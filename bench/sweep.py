@@ -326,8 +326,13 @@ def due_numbers(n: int, due: int) -> list[int]:
     return [lo + k * (hi - lo + 1) // due for k in range(due)]
 
 
-def load(backend: Backend, n: int, due: int, now: datetime, seed: int = 5) -> tuple[Shape, dict]:
-    """Fill the database; returns what went in and the seconds per table."""
+def load(
+    backend: Backend, n: int, due: int, now: datetime, seed: int = 5, open_share: float = 0.025
+) -> tuple[Shape, dict]:
+    """Fill the database; returns what went in and the seconds per table.
+
+    ``open_share`` of the tickets are open, always 40 % waiting for the customer, 40 %
+    awaiting an operator and 20 % in progress; the rest closed."""
     rng = random.Random(seed)
     ts, bl = backend.fmt_ts(), backend.fmt_bool()
     naive_now = now.replace(tzinfo=None)
@@ -374,14 +379,14 @@ def load(backend: Backend, n: int, due: int, now: datetime, seed: int = 5) -> tu
                 reminded = awaiting  # the reminder went out on day 23
             else:
                 r = rng.random()
-                if r < 0.01:  # waiting for the customer, not yet due (some in the reminder week)
+                if r < open_share * 0.4:  # waiting for the customer, not yet due (some remind)
                     status = "awaiting_customer"
                     awaiting = max(created, naive_now - DAY * rng.uniform(0.2, 29.5))
                     if naive_now - awaiting > DAY * 23:
                         reminded = awaiting
-                elif r < 0.02:
+                elif r < open_share * 0.8:
                     status, awaiting = "awaiting_operator", naive_now - DAY * rng.uniform(0, 3)
-                elif r < 0.025:
+                elif r < open_share:
                     status, awaiting = "in_progress", naive_now - DAY * rng.uniform(0, 5)
                 else:
                     status = "closed_no_reply" if rng.random() < 0.15 else "closed"

@@ -56,6 +56,7 @@ def from_operator(ctx: Ctx, flight: Flight) -> Flight | Outcome:
         html=mail.html,
         trace=tuple(trace),
         how="by mail",
+        files=tuple((a.filename, a.content_type, a.data) for a in mail.attachments),
     )
     if not wrong:
         try:

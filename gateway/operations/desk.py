@@ -8,7 +8,7 @@ refusal is :class:`~gateway.operations.Refused` with the sentence to show.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -47,8 +47,10 @@ class Desk:
         status: str | None = None,
         reason: str = "",
         text: str = "",
+        files: Sequence[tuple[str, str, bytes]] = (),
     ) -> dict:
-        """reply, take, status, close, admin_close or note, as ``helpdesk ticket VERB``."""
+        """reply, take, status, close, admin_close or note, as ``helpdesk ticket VERB``;
+        ``files`` (name, type, bytes): the page's uploads, kept with the reply or note."""
         target = None
         if status is not None:
             try:
@@ -71,6 +73,9 @@ class Desk:
                 reason=reason,
                 text=text,
                 tell=self.tell,
+                source=tickets.MailSource(files=tuple(files), how="on the support page")
+                if files
+                else None,
             )
         )
 

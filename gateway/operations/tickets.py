@@ -42,6 +42,9 @@ class MailSource:
     html: str | None = None
     trace: tuple[str, ...] = ()
     how: str = "from the command line"
+    # (filename, content type, bytes): the mail's attachments or the page's uploads,
+    # stored with the message and, for a reply, sent on to the customer (issue 15).
+    files: tuple[tuple[str, str, bytes], ...] = ()
 
 
 def store_words(
@@ -73,6 +76,7 @@ def store_words(
         sent_at=None,
         created_at=now,
     )
+    messages.add_attachments(session, pk, source.files)
     if source.message_id:
         messages.remember_thread_id(session, source.message_id, number)
     return pk
@@ -217,7 +221,12 @@ def act(
     )
     queued: list[int] = []
     if tell is not None:
-        extra = {"operator_name": person.name, "text": text} if action == "reply" else {}
+        extra: dict[str, object] = {}
+        if action == "reply":
+            extra = {"operator_name": person.name, "text": text}
+            if source is not None and source.files and message_pk is not None:
+                # The dispatcher attaches these stored files to the customer's mail.
+                extra["attachment_ids"] = messages.attachment_ids(session, message_pk)
         queued = tell.decision(session, number, decision, now, extra=extra)
     # The operator hears at once when their answer will not reach the customer (issue 13).
     held = outbox.states_of(session, queued)

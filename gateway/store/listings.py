@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import Row, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.store.tables import Attachment, Customer, Event, Message, Operator, RawMail, Ticket
@@ -184,13 +184,25 @@ def cursor_of(row: Row, sort: str) -> str:
 
 
 def queue_page(session: Session, q: QueueQuery) -> list[Row]:
-    """One page of the queue (``limit`` + 1 rows: the extra one says a next page exists)."""
+    """One page of the queue (``limit`` + 1 rows: the extra one says a next page exists).
+
+    The page's numbers are chosen first, from the tickets table alone; only then are
+    their customers, assignees and nudges looked up. Joined in one statement, a sorted
+    view (the 1,500 tickets that need us at 100,000, by waiting time) had every row's
+    nudge count computed before the sort kept 51 of them."""
+    order, after = _keyset(q.sort if q.sort in SORTS else "waiting", q.after)
+    page = (
+        select(Ticket.id)
+        .where(*_where(q, q.view if q.view in VIEWS else "needs_us"), *after)
+        .order_by(*order)
+        .limit(q.limit + 1)
+        .subquery()
+    )
     nudges = (
         select(func.count())
         .where(Message.ticket_id == Ticket.id, Message.flags.contains("nudge"))
         .scalar_subquery()
     )
-    order, after = _keyset(q.sort if q.sort in SORTS else "waiting", q.after)
     stmt = (
         select(
             Ticket.id,
@@ -203,11 +215,10 @@ def queue_page(session: Session, q: QueueQuery) -> list[Row]:
             Operator.name.label("assignee"),
             nudges.label("nudges"),
         )
+        .join(page, page.c.id == Ticket.id)
         .join(Customer, Customer.id == Ticket.customer_id)
         .outerjoin(Operator, Operator.id == Ticket.assignee_id)
-        .where(*_where(q, q.view if q.view in VIEWS else "needs_us"), *after)
         .order_by(*order)
-        .limit(q.limit + 1)
     )
     return list(session.execute(stmt).all())
 
@@ -218,18 +229,20 @@ def queue_counts(session: Session, q: QueueQuery) -> dict[str, int]:
     count never reads 100,000 rows; the page shows "10000+")."""
     base = QueueQuery(customer_id=q.customer_id, assignee=q.assignee, me=q.me)
     me = q.me if q.me is not None else -1
-    unassigned = Ticket.assignee_id.is_(None)
-    mine = func.coalesce(Ticket.assignee_id, 0) == me
+    # Grouped by status alone, the rows come in the status index's order; grouping by
+    # the assignee tests too made the database sort every open ticket first.
+    unassigned = func.sum(case((Ticket.assignee_id.is_(None), 1), else_=0))
+    mine = func.sum(case((Ticket.assignee_id == me, 1), else_=0))
     rows = session.execute(
         select(Ticket.status, unassigned, mine, func.count())
         .where(*_where(base, "mine")[:1], *_where(base, "all")[1:])
-        .group_by(Ticket.status, unassigned, mine)
+        .group_by(Ticket.status)
     ).all()
     counts = dict.fromkeys(VIEWS, 0)
-    for status, nobody, is_mine, n in rows:
+    for status, nobody, of_mine, n in rows:
         counts["needs_us" if status in VIEWS["needs_us"] else "waiting"] += n
-        counts["unassigned"] += n if nobody else 0
-        counts["mine"] += n if is_mine else 0
+        counts["unassigned"] += nobody or 0
+        counts["mine"] += of_mine or 0
     capped = select(Ticket.id).where(*_where(base, "closed")).limit(COUNT_CAP + 1).subquery()
     counts["closed"] = session.scalar(select(func.count()).select_from(capped)) or 0
     counts["all"] = counts["needs_us"] + counts["waiting"] + counts["closed"]

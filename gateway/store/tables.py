@@ -107,7 +107,8 @@ class Ticket(Base):
 
     __table_args__ = (
         Index("ix_tickets_customer_status", "customer_id", "status"),
-        Index("ix_tickets_status_awaiting", "status", "awaiting_since"),
+        # assignee_id: the queue's open counts read this index alone (issue 15, 0015b)
+        Index("ix_tickets_status_awaiting", "status", "awaiting_since", "assignee_id"),
         Index("ix_tickets_customer_digest", "customer_id", "request_digest"),
         Index("ix_tickets_customer_id", "customer_id", "id"),
         Index("ix_tickets_reopenable_closed", "reopenable", "closed_at"),

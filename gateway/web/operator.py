@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -214,20 +215,19 @@ class OperatorPages:
     async def act(self, request: Request) -> Response:
         """One button of the ticket's page: the CLI verb of the same name."""
         me = await self.need(request)
-        form = await csrf.checked_form(request)
         number, verb = request.path_params["number"], request.path_params["verb"]
+        if verb == "reply" and uploads.too_large(request, self.site.config.max_message_size):
+            self.site.flash(request, "files_too_large", "error")
+            return redirect(f"/op/tickets/{number}")
+        form = await csrf.checked_form(request)
         text = plain_text(str(form.get("text", "")))[:100_000]
         b = self.backend.desk
         if verb in CONFIRMED and form.get("confirm") != "yes":
+            await form.close()
             self._flash_text(request, "error", self.site.t(request)("confirm_needed"))
             return redirect(f"/op/tickets/{number}")
         if verb == "reply":
-            done = await self._run(request, b.act, number, me, "reply", text=text)
-            then = str(form.get("then", "awaiting_customer"))
-            if done is not None and then == "close":
-                await self._run(request, b.act, number, me, "close")
-            elif done is not None and then == Status.IN_PROGRESS.value:
-                await self._run(request, b.act, number, me, "status", status=then)
+            await self._reply(request, form, number, me, text)
         elif verb in SIMPLE:
             done = await self._run(request, b.act, number, me, SIMPLE[verb], text=text)
         elif verb == "status":
@@ -256,6 +256,30 @@ class OperatorPages:
         else:
             raise HTTPException(404)
         return redirect(f"/op/tickets/{number}")
+
+    async def _reply(
+        self, request: Request, form: FormData, number: int, me: str, text: str
+    ) -> None:
+        """A reply with its files (issue 15), then the status chosen beside it.
+
+        The files go to the customer attached to their mail, so the limit is the mail's
+        (``HELPDESK_MAX_MESSAGE_SIZE``): files and text as they would be encoded in it."""
+        limit, b = self.site.config.max_message_size, self.backend.desk
+        try:
+            files = await uploads.files_of(form, limit)
+            encoded = sum(len(f.data) for f in files) * 4 // 3 + len(text.encode())
+            if encoded > limit:
+                raise uploads.TooLarge
+        except uploads.TooLarge:
+            self.site.flash(request, "files_too_large", "error")
+            return
+        kept = [(f.filename, f.content_type, f.data) for f in files]
+        done = await self._run(request, b.act, number, me, "reply", text=text, files=kept)
+        then = str(form.get("then", "awaiting_customer"))
+        if done is not None and then == "close":
+            await self._run(request, b.act, number, me, "close")
+        elif done is not None and then == Status.IN_PROGRESS.value:
+            await self._run(request, b.act, number, me, "status", status=then)
 
     async def _run(self, request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run an action in a worker thread; its refusal becomes the page's message."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import inspect, text
 
 from gateway.store import db, search
@@ -68,6 +69,25 @@ def test_operators_find_words_in_any_form_in_both_languages(web: Web) -> None:
     assert _found(page) == [mail_]
     assert "<mark>bouncing</mark>" in page
     assert _found(op.get("/op/search", params={"q": "принтер"}).text) == []
+
+
+def test_a_word_in_every_ticket_finds_the_newest_on_both_backends(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a word matches more messages than are ranked (CANDIDATES: 300; 3 here), an
+    operator's search ranks the newest matches, on SQLite as on PostgreSQL: the older
+    tickets, where the word is said more often, do not push this week's out."""
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    op = web.operator()
+    numbers = []
+    for i in range(5):
+        said = " ".join(["сертификат"] * (5 - i))
+        text_ = f"{said} истёк, сайт номер {i} не открывается"
+        numbers.append(web.new_ticket(web.client(f"c{i}@example.ru"), f"Вопрос {i}", text_))
+        web.clock.advance(minutes=1)
+    found = _found(op.get("/op/search", params={"q": "сертификаты"}).text)
+    assert sorted(found) == numbers[2:]
+    assert _found(op.get("/op/search", params={"q": "номер 0"}).text)[:1] == [numbers[0]]
 
 
 def test_exact_number_and_address_come_first(web: Web) -> None:
