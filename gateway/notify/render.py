@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -133,6 +134,11 @@ def br(text: str) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
 
 
+def decimal(value: float, locale: str) -> str:
+    """A size as the locale writes it, one decimal: 245.3 in English, 245,3 in Russian."""
+    return format_decimal(value, format="0.0", locale=resolve_locale(locale))
+
+
 def resolve_locale(locale: str) -> str:
     """A customer's locale may come as ``en-US`` or something we do not ship; Russian is the
     desk's default language, so anything unknown gets Russian rather than an error."""
@@ -167,7 +173,12 @@ class Templates:
         )
         env.install_gettext_translations(translations(self.root, lang), newstyle=True)  # type: ignore[attr-defined]
         env.filters.update(
-            plural_ru=plural_ru, plural_en=plural_en, long_date=long_date, quote=quote, br=br
+            plural_ru=plural_ru,
+            plural_en=plural_en,
+            long_date=long_date,
+            quote=quote,
+            br=br,
+            decimal=decimal,
         )
         return env
 
