@@ -1,4 +1,4 @@
-"""Notification templates: one ``.txt`` and one ``.html`` per kind and locale.
+"""Notification templates: one ``.txt`` and one ``.html`` per kind, for every locale.
 
 The mail is sent as multipart/alternative, so both parts come from the same
 context and must say the same thing. Templates never spell a status label: the
@@ -149,9 +149,9 @@ def resolve_locale(locale: str) -> str:
 class Templates:
     """One jinja2 environment per language over a template root, reused for every mail.
 
-    A kind written once (``<kind>.txt``, ``<kind>.html`` at the root) is rendered
-    through that language's gettext catalog (``notify.catalogs``); a kind not
-    yet moved has a copy per language (``<lang>/<kind>.*``).
+    Every kind is written once (``<kind>.txt``, ``<kind>.html`` at the root) and
+    rendered through that language's gettext catalog (``notify.catalogs``): there
+    is no copy per language, so a third language is a catalog, not a fork.
     """
 
     def __init__(self, root: Path) -> None:
@@ -194,12 +194,10 @@ class Templates:
                 f"no e-mail template for kind {kind!r}; known kinds: {', '.join(KINDS)}"
             )
         lang = resolve_locale(locale)
-        once = (self.root / f"{kind}.txt").exists()  # written once, words from the catalog
-        where = "" if once else f"{lang}/"
         context = {**context, "lang": lang}
         return (
-            self._render_one(lang, f"{where}{kind}.txt", context),
-            self._render_one(lang, f"{where}{kind}.html", context),
+            self._render_one(lang, f"{kind}.txt", context),
+            self._render_one(lang, f"{kind}.html", context),
         )
 
     def _render_one(self, lang: str, name: str, context: dict[str, Any]) -> str:
