@@ -63,21 +63,6 @@ def default_root() -> Path:
     return Path(str(files("gateway.notify") / "templates"))
 
 
-def plural_ru(n: int, one: str, few: str, many: str) -> str:
-    """Russian needs three forms (1 день, 2 дня, 5 дней, 11 дней, 21 день)."""
-    n = abs(int(n))
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
-
-
-def plural_en(n: int, one: str, other: str) -> str:
-    """English needs two forms; kept beside :func:`plural_ru` so templates read alike."""
-    return one if abs(int(n)) == 1 else other
-
-
 _MONTHS = {
     "ru": (
         "января",
@@ -173,8 +158,6 @@ class Templates:
         )
         env.install_gettext_translations(translations(self.root, lang), newstyle=True)  # type: ignore[attr-defined]
         env.filters.update(
-            plural_ru=plural_ru,
-            plural_en=plural_en,
             long_date=long_date,
             quote=quote,
             br=br,

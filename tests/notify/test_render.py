@@ -12,14 +12,13 @@ from jinja2 import UndefinedError
 from markupsafe import escape
 
 from gateway.desk.model import STATUS_LABELS, Status
+from gateway.notify.catalogs import translations
 from gateway.notify.render import (
     KINDS,
     LOCALES,
     Templates,
     UnknownTemplate,
     default_root,
-    plural_en,
-    plural_ru,
     resolve_locale,
 )
 
@@ -478,29 +477,33 @@ def test_confirm_address_says_how_to_confirm_and_what_if_not(templates: Template
 @pytest.mark.parametrize(
     ("n", "word"),
     [
-        (0, "дней"),
-        (1, "день"),
-        (2, "дня"),
-        (4, "дня"),
-        (5, "дней"),
-        (11, "дней"),
-        (12, "дней"),
-        (14, "дней"),
-        (21, "день"),
-        (22, "дня"),
-        (30, "дней"),
-        (101, "день"),
-        (111, "дней"),
+        (0, "заявок"),
+        (1, "заявка"),
+        (2, "заявки"),
+        (4, "заявки"),
+        (5, "заявок"),
+        (11, "заявок"),
+        (12, "заявок"),
+        (14, "заявок"),
+        (21, "заявка"),
+        (22, "заявки"),
+        (30, "заявок"),
+        (101, "заявка"),
+        (111, "заявок"),
     ],
 )
 def test_plural_ru(n: int, word: str) -> None:
-    """Russian counts take the right form: 1 день, 2 дня, 5 дней, 21 день, 11 дней."""
-    assert plural_ru(n, "день", "дня", "дней") == word
+    """Russian counts take the catalog's right form: 1 заявка, 2 заявки, 5 заявок, 21 заявка,
+    11 заявок (the Plural-Forms rule of locale/ru.po, no hand-written rule)."""
+    ru = translations(ROOT, "ru")
+    assert ru.ngettext("%(num)d ticket", "%(num)d tickets", n) % {"num": n} == f"{n} {word}"
 
 
 def test_plural_en() -> None:
-    """English counts take the right form: 1 day, 0 or 2 days."""
-    assert [plural_en(n, "day", "days") for n in (0, 1, 2, 21)] == ["days", "day", "days", "days"]
+    """English counts take the right form: 1 ticket, 0 or 2 tickets (the msgids)."""
+    en = translations(ROOT, "en")
+    said = [en.ngettext("%(num)d ticket", "%(num)d tickets", n) % {"num": n} for n in (0, 1, 2, 21)]
+    assert said == ["0 tickets", "1 ticket", "2 tickets", "21 tickets"]
 
 
 def test_day_counts_read_naturally(templates: Templates) -> None:
