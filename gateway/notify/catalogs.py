@@ -6,7 +6,7 @@ language's words, plural forms included (Russian has three: 1 день, 2 дня
 5 дней). The ``.po`` is read with Babel and compiled to a ``GNUTranslations``
 at start — no ``.mo`` build step, so a wheel (whose package data holds the
 ``.po`` files) works as the source tree does. A third language is a catalog,
-not a copy of every template. Kinds not yet moved keep ``<lang>/<kind>.*``.
+not a copy of every template: every kind is written once.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Notification templates: one ``.txt`` and one ``.html`` per kind and locale.
+"""Notification templates: one ``.txt`` and one ``.html`` per kind, for every locale.
 
 The mail is sent as multipart/alternative, so both parts come from the same
 context and must say the same thing. Templates never spell a status label: the
@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -60,21 +61,6 @@ class UnknownTemplate(LookupError):
 def default_root() -> Path:
     """The templates shipped inside the package (package data: a wheel installs them)."""
     return Path(str(files("gateway.notify") / "templates"))
-
-
-def plural_ru(n: int, one: str, few: str, many: str) -> str:
-    """Russian needs three forms (1 день, 2 дня, 5 дней, 11 дней, 21 день)."""
-    n = abs(int(n))
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
-
-
-def plural_en(n: int, one: str, other: str) -> str:
-    """English needs two forms; kept beside :func:`plural_ru` so templates read alike."""
-    return one if abs(int(n)) == 1 else other
 
 
 _MONTHS = {
@@ -133,6 +119,11 @@ def br(text: str) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
 
 
+def decimal(value: float, locale: str) -> str:
+    """A size as the locale writes it, one decimal: 245.3 in English, 245,3 in Russian."""
+    return format_decimal(value, format="0.0", locale=resolve_locale(locale))
+
+
 def resolve_locale(locale: str) -> str:
     """A customer's locale may come as ``en-US`` or something we do not ship; Russian is the
     desk's default language, so anything unknown gets Russian rather than an error."""
@@ -143,9 +134,9 @@ def resolve_locale(locale: str) -> str:
 class Templates:
     """One jinja2 environment per language over a template root, reused for every mail.
 
-    A kind written once (``<kind>.txt``, ``<kind>.html`` at the root) is rendered
-    through that language's gettext catalog (``notify.catalogs``); a kind not
-    yet moved has a copy per language (``<lang>/<kind>.*``).
+    Every kind is written once (``<kind>.txt``, ``<kind>.html`` at the root) and
+    rendered through that language's gettext catalog (``notify.catalogs``): there
+    is no copy per language, so a third language is a catalog, not a fork.
     """
 
     def __init__(self, root: Path) -> None:
@@ -167,7 +158,10 @@ class Templates:
         )
         env.install_gettext_translations(translations(self.root, lang), newstyle=True)  # type: ignore[attr-defined]
         env.filters.update(
-            plural_ru=plural_ru, plural_en=plural_en, long_date=long_date, quote=quote, br=br
+            long_date=long_date,
+            quote=quote,
+            br=br,
+            decimal=decimal,
         )
         return env
 
@@ -183,12 +177,10 @@ class Templates:
                 f"no e-mail template for kind {kind!r}; known kinds: {', '.join(KINDS)}"
             )
         lang = resolve_locale(locale)
-        once = (self.root / f"{kind}.txt").exists()  # written once, words from the catalog
-        where = "" if once else f"{lang}/"
         context = {**context, "lang": lang}
         return (
-            self._render_one(lang, f"{where}{kind}.txt", context),
-            self._render_one(lang, f"{where}{kind}.html", context),
+            self._render_one(lang, f"{kind}.txt", context),
+            self._render_one(lang, f"{kind}.html", context),
         )
 
     def _render_one(self, lang: str, name: str, context: dict[str, Any]) -> str:

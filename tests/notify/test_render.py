@@ -12,14 +12,13 @@ from jinja2 import UndefinedError
 from markupsafe import escape
 
 from gateway.desk.model import STATUS_LABELS, Status
+from gateway.notify.catalogs import translations
 from gateway.notify.render import (
     KINDS,
     LOCALES,
     Templates,
     UnknownTemplate,
     default_root,
-    plural_en,
-    plural_ru,
     resolve_locale,
 )
 
@@ -208,16 +207,16 @@ def template_files() -> list[Path]:
     return sorted(p for p in ROOT.rglob("*") if p.is_file())
 
 
-def test_every_kind_has_a_text_and_an_html_template_in_every_locale() -> None:
-    """Every kind of mail has a text and an HTML template in Russian and in English."""
-    # A kind is written once at the root (words from locale/<lang>.po, issue 13) or copied
-    # per language; either way both parts exist for every language.
-    once = {k for k in KINDS if (ROOT / f"{k}.txt").exists() and (ROOT / f"{k}.html").exists()}
-    assert {"status", "digest_answer"} <= once
-    for locale in LOCALES:
-        names = {p.name for p in (ROOT / locale).iterdir() if not p.name.startswith("_")}
-        wanted = {f"{k}.{ext}" for k in set(KINDS) - once for ext in ("txt", "html")}
-        assert names == wanted, locale
+def test_every_kind_has_exactly_one_text_and_one_html_template() -> None:
+    """Every kind of mail is written once, a text and an HTML template, for every language:
+    no per-language copy (``ru/``, ``en/``) can come back beside it (issue 13)."""
+    for kind in KINDS:
+        for ext in ("txt", "html"):
+            found = sorted(p.relative_to(ROOT) for p in ROOT.rglob(f"{kind}.{ext}"))
+            assert found == [Path(f"{kind}.{ext}")], (kind, found)
+    folders = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert folders == ["locale"], "a language is a catalog in locale/, not a folder of copies"
+    assert all(p.suffix == ".po" for p in (ROOT / "locale").iterdir())
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -297,7 +296,7 @@ def test_unknown_kind_raises(templates: Templates, kind: str) -> None:
 
 def test_a_kind_whose_file_is_missing_raises_unknown_template(tmp_path: Path) -> None:
     """A template file missing from the folder is reported by its path."""
-    with pytest.raises(UnknownTemplate, match=r"ru/created\.txt"):
+    with pytest.raises(UnknownTemplate, match=r"created\.txt"):
         Templates(tmp_path).render("created", "ru", context("created"))
 
 
@@ -478,29 +477,33 @@ def test_confirm_address_says_how_to_confirm_and_what_if_not(templates: Template
 @pytest.mark.parametrize(
     ("n", "word"),
     [
-        (0, "дней"),
-        (1, "день"),
-        (2, "дня"),
-        (4, "дня"),
-        (5, "дней"),
-        (11, "дней"),
-        (12, "дней"),
-        (14, "дней"),
-        (21, "день"),
-        (22, "дня"),
-        (30, "дней"),
-        (101, "день"),
-        (111, "дней"),
+        (0, "заявок"),
+        (1, "заявка"),
+        (2, "заявки"),
+        (4, "заявки"),
+        (5, "заявок"),
+        (11, "заявок"),
+        (12, "заявок"),
+        (14, "заявок"),
+        (21, "заявка"),
+        (22, "заявки"),
+        (30, "заявок"),
+        (101, "заявка"),
+        (111, "заявок"),
     ],
 )
 def test_plural_ru(n: int, word: str) -> None:
-    """Russian counts take the right form: 1 день, 2 дня, 5 дней, 21 день, 11 дней."""
-    assert plural_ru(n, "день", "дня", "дней") == word
+    """Russian counts take the catalog's right form: 1 заявка, 2 заявки, 5 заявок, 21 заявка,
+    11 заявок (the Plural-Forms rule of locale/ru.po, no hand-written rule)."""
+    ru = translations(ROOT, "ru")
+    assert ru.ngettext("%(num)d ticket", "%(num)d tickets", n) % {"num": n} == f"{n} {word}"
 
 
 def test_plural_en() -> None:
-    """English counts take the right form: 1 day, 0 or 2 days."""
-    assert [plural_en(n, "day", "days") for n in (0, 1, 2, 21)] == ["days", "day", "days", "days"]
+    """English counts take the right form: 1 ticket, 0 or 2 tickets (the msgids)."""
+    en = translations(ROOT, "en")
+    said = [en.ngettext("%(num)d ticket", "%(num)d tickets", n) % {"num": n} for n in (0, 1, 2, 21)]
+    assert said == ["0 tickets", "1 ticket", "2 tickets", "21 tickets"]
 
 
 def test_day_counts_read_naturally(templates: Templates) -> None:
@@ -589,7 +592,7 @@ def test_escalation_needs_every_field_of_a_listed_ticket(templates: Templates, k
     """A listed ticket without a field the digest shows fails loudly, naming the template."""
     ctx = context("escalation")
     del ctx["tickets"][-1][key]
-    with pytest.raises(UndefinedError, match=r"ru/escalation\.txt"):
+    with pytest.raises(UndefinedError, match=r"escalation\.txt"):
         templates.render("escalation", "ru", ctx)
 
 
@@ -772,7 +775,7 @@ def test_operator_message_says_what_happened(
             others = [p for e, p in says.items() if e != event and {e, event} != FOLLOW_UP_IS_NEW]
             assert not any(other in part for other in others), event
     # A follow-up without the closed ticket's number fails loudly.
-    with pytest.raises(UndefinedError, match=rf"{locale}/operator_message\.txt"):
+    with pytest.raises(UndefinedError, match=r"operator_message\.txt"):
         templates.render(
             "operator_message", locale, context("operator_message", locale, event="follow_up")
         )
