@@ -107,7 +107,7 @@ class Ticket(Base):
 
     __table_args__ = (
         Index("ix_tickets_customer_status", "customer_id", "status"),
-        # assignee_id: the queue's open counts read this index alone (issue 15, 0015b)
+        # assignee_id: the queue's open counts read this index alone (issue 15, migration 0009)
         Index("ix_tickets_status_awaiting", "status", "awaiting_since", "assignee_id"),
         Index("ix_tickets_customer_digest", "customer_id", "request_digest"),
         Index("ix_tickets_customer_id", "customer_id", "id"),

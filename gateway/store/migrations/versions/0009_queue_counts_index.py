@@ -1,6 +1,6 @@
 """the queue's counts read one index (issue 15): ix_tickets_status_awaiting gains assignee_id
 
-Revision ID: 0015b
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-07 15:30:00
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0015b"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
