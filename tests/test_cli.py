@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from gateway.testing import free_port
 from tests.helpers import cli, cli_process, mail
 
 
@@ -99,7 +100,12 @@ def test_ingest_exit_codes_reach_the_mta_from_a_real_process(tmp_path):
 
 def test_serve_refuses_an_unmigrated_database(tmp_path):
     """serve on a database without the schema says to run init, in one line."""
-    e = {**os.environ, "HELPDESK_DATA_DIR": str(tmp_path / "empty")}
+    e = {
+        **os.environ,
+        "HELPDESK_DATA_DIR": str(tmp_path / "empty"),
+        "HELPDESK_LISTEN": f"smtp://127.0.0.1:{free_port()}",  # 2525 may be a `make run`
+        "HELPDESK_HTTP_LISTEN": "",
+    }
     proc = cli_process(e, "serve")
     assert proc.returncode == 1
     assert b"helpdesk init" in proc.stderr and b"Traceback" not in proc.stderr

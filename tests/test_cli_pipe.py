@@ -144,7 +144,11 @@ def test_ingest_imports_only_what_storing_needs(cli_env):
 
 def test_a_pipe_pointed_at_no_database_leaves_nothing_behind(tmp_path):
     """No database where the settings point: 75, and no data directory or secret.key made."""
-    env = {"HELPDESK_DATA_DIR": str(tmp_path / "var"), "HELPDESK_DOMAIN": "example.com"}
+    env = {
+        "HELPDESK_DATA_DIR": str(tmp_path / "var"),
+        "HELPDESK_DOMAIN": "example.com",
+        "HELPDESK_PIPE_HANDOFF": "false",  # not to a `make run` on this machine's 2525
+    }
     proc = cli(env, "ingest", stdin=mail().as_bytes())
     _tempfail_without_our_paths(proc, tmp_path)
     assert list(tmp_path.iterdir()) == []
