@@ -25,29 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hostile import children, rss_mb
 from intake_mix import BIN, OPERATORS, ROOT, gateway_env, sink, stop
 from mixload import make_load, run_load
 
 from gateway.testing import free_port, wait_for_banner
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of one process, MB (0 when it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    return [int(p) for p in found]
 
 
 def main() -> int:

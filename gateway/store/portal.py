@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, case, func, insert, nulls_last, select
+from sqlalchemy import Row, case, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,41 +95,6 @@ def attachment(session: Session, attachment_id: int, *, customer_id: int | None)
             ~Message.flags.contains("note"),
         )
     return session.execute(stmt).first()
-
-
-def queue(
-    session: Session, *, status: str | None = None, assignee: int | str | None = None
-) -> Sequence[Row]:
-    """Open tickets, longest waiting first (``awaiting_since``; nudges do not move it).
-
-    ``assignee``: an operator id, ``"none"`` for unassigned, or None for all.
-    """
-    nudges = (
-        select(func.count())
-        .where(Message.ticket_id == Ticket.id, Message.flags.contains("nudge"))
-        .scalar_subquery()
-    )
-    stmt = (
-        select(
-            Ticket.id,
-            Ticket.subject,
-            Ticket.status,
-            Ticket.awaiting_since,
-            Ticket.updated_at,
-            Customer.email.label("customer"),
-            Operator.name.label("assignee"),
-            nudges.label("nudges"),
-        )
-        .join(Customer, Customer.id == Ticket.customer_id)
-        .outerjoin(Operator, Operator.id == Ticket.assignee_id)
-        .where(Ticket.status.in_([status] if status else OPEN_VALUES))
-        .order_by(nulls_last(Ticket.awaiting_since.asc()), Ticket.id)
-    )
-    if assignee == "none":
-        stmt = stmt.where(Ticket.assignee_id.is_(None))
-    elif isinstance(assignee, int):
-        stmt = stmt.where(Ticket.assignee_id == assignee)
-    return session.execute(stmt).all()
 
 
 def assignee_name(session: Session, number: int) -> str | None:
