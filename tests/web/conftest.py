@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from gateway.clock import FrozenClock
-from gateway.config import Settings
+from gateway.config import Settings, load_settings
 from gateway.testing import RunningGateway, running_gateway
 from tests.helpers import until
 
@@ -104,6 +104,21 @@ def web_settings(settings: Settings, **overrides: Any) -> Settings:
         "http_trusted_proxies": "127.0.0.1",
     }
     return replace(settings, **{**values, **overrides})
+
+
+def sqlite_site_settings(tmp_path: Path) -> Settings:
+    """The page on one SQLite gateway, for the modules that drive Chromium: they need
+    no second backend, only a site full of things to show."""
+    settings = load_settings(
+        environ={},
+        data_dir=tmp_path / "var",
+        database_url=f"sqlite:///{tmp_path / 'helpdesk.db'}",
+        domain="example.com",
+        listen="smtp://127.0.0.1:0",
+        intake_writer="thread",
+        http_listen="",
+    )
+    return web_settings(settings)
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from gateway.clock import FrozenClock
-from gateway.config import load_settings
 from gateway.testing import running_gateway
 from tests.helpers import mail, plain_text, send, show
-from tests.web.conftest import HEADER, PASSWORD, Web, screenshot, web_settings
+from tests.web.conftest import HEADER, PASSWORD, Web, screenshot, sqlite_site_settings
 
 IVAN = "ivan@example.ru"
 SUBJECT = "Ошибка 502 на сайте"
@@ -31,16 +30,7 @@ VIEW = {"width": 1200, "height": 800}
 def site(tmp_path: Path) -> Iterator[Web]:
     """A gateway on SQLite with its page; the browser tests need no second backend."""
     clock = FrozenClock()
-    settings = load_settings(
-        environ={},
-        data_dir=tmp_path / "var",
-        database_url=f"sqlite:///{tmp_path / 'helpdesk.db'}",
-        domain="example.com",
-        listen="smtp://127.0.0.1:0",
-        intake_writer="thread",
-        http_listen="",
-    )
-    with running_gateway(web_settings(settings), clock) as gw:
+    with running_gateway(sqlite_site_settings(tmp_path), clock) as gw:
         web = Web(gw, clock)
         try:
             yield web
@@ -89,7 +79,8 @@ def test_a_customer_from_the_control_panel(site: Web, browser: Any) -> None:
 
         site.gw.gateway.wiring.desk.add_operator("Анна", "anna@example.com", PASSWORD)
         site.clock.advance(minutes=20)
-        site.gw.gateway.wiring.desk.act(1,
+        site.gw.gateway.wiring.desk.act(
+            1,
             "anna@example.com",
             "reply",
             text="Здравствуйте! Перезапустили PHP-FPM, проверьте, пожалуйста.",

@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 
 from gateway.clock import FrozenClock
-from gateway.config import load_settings
 from gateway.testing import running_gateway
 from tests.helpers import mail, send
-from tests.web.conftest import HEADER, PASSWORD, Web, screenshot, web_settings
+from tests.web.conftest import HEADER, PASSWORD, Web, screenshot, sqlite_site_settings
 
 IVAN = "ivan@example.ru"
 PHONE = {"width": 390, "height": 844}
@@ -73,16 +72,7 @@ def _png(width: int = 120, height: int = 60) -> bytes:
 def site(tmp_path: Path) -> Iterator[Web]:
     """A gateway on SQLite holding one of each thing a page can show."""
     clock = FrozenClock()
-    settings = load_settings(
-        environ={},
-        data_dir=tmp_path / "var",
-        database_url=f"sqlite:///{tmp_path / 'helpdesk.db'}",
-        domain="example.com",
-        listen="smtp://127.0.0.1:0",
-        intake_writer="thread",
-        http_listen="",
-    )
-    with running_gateway(web_settings(settings), clock) as gw:
+    with running_gateway(sqlite_site_settings(tmp_path), clock) as gw:
         web = Web(gw, clock)
         desk = gw.gateway.wiring.desk
         desk.add_operator("Анна", "anna@example.com", PASSWORD)
