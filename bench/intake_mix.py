@@ -92,6 +92,26 @@ def stop(proc: subprocess.Popen) -> None:
 
 def tree_cpu(root: int) -> float:
     """CPU seconds of ``root`` and every live descendant, with their waited-for children."""
+    return sum(tree_cpu_by_role(root).values())
+
+
+def _role(pid: int, root: int) -> str:
+    """Which part of the gateway a process is: serve, the intake writer, or a worker pool."""
+    if pid == root:
+        return "serve"
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "other"
+    if "gateway.intake.writer" in cmd:
+        return "writer"
+    if "resource_tracker" in cmd:
+        return "other"
+    return "worker" if "multiprocessing" in cmd else "other"
+
+
+def tree_cpu_by_role(root: int) -> dict[str, float]:
+    """:func:`tree_cpu` by :func:`_role`: where the CPU per mail goes."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
@@ -104,7 +124,7 @@ def tree_cpu(root: int) -> float:
         pid = int(entry.name)
         parents[pid] = int(fields[1])
         times[pid] = sum(int(f) for f in fields[11:15]) / TICK  # utime stime cutime cstime
-    total, wanted = 0.0, {root}
+    wanted = {root}
     changed = True
     while changed:
         changed = False
@@ -112,9 +132,11 @@ def tree_cpu(root: int) -> float:
             if parent in wanted and pid not in wanted:
                 wanted.add(pid)
                 changed = True
+    roles: dict[str, float] = {}
     for pid in wanted:
-        total += times.get(pid, 0.0)
-    return total
+        role = _role(pid, root)
+        roles[role] = roles.get(role, 0.0) + times.get(pid, 0.0)
+    return roles
 
 
 def pending(url: str) -> int:
@@ -215,7 +237,8 @@ def main() -> int:
         accepted += asyncio.run(_to_gateways(ports, warm, args.sessions))
         asyncio.run(run_load("127.0.0.1", noop_port, warm, args.sessions))
         wait_drained(url, 120)
-        cpu0 = sum(tree_cpu(g.pid) for g in gateways)
+        roles0 = [tree_cpu_by_role(g.pid) for g in gateways]
+        cpu0 = sum(sum(r.values()) for r in roles0)
         spies = (
             [_spy(g.pid, args.profile, n) for n, g in enumerate(gateways)] if args.profile else []
         )
@@ -227,7 +250,12 @@ def main() -> int:
             gw_secs += time.perf_counter() - t0
             noop_secs += asyncio.run(run_load("127.0.0.1", noop_port, chunk, args.sessions))[0]
         drained = wait_drained(url, 300)
-        cpu = sum(tree_cpu(g.pid) for g in gateways) - cpu0
+        roles1 = [tree_cpu_by_role(g.pid) for g in gateways]
+        cpu = sum(sum(r.values()) for r in roles1) - cpu0
+        by_role: dict[str, float] = {}
+        for before, after in zip(roles0, roles1, strict=True):
+            for role, seconds in after.items():
+                by_role[role] = by_role.get(role, 0.0) + seconds - before.get(role, 0.0)
         for spy in spies:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
@@ -237,6 +265,10 @@ def main() -> int:
             "noop_msg_s": round(noop_rate, 1),
             "ratio": round(gw_rate / noop_rate, 3),
             "cpu_ms_per_mail": round(cpu / len(main_load) * 1000, 2),
+            "cpu_ms_per_mail_by_process": {
+                role: round(seconds / len(main_load) * 1000, 2)
+                for role, seconds in sorted(by_role.items())
+            },
             "drain_after_rounds_s": drained,
         }
         print(json.dumps(out["throughput"]), flush=True)
@@ -330,7 +362,7 @@ def _write(args: argparse.Namespace, out: dict) -> None:
     name = f"intake_mix-{backend}-x{args.instances}{label}{'-quick' if args.quick else ''}"
     path = args.out / f"{name}-{stamp}.json"
     path.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {path.relative_to(ROOT)}")
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":
