@@ -13,6 +13,8 @@ auto-replies to them can never start a loop (guarantee 5).
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,6 +77,28 @@ def compose(mail: Outgoing) -> EmailMessage:
     only; the text part is wrapped at 72 as ``format=flowed`` (RFC 3676), so
     every client reflows it and none shows 386-character lines.
     """
+    msg = _with_headers(mail)
+    msg.set_content(
+        flowed(mail.text), charset="utf-8", cte="quoted-printable", params={"format": "flowed"}
+    )
+    if mail.html is not None:
+        msg.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for filename, content_type, data in mail.attachments:
+        maintype, _, subtype = content_type.partition("/")
+        if not subtype or "\n" in content_type:
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype, filename=one_line(filename) or "attachment"
+        )
+    for part in list(msg.walk())[1:]:  # the parts EmailMessage made carry one each: top only
+        del part["MIME-Version"]
+    if mail.language:  # last: set_content and add_alternative move Content-* headers away
+        msg["Content-Language"] = mail.language
+    return msg
+
+
+def _with_headers(mail: Outgoing) -> EmailMessage:
+    """A message with the mail's own headers (who, what, where it threads) and no body."""
     msg = EmailMessage(policy=WIRE)
     _set_from(msg, one_line(mail.from_name), one_line(mail.from_address))
     _set(msg, "To", one_line(mail.to))
@@ -93,22 +117,6 @@ def compose(mail: Outgoing) -> EmailMessage:
         _set(msg, "X-Auto-Response-Suppress", "OOF, AutoReply")
     for key, value in mail.headers.items():
         _set(msg, one_line(key), one_line(value))
-    msg.set_content(
-        flowed(mail.text), charset="utf-8", cte="quoted-printable", params={"format": "flowed"}
-    )
-    if mail.html is not None:
-        msg.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    for filename, content_type, data in mail.attachments:
-        maintype, _, subtype = content_type.partition("/")
-        if not subtype or "\n" in content_type:
-            maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(
-            data, maintype=maintype, subtype=subtype, filename=one_line(filename) or "attachment"
-        )
-    for part in list(msg.walk())[1:]:  # the parts EmailMessage made carry one each: top only
-        del part["MIME-Version"]
-    if mail.language:  # last: set_content and add_alternative move Content-* headers away
-        msg["Content-Language"] = mail.language
     return msg
 
 
@@ -238,3 +246,70 @@ def _wrap(body: str, width: int) -> list[str]:
 def to_bytes(msg: Message) -> bytes:
     """The wire form: CRLF line ends, as SMTP and Maildir readers expect."""
     return msg.as_bytes(policy=WIRE)
+
+
+@dataclass(frozen=True)
+class Body:
+    """A notification's encoded body and the top-level headers that describe it.
+
+    Every operator's copy of one event says the same thing; only To, Reply-To,
+    Message-ID and the threading headers differ. Encoding the parts and running the
+    standard library's generator for each copy was half of the builder's CPU with
+    three operators (issue 16), so a body is made once and shared.
+    """
+
+    headers: tuple[tuple[str, str], ...]
+    data: bytes
+
+
+def body_of(text: str, html: str | None) -> Body:
+    """``multipart/alternative`` of the flowed text and the HTML (or the text part alone),
+    both quoted-printable by :func:`binascii.b2a_qp` (C; the email package's encoder is
+    Python, a character at a time). The boundary starts with ``=_``, which quoted-printable
+    never writes (it encodes every ``=``), so no part can contain it; it is derived from
+    the content, so the same notification is the same bytes when it is resent."""
+    plain = _qp_part('text/plain; charset="utf-8"; format="flowed"', flowed(text))
+    if html is None:
+        return Body((("MIME-Version", "1.0"), *plain[0]), plain[1])
+    rich = _qp_part('text/html; charset="utf-8"', html)
+    digest = hashlib.sha1(plain[1] + rich[1], usedforsecurity=False).hexdigest()[:32]
+    boundary = f"=_{digest}"
+    out = []
+    for headers, data in (plain, rich):
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+        # The CRLF before a delimiter is the delimiter's (RFC 2046 5.1.1): one more, so
+        # the part keeps its last line end, as the email package writes it.
+        out.append(f"--{boundary}\r\n{head}\r\n".encode("ascii") + data + b"\r\n")
+    data = b"".join(out) + f"--{boundary}--\r\n".encode("ascii")
+    content_type = f'multipart/alternative; boundary="{boundary}"'
+    return Body((("MIME-Version", "1.0"), ("Content-Type", content_type)), data)
+
+
+def _qp_part(content_type: str, text: str) -> tuple[tuple[tuple[str, str], ...], bytes]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not lines.endswith("\n"):
+        lines += "\n"
+    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    headers = (("Content-Type", content_type), ("Content-Transfer-Encoding", "quoted-printable"))
+    return headers, encoded
+
+
+def to_wire(mail: Outgoing, bodies: dict[tuple[str, str | None], Body] | None = None) -> bytes:
+    """The mail's bytes, as :func:`to_bytes` of :func:`compose` says it, built faster: the
+    headers through the same policy, the body from ``bodies`` when a copy of the same
+    text was built before (a mail with attachments takes the general path)."""
+    if mail.attachments:
+        return to_bytes(compose(mail))
+    key = (mail.text, mail.html)
+    body = bodies.get(key) if bodies is not None else None
+    if body is None:
+        body = body_of(mail.text, mail.html)
+        if bodies is not None:
+            bodies[key] = body
+    msg = _with_headers(mail)
+    for name, value in body.headers:
+        msg.set_raw(name, value)
+    if mail.language:
+        msg["Content-Language"] = mail.language
+    head = b"".join(WIRE.fold_binary(name, value) for name, value in msg.raw_items())
+    return head + b"\r\n" + body.data

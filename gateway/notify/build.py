@@ -23,7 +23,7 @@ from sqlalchemy import Row
 
 from gateway.lifeline import die_with_parent
 from gateway.mail import reply_address
-from gateway.mail.compose import Outgoing, compose, to_bytes
+from gateway.mail.compose import Body, Outgoing, to_wire
 from gateway.notify import audience
 from gateway.notify.faq import FaqEntry, match_faq
 from gateway.notify.render import Templates, resolve_locale
@@ -78,24 +78,38 @@ class Letter:
         )
 
 
-def build(letter: Letter, templates: Templates, rules: DispatchRules) -> tuple[str, bytes]:
+@dataclass
+class Shared:
+    """What copies of one event have in common, made once for a batch (issue 16).
+
+    Every operator's copy of a customer's message has the same kind, locale and
+    context; only the address differs. Rendering both templates and encoding the
+    body for each copy was most of the builder's CPU with three operators.
+    """
+
+    rendered: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    bodies: dict[tuple[str, str | None], Body] = field(default_factory=dict)
+
+
+def build(
+    letter: Letter, templates: Templates, rules: DispatchRules, shared: Shared | None = None
+) -> tuple[str, bytes]:
     """(envelope sender, message bytes) of one outbox row; the same every time."""
+    shared = shared or Shared()
     context = json.loads(letter.context)
     ticket = context.get("ticket")
     if ticket is None:  # the operators' digest is about many tickets, not one
         return _build_digest(letter, context, templates, rules)
-    if letter.kind == "created":  # the seed asks customers to check the FAQ first
-        found = match_faq(rules.faq, f"{ticket['subject']}\n{context['text']}", letter.locale)
-        context["faq"] = [{"question": e.question, "answer": e.answer, "url": e.url} for e in found]
-    context["reply_kind"] = context.get("reply_kind") or audience.reply_kind(letter.kind)
-    context["brand"] = rules.brand
-    text, html = templates.render(letter.kind, letter.locale, context)
+    key = (letter.kind, letter.locale, letter.context)
+    if key not in shared.rendered:
+        shared.rendered[key] = _render(letter, context, ticket, templates, rules)
+    text, html = shared.rendered[key]
     support_name = _sender_name(letter.locale, rules)
     from_name = support_name
     if letter.kind == "operator_reply" and context.get("operator_name"):
         from_name = f"{context['operator_name']} ({support_name})"
     reply_to = _reply_to(letter, context, ticket["number"], rules)
-    message = compose(
+    message = to_wire(
         Outgoing(
             from_name=from_name,
             from_address=rules.support,
@@ -112,10 +126,23 @@ def build(letter: Letter, templates: Templates, rules: DispatchRules) -> tuple[s
             headers={"X-Helpdesk-Ticket": str(ticket["number"])},
             attachments=letter.files,
             language=resolve_locale(letter.locale),
-        )
+        ),
+        shared.bodies,
     )
     bounce = reply_address.make(rules.support, rules.secret, "b", letter.id)
-    return bounce, to_bytes(message)
+    return bounce, message
+
+
+def _render(
+    letter: Letter, context: dict, ticket: dict, templates: Templates, rules: DispatchRules
+) -> tuple[str, str]:
+    """Both parts of a ticket's notification; the FAQ suggestions go into ``created``."""
+    if letter.kind == "created":  # the seed asks customers to check the FAQ first
+        found = match_faq(rules.faq, f"{ticket['subject']}\n{context['text']}", letter.locale)
+        context["faq"] = [{"question": e.question, "answer": e.answer, "url": e.url} for e in found]
+    context["reply_kind"] = context.get("reply_kind") or audience.reply_kind(letter.kind)
+    context["brand"] = rules.brand
+    return templates.render(letter.kind, letter.locale, context)
 
 
 def _reply_to(letter: Letter, context: dict, number: int, rules: DispatchRules) -> str:
@@ -138,7 +165,7 @@ def _build_digest(
     context["reply_kind"] = audience.reply_kind(letter.kind)
     context["brand"] = rules.brand
     text, html = templates.render(letter.kind, letter.locale, context)
-    message = compose(
+    message = to_wire(
         Outgoing(
             from_name=_sender_name(letter.locale, rules),
             from_address=rules.support,
@@ -156,7 +183,7 @@ def _build_digest(
         )
     )
     bounce = reply_address.make(rules.support, rules.secret, "b", letter.id)
-    return bounce, to_bytes(message)
+    return bounce, message
 
 
 def _sender_name(locale: str, rules: DispatchRules) -> str:
@@ -169,9 +196,10 @@ Built = tuple[str, bytes] | str  # (envelope, bytes), or why it could not be bui
 
 def build_many(letters: list[Letter], templates: Templates, rules: DispatchRules) -> list[Built]:
     out: list[Built] = []
+    shared = Shared()
     for letter in letters:
         try:
-            out.append(build(letter, templates, rules))
+            out.append(build(letter, templates, rules, shared))
         except Exception as exc:  # a template or data fault: the row fails, saying why
             out.append(f"cannot build: {exc.__class__.__name__}: {exc}")
     return out

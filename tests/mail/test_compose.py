@@ -1,0 +1,88 @@
+"""The fast wire form of a notification says what the email package's form says (issue 16).
+
+``to_wire`` encodes a body once for every copy of an event and writes the MIME
+structure itself; a mail client must not see a difference: the same headers, the
+same text (flowed, trailing spaces and all), the same HTML, no parser defect.
+"""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime
+from email import policy
+
+import pytest
+
+from gateway.mail.compose import Outgoing, compose, to_bytes, to_wire
+
+TEXTS = {
+    "russian, long lines, a signature": (
+        "Здравствуйте!\n" + "Очень длинная строка письма клиента. " * 12 + "\n-- \nИван\n"
+    ),
+    "mbox From, a lone dot, tabs, =, no last newline": (
+        "Hello\n\nFrom here on\n.\n x \ttab at the end\t\n=equals= and a space \nlast"
+    ),
+    "one long word in both scripts": "a" * 200 + "\n" + "б" * 100,
+    "crlf and a quote": "Line one\r\n> quoted " + "word " * 30 + "\r\nend\r\n",
+}
+HTML = "<p>Привет &amp; hello</p>\n<p>" + "слово " * 60 + "</p>"
+
+
+def outgoing(text: str, html: str | None, to: str = "ivan@example.ru") -> Outgoing:
+    return Outgoing(
+        from_name="Техподдержка",
+        from_address="support@example.com",
+        to=to,
+        subject="[#12] Не работает сайт интернет-магазина после переноса на новый тариф",
+        message_id=f"<1.{to}.helpdesk@example.com>",
+        reply_to=f"support+o12.{to.split('@')[0]}@example.com",
+        date=datetime(2027, 1, 1, 9, 0, tzinfo=UTC),
+        text=text,
+        html=html,
+        in_reply_to="<first@example.ru>",
+        references=["<first@example.ru>", "<2.helpdesk@example.com>"],
+        headers={"X-Helpdesk-Ticket": "12"},
+        language="ru",
+    )
+
+
+@pytest.mark.parametrize("html", [HTML, None], ids=["alternative", "text only"])
+@pytest.mark.parametrize("name", list(TEXTS))
+def test_the_wire_form_reads_as_the_email_packages_does(name: str, html: str | None) -> None:
+    mail = outgoing(TEXTS[name], html)
+    ours = email.message_from_bytes(to_wire(mail), policy=policy.strict)
+    theirs = email.message_from_bytes(to_bytes(compose(mail)), policy=policy.strict)
+    for part in ours.walk():
+        assert not part.defects, part.defects
+    assert ours.get_content_type() == theirs.get_content_type()
+
+    def headers(m: email.message.Message) -> list[tuple[str, str]]:
+        return sorted((k, str(v)) for k, v in m.items() if k != "Content-Type")
+
+    assert headers(ours) == headers(theirs)
+    plain = ours.get_body(("plain",))
+    assert plain.get_param("format") == "flowed" and plain.get_content_charset() == "utf-8"
+    assert plain.get_content() == theirs.get_body(("plain",)).get_content()
+    if html is not None:
+        assert ours.get_body(("html",)).get_content() == theirs.get_body(("html",)).get_content()
+    for line in to_wire(mail).split(b"\r\n"):
+        assert len(line) <= 78, line
+
+
+def test_copies_share_one_body_and_keep_their_own_headers() -> None:
+    """Three operators' copies: one encoded body, each with its own To and Reply-To."""
+    bodies: dict = {}
+    copies = [
+        to_wire(outgoing(TEXTS["russian, long lines, a signature"], HTML, to), bodies)
+        for to in ("anna@example.com", "boris@example.com", "vera@example.com")
+    ]
+    assert len(bodies) == 1
+    _, tails = zip(*(c.split(b"\r\n\r\n", 1) for c in copies), strict=True)
+    assert len(set(tails)) == 1
+    for to, data in zip(("anna", "boris", "vera"), copies, strict=True):
+        message = email.message_from_bytes(data, policy=policy.default)
+        assert message["To"] == f"{to}@example.com"
+        assert message["Reply-To"] == f"support+o12.{to}@example.com"
+    # The same notification built again (a resend) is the same bytes.
+    again = to_wire(outgoing(TEXTS["russian, long lines, a signature"], HTML, "anna@example.com"))
+    assert again == copies[0]
