@@ -23,6 +23,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
+from functools import lru_cache
 
 # Ends the local part of every Message-ID we make; intake's classifier looks for it.
 OWN_ID_MARK = "helpdesk"
@@ -102,7 +103,7 @@ def _with_headers(mail: Outgoing) -> EmailMessage:
     msg = EmailMessage(policy=WIRE)
     _set_from(msg, one_line(mail.from_name), one_line(mail.from_address))
     _set(msg, "To", one_line(mail.to))
-    msg["Subject"] = one_line(mail.subject)
+    msg.set_raw("Subject", _prefolded("Subject", one_line(mail.subject)))
     _set(msg, "Date", format_datetime(mail.date))
     _set(msg, "Message-ID", one_line(mail.message_id))
     _set(msg, "Reply-To", one_line(mail.reply_to))
@@ -121,6 +122,19 @@ def _with_headers(mail: Outgoing) -> EmailMessage:
 
 
 _TOKEN = re.compile(r"^[\x21-\x7e]+(?: [\x21-\x7e]+)*$")
+
+
+@lru_cache(maxsize=2048)
+def _prefolded(name: str, value: str) -> str:
+    """A header the policy must fold (encoded words, an address), folded once.
+
+    Returned as ``set_raw`` keeps a value: the generator writes lines that already
+    fit as they are, so the bytes are the policy's own. Parsing and folding a Cyrillic
+    subject was a fifth of building a notification, and a ticket's subject is the
+    same in every copy and every notification about it (issue 16).
+    """
+    folded = WIRE.header_factory(name, value).fold(policy=WIRE)
+    return folded[len(name) + 2 :].rstrip("\r\n").replace(WIRE.linesep, "\n")
 
 
 def _set(msg: EmailMessage, name: str, value: str) -> None:
@@ -154,10 +168,10 @@ def _set_from(msg: EmailMessage, name: str, address: str) -> None:
     so every decoder reads the same name, and each word is at most 75 characters.
     """
     if not name:
-        msg["From"] = address
+        msg.set_raw("From", _prefolded("From", address))
         return
     if name.isascii():
-        msg["From"] = Address(display_name=name, addr_spec=address)
+        msg.set_raw("From", _prefolded("From", str(Address(display_name=name, addr_spec=address))))
         return
     words = _encoded_words(name, first=WIRE.max_line_length - len("From: "))
     msg.set_raw("From", "\n ".join([*words, f"<{address}>"]))
@@ -310,6 +324,6 @@ def to_wire(mail: Outgoing, bodies: dict[tuple[str, str | None], Body] | None = 
     for name, value in body.headers:
         msg.set_raw(name, value)
     if mail.language:
-        msg["Content-Language"] = mail.language
+        _set(msg, "Content-Language", mail.language)
     head = b"".join(WIRE.fold_binary(name, value) for name, value in msg.raw_items())
     return head + b"\r\n" + body.data
