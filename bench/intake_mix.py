@@ -204,6 +204,7 @@ ALL: list[Item] = []
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the data directory to inspect")
     ap.add_argument("--mails", type=int, default=3000)
     ap.add_argument("--round", type=int, default=500, help="mails per alternating round")
     ap.add_argument("--sessions", type=int, default=10)
@@ -295,7 +296,9 @@ def main() -> int:
         stop(smarthost)
     out["check"] = verify(url, accepted)
     print(json.dumps(out["check"]), flush=True)
-    if not args.database_url:
+    if args.keep:
+        print(f"the gateway's data directory is kept in {work}")
+    elif not args.database_url:
         shutil.rmtree(work, ignore_errors=True)
     _write(args, out)
     return 0 if out["check"]["ok"] else 1

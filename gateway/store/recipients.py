@@ -48,6 +48,28 @@ def ticket_heads(session: Session, numbers: Sequence[int]) -> dict[int, Row]:
     return {r.id: r for r in rows}
 
 
+# Built once: making these two selects cost four times running them, and every mail
+# with three operators asks twice (issue 16).
+_OURS = select(
+    Outbox.ticket_id, Outbox.to_address, Outbox.message_id, Outbox.created_at, Outbox.id
+).where(
+    Outbox.ticket_id.in_(bindparam("numbers", expanding=True)),
+    Outbox.to_address.in_(bindparam("addresses", expanding=True)),
+    Outbox.state.in_(("pending", "sent")),
+)
+_THEIRS = select(
+    Message.ticket_id,
+    func.lower(Message.author_address),
+    Message.message_id,
+    Message.created_at,
+    Message.id,
+).where(
+    Message.ticket_id.in_(bindparam("numbers", expanding=True)),
+    func.lower(Message.author_address).in_(bindparam("addresses", expanding=True)),
+    Message.message_id.is_not(None),
+)
+
+
 def chains(session: Session, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], list[str]]:
     """(ticket, address) → the Message-IDs of that ticket's mail this address holds, oldest
     first: what we sent there (not what was held back or failed) and what it sent us.
@@ -57,29 +79,13 @@ def chains(session: Session, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int
     """
     if not pairs:
         return {}
-    numbers = sorted({n for n, _ in pairs})
-    addresses = sorted({a.lower() for _, a in pairs})
-    ours = select(
-        Outbox.ticket_id, Outbox.to_address, Outbox.message_id, Outbox.created_at, Outbox.id
-    ).where(
-        Outbox.ticket_id.in_(numbers),
-        Outbox.to_address.in_(addresses),
-        Outbox.state.in_(("pending", "sent")),
-    )
-    theirs = select(
-        Message.ticket_id,
-        func.lower(Message.author_address),
-        Message.message_id,
-        Message.created_at,
-        Message.id,
-    ).where(
-        Message.ticket_id.in_(numbers),
-        func.lower(Message.author_address).in_(addresses),
-        Message.message_id.is_not(None),
-    )
+    params = {
+        "numbers": sorted({n for n, _ in pairs}),
+        "addresses": sorted({a.lower() for _, a in pairs}),
+    }
     found: dict[tuple[int, str], list[tuple[object, int, int, str]]] = {}
     db = conn(session)
-    for side, query in ((1, ours), (0, theirs)):  # at one moment: their mail, then our answer
-        for number, address, message_id, at, pk in db.execute(query):
+    for side, query in ((1, _OURS), (0, _THEIRS)):  # at one moment: their mail, then our answer
+        for number, address, message_id, at, pk in db.execute(query, params):
             found.setdefault((number, address.lower()), []).append((at, side, pk, message_id))
     return {key: [m for *_, m in sorted(rows)] for key, rows in found.items()}
