@@ -296,7 +296,7 @@ def body_of(text: str, html: str | None) -> Body:
         # the part keeps its last line end, as the email package writes it.
         out.append(f"--{boundary}\r\n{head}\r\n".encode("ascii") + data + b"\r\n")
     data = b"".join(out) + f"--{boundary}--\r\n".encode("ascii")
-    content_type = f'multipart/alternative; boundary="{boundary}"'
+    content_type = _prefolded("Content-Type", f'multipart/alternative; boundary="{boundary}"')
     return Body((("MIME-Version", "1.0"), ("Content-Type", content_type)), data)
 
 
