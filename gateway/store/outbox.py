@@ -258,10 +258,22 @@ def count_due(session: Session, now: datetime) -> int:
     ).scalar_one()
 
 
-def mark_sent(session: Session, row_id: int, now: datetime) -> None:
-    session.execute(
-        update(OUTBOX).where(OUTBOX.c.id == row_id).values(state=SENT, sent_at=now, last_error=None)
-    )
+_MARK_SENT = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(state=SENT, sent_at=bindparam("now"), last_error=None)
+)
+
+
+def mark_sent(session: Session, row_ids: Sequence[int], now: datetime) -> None:
+    """A batch's sent rows in one statement.
+
+    One UPDATE per row (built anew each time) held SQLite's write lock for about
+    a tenth of a second per batch of 300, and every mail arriving meanwhile waited
+    for it before its 250: the DATA→250 p99 at half load was 160 ms (issue 16).
+    """
+    if row_ids:
+        session.connection().execute(_MARK_SENT, {"ids": list(row_ids), "now": now})
 
 
 def mark_retry(session: Session, row_id: int, at: datetime, error: str) -> None:
