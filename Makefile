@@ -33,6 +33,7 @@ screenshots: $(STAMP)
 	cp tests/.screenshots/*.png docs/screenshots/
 
 bench: $(STAMP)
+	$(BIN)/python bench/intake_mix.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/notify.py
 	$(BIN)/python bench/sweep.py

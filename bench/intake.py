@@ -227,7 +227,7 @@ def main() -> int:
             ensure_ascii=False,
         )
     )
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"written to {out}")
     return 0 if ok else 1
 
 
