@@ -142,6 +142,24 @@ def test_smarthost_that_answers_451_gets_the_mail_once_it_recovers(gw, smarthost
     assert row.attempts == 2 and got.message["Message-ID"] == row.message_id
 
 
+def test_a_450_at_rcpt_is_temporary_and_the_next_mail_on_the_connection_goes_out(
+    gw, smarthost, clock
+):
+    """A 4xx at RCPT waits its backoff (the address is not marked); the transaction is reset,
+    so the same connection then carries the mail once the box takes it (issue 16's lean send)."""
+    smarthost.refuse_rcpt["ivan@example.ru"] = "450 4.2.1 <ivan@example.ru>: mailbox busy"
+    assert send(gw, mail())[0] == 250
+    (row,) = _wait_rows(gw, lambda rows: rows and rows[0].last_error)
+    assert row.state == "pending" and "450 4.2.1" in row.last_error
+    assert show(gw, 1)["notify_bounced"] is None
+    del smarthost.refuse_rcpt["ivan@example.ru"]
+    clock.advance(seconds=2)  # past the first backoff
+    wake_dispatcher(gw)
+    (got,) = smarthost.wait_for(1)
+    (row,) = _wait_rows(gw, lambda rows: rows[0].state == "sent")
+    assert row.attempts == 2 and got.message["Message-ID"] == row.message_id
+
+
 def test_550_is_final_and_says_why(gw, smarthost):
     """A 5xx is permanent: the row is failed with the server's sentence, and can be retried."""
     smarthost.refuse = ["550 5.1.1 no such user"]
