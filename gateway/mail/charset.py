@@ -13,7 +13,6 @@ import re
 
 from charset_normalizer import from_bytes
 
-_CYRILLIC_UPPER = re.compile(r"[А-ЯЁ]")
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 SINGLE_BYTE_CYRILLIC = {"koi8-r", "koi8-u", "windows-1251", "cp1251", "iso-8859-5", "cp866"}
 _RUSSIAN_MAX_UPPER = 0.45
@@ -40,21 +39,29 @@ def codec(charset: str) -> str:
 
 def looks_swapped(text: str) -> bool:
     """Russian decoded with the wrong single-byte table comes out MOSTLY UPPER CASE."""
-    sample = text[:SAMPLE_BYTES]
-    return _count(_CYRILLIC, sample) >= 8 and upper_ratio(sample) > 0.6
+    letters = _cyrillic(text[:SAMPLE_BYTES])
+    return len(letters) >= 8 and _upper_share(letters) > 0.6
 
 
 def upper_ratio(text: str) -> float:
     """The share of upper-case letters among the Cyrillic ones of (a sample of) ``text``."""
-    sample = text[:SAMPLE_BYTES]
-    letters = _count(_CYRILLIC, sample)
-    if not letters:
-        return 1.0
-    return _count(_CYRILLIC_UPPER, sample) / letters
+    letters = _cyrillic(text[:SAMPLE_BYTES])
+    return _upper_share(letters) if letters else 1.0
 
 
-def _count(pattern: re.Pattern[str], text: str) -> int:
-    return sum(1 for _ in pattern.finditer(text))
+# The letters are counted by deleting everything else in one C-level pass: a match
+# object per letter (finditer) cost 0.46 ms for 2 KB of Russian, three times for
+# every koi8-r or windows-1251 part intake reads (issue 16).
+_NOT_CYRILLIC = re.compile(r"[^А-Яа-яЁё]+")
+_NOT_CYRILLIC_UPPER = re.compile(r"[^А-ЯЁ]+")
+
+
+def _cyrillic(text: str) -> str:
+    return _NOT_CYRILLIC.sub("", text)
+
+
+def _upper_share(letters: str) -> float:
+    return len(_NOT_CYRILLIC_UPPER.sub("", letters)) / len(letters)
 
 
 def _sample(data: bytes) -> bytes:
