@@ -1003,3 +1003,24 @@ def test_new_operator_mails_escape_what_others_wrote(templates: Templates, local
         assert html.count(escaped) >= len(overrides), kind
         assert text.count(evil) >= len(overrides), kind
         assert "&lt;" not in text and "&amp;" not in text, kind
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_shared_command_reference_leaves_each_mail_its_own_reply_sentence(
+    templates: Templates, locale: str
+) -> None:
+    """The reference is rendered once per language (issue 16); what a reply does is still each
+    mail's own: a team copy names its own ticket, an operator's copy speaks to that operator."""
+    team = {**context("operator_message", locale), "reply_kind": "n"}
+    other = {**team, "ticket": {**team["ticket"], "token": "[#99]"}}
+    mine = {**team, "reply_kind": "o"}
+    rendered = [templates.render("operator_message", locale, c) for c in (team, other, mine)]
+    for i in (0, 1):  # text and HTML
+        team_part, other_part, mine_part = (TAG.sub("", r[i]) for r in rendered)
+        assert "[#99]" in other_part and "[#99]" not in team_part
+        assert "[#12]" not in other_part  # nothing of the first mail rendered stays in the next
+        assert other_part.count("[#99]") == team_part.count("[#12]")
+        assert "[#99]" not in mine_part and team_part != mine_part
+        for part in (team_part, other_part, mine_part):
+            for command in OPERATOR_COMMANDS[locale]:
+                assert command in part, command
