@@ -16,7 +16,7 @@ Two backends, one result shape:
   highest indexed id; the migration fills it, the search calls it first.
   A token that punctuation joins (a domain, an address) is asked for as the phrase
   of its words (:func:`units`), as PostgreSQL's parser reads it whole. Ranked by
-  ``bm25``, of the rows found only, weighing their rare words (:func:`_scored`).
+  ``bm25``, of the rows to rank only, weighing their rare words (:func:`_scored`).
 
 The matching fragment is cut and marked in Python from the same stems
 (:func:`fragment`), the same on both backends.
@@ -175,44 +175,45 @@ def _fts_ranked(session: Session, query: str, customer_id: int | None) -> Iterat
     """SQLite: (message id, ticket id) of the best-matching messages, best first.
 
     An operator's search ranks the newest CANDIDATES matches, as on PostgreSQL: FTS5
-    walks the matches newest first and stops there. A customer's search ranks every
-    match they may see (a customer's messages are few). Then bm25 scores those rows
-    alone (a rowid range: one pass), and their tickets are looked up best first, a
-    batch at a time, as far as the caller reads (20 tickets, not 300 messages' rows)."""
+    walks the matches newest first, stops at the CANDIDATES-th, and the ranking pass
+    reads from there on (a rowid range). A customer's search ranks every match they may
+    see (a customer's messages are few). bm25 orders them in SQLite, and their tickets
+    are looked up best first, a batch at a time, as far as the caller reads (20
+    tickets, not 300 messages' rows)."""
     parts = units(query)
     if not parts:
         return
     catch_up(session)
-    every = " ".join(parts)
+    every, scored = " ".join(parts), " ".join(_scored(session, parts))
     tickets: dict[int, int] = {}
-    if customer_id is None:
-        found = session.scalars(
-            text(
-                f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :q"
-                " ORDER BY rowid DESC LIMIT :n"
-            ),
-            {"q": every, "n": CANDIDATES},
-        ).all()
-    else:
-        matching = select(FTS.c.rowid).where(text(f"{SQLITE_TABLE} MATCH :q"))
+    found: set[int] | None = None  # None: every row the ranking pass reads is one to rank
+    if customer_id is not None:
+        matching = select(FTS.c.rowid).where(text(f"{SQLITE_TABLE} MATCH :every"))
         mine = select(Message.id, Message.ticket_id).join(Ticket, Ticket.id == Message.ticket_id)
         mine = _visible(mine.where(Message.id.in_(matching)), customer_id)
-        tickets.update(session.execute(mine, {"q": every}).tuples().all())
-        found = list(tickets)
-    if not found:
-        return
-    scores = dict(
-        session.execute(
-            text(
-                f"SELECT rowid, bm25({SQLITE_TABLE}) FROM {SQLITE_TABLE}"
-                f" WHERE {SQLITE_TABLE} MATCH :q AND rowid BETWEEN :lo AND :hi"
-            ),
-            {"q": " ".join(_scored(session, parts)), "lo": min(found), "hi": max(found)},
+        tickets.update(session.execute(mine, {"every": every}).tuples().all())
+        found = set(tickets)
+    elif scored != every:  # the rare parts' rows in the range may lack a common part
+        newest = text(
+            f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :every"
+            " ORDER BY rowid DESC LIMIT :n"
         )
-        .tuples()
-        .all()
+        found = set(session.scalars(newest, {"every": every, "n": CANDIDATES}))
+    if found is None:
+        rows = (
+            f"rowid >= coalesce((SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE}"
+            " MATCH :every ORDER BY rowid DESC LIMIT 1 OFFSET :k), 0)"
+        )
+    elif found:
+        rows = f"rowid BETWEEN {min(found)} AND {max(found)}"
+    else:
+        return
+    ranking = text(
+        f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :scored AND {rows}"
+        f" ORDER BY bm25({SQLITE_TABLE}), rowid DESC"
     )
-    ranked = sorted(found, key=lambda m: (scores.get(m, 0.0), -m))
+    values = {"every": every, "scored": scored, "k": CANDIDATES - 1}
+    ranked = [m for m in session.scalars(ranking, values) if found is None or m in found]
     for at in range(0, len(ranked), BATCH):
         batch = ranked[at : at + BATCH]
         unknown = [m for m in batch if m not in tickets]
