@@ -24,6 +24,7 @@ The matching fragment is cut and marked in Python from the same stems
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -205,7 +206,12 @@ def _fts_ranked(session: Session, query: str, customer_id: int | None) -> Iterat
             " MATCH :every ORDER BY rowid DESC LIMIT 1 OFFSET :k), 0)"
         )
     elif found:
-        rows = f"rowid BETWEEN {min(found)} AND {max(found)}"
+        # "+rowid": a filter on the rows read, not a lookup FTS5 would make per id (and
+        # bm25 would count its words' rows again for each); bm25 runs for these alone.
+        rows = (
+            f"rowid BETWEEN {min(found)} AND {max(found)}"
+            " AND +rowid IN (SELECT value FROM json_each(:found))"
+        )
     else:
         return
     ranking = text(
@@ -213,7 +219,7 @@ def _fts_ranked(session: Session, query: str, customer_id: int | None) -> Iterat
         f" ORDER BY bm25({SQLITE_TABLE}), rowid DESC"
     )
     values = {"every": every, "scored": scored, "k": CANDIDATES - 1}
-    ranked = [m for m in session.scalars(ranking, values) if found is None or m in found]
+    ranked = list(session.scalars(ranking, {**values, "found": json.dumps(sorted(found or ()))}))
     for at in range(0, len(ranked), BATCH):
         batch = ranked[at : at + BATCH]
         unknown = [m for m in batch if m not in tickets]
