@@ -14,7 +14,9 @@ Two backends, one result shape:
   added (a merge moves them, and the ticket is joined at query time), so the
   index is kept by appending: :func:`catch_up` adds every message above the
   highest indexed id; the migration fills it, the search calls it first.
-  Ranked by ``bm25``.
+  A token that punctuation joins (a domain, an address) is asked for as the phrase
+  of its words (:func:`units`), as PostgreSQL's parser reads it whole. Ranked by
+  ``bm25``, of the rows to rank only, weighing their rare words (:func:`_scored`).
 
 The matching fragment is cut and marked in Python from the same stems
 (:func:`fragment`), the same on both backends.
@@ -22,8 +24,9 @@ The matching fragment is cut and marked in Python from the same stems
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -39,6 +42,7 @@ CYRILLIC = re.compile(r"[а-я]")
 LATIN = re.compile(r"[a-z]")
 INDEXED_CHARS = 100_000  # of a message's text: a pasted 5 MB log is not a search document
 CANDIDATES = 300  # the newest matching messages, ranked for an operator's query
+BATCH = 50  # SQLite: ranked messages whose tickets are looked up at a time
 RECENT = 6_000  # PostgreSQL: the newest messages a common word's CANDIDATES are sought in
 HIDDEN_FLAGS = ("note", "held", "rejected", "auto")  # what customers never see or find
 # PostgreSQL: a stored generated column (computed once, when a message is written: the
@@ -125,7 +129,7 @@ def _visible(stmt: Any, customer_id: int | None) -> Any:
     return stmt
 
 
-def _ranked(session: Session, query: str, customer_id: int | None) -> Sequence[Row]:
+def _ranked(session: Session, query: str, customer_id: int | None) -> Iterable[Any]:
     """(message id, ticket id) of the best-matching messages, best first."""
     if session.get_bind().dialect.name == "postgresql":
         tsq = (
@@ -151,35 +155,97 @@ def _ranked(session: Session, query: str, customer_id: int | None) -> Sequence[R
             every = matching.order_by(text("messages.id + 0 DESC")).limit(CANDIDATES)
             rows = _ts_ranked(session, every, tsq, query)
         return rows
-    words = sorted(set(stems(query)))
-    if not words:
-        return []
+    return _fts_ranked(session, query, customer_id)
+
+
+def units(query: str) -> list[str]:
+    """The query for FTS5, every part required: a word's stem, or, for a token that
+    punctuation joins (a domain ``shop12345.ru``, an address, ``SSL-сертификат``), the
+    phrase of its stems: the token as a whole, as PostgreSQL's parser takes a host name
+    or a compound word."""
+    found: list[str] = []
+    for token in query.split():
+        words = stems(token)
+        part = '"' + " ".join(words) + '"'
+        if words and part not in found:
+            found.append(part)
+    return found
+
+
+def _fts_ranked(session: Session, query: str, customer_id: int | None) -> Iterator[tuple[int, int]]:
+    """SQLite: (message id, ticket id) of the best-matching messages, best first.
+
+    An operator's search ranks the newest CANDIDATES matches, as on PostgreSQL: FTS5
+    walks the matches newest first, stops at the CANDIDATES-th, and the ranking pass
+    reads from there on (a rowid range). A customer's search ranks every match they may
+    see (a customer's messages are few). bm25 orders them in SQLite, and their tickets
+    are looked up best first, a batch at a time, as far as the caller reads (20
+    tickets, not 300 messages' rows)."""
+    parts = units(query)
+    if not parts:
+        return
     catch_up(session)
-    match = " ".join(f'"{w}"' for w in words)
-    # FTS5 ranks inside the virtual table (ORDER BY rank: bm25, no join per match). An
-    # operator's search ranks the newest CANDIDATES matches, as on PostgreSQL: bm25 of
-    # every match of a common word (10,000 at 100,000 tickets) cost 9 ms of the page's
-    # 20. FTS5 walks a word's rowids newest first and stops at the CANDIDATES-th, and
-    # the rowid bound lets the ranking pass seek past the older ones. A customer's
-    # search ranks all of theirs (a customer's tickets are few; they are filtered after).
-    ranked = select(FTS.c.rowid, FTS.c.rank.label("score"))
-    ranked = ranked.where(text(f"{SQLITE_TABLE} MATCH :q")).order_by(FTS.c.rank)
-    if customer_id is None:
-        oldest = text(
-            f"rowid >= coalesce((SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE}"
-            f" MATCH :q ORDER BY rowid DESC LIMIT 1 OFFSET {CANDIDATES - 1}), 0)"
+    every, scored = " ".join(parts), " ".join(_scored(session, parts))
+    tickets: dict[int, int] = {}
+    found: set[int] | None = None  # None: every row the ranking pass reads is one to rank
+    if customer_id is not None:
+        matching = select(FTS.c.rowid).where(text(f"{SQLITE_TABLE} MATCH :every"))
+        mine = select(Message.id, Message.ticket_id).join(Ticket, Ticket.id == Message.ticket_id)
+        mine = _visible(mine.where(Message.id.in_(matching)), customer_id)
+        tickets.update(session.execute(mine, {"every": every}).tuples().all())
+        found = set(tickets)
+    elif scored != every:  # the rare parts' rows in the range may lack a common part
+        newest = text(
+            f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :every"
+            " ORDER BY rowid DESC LIMIT :n"
         )
-        ranked = ranked.where(oldest).limit(CANDIDATES)
-    best = ranked.subquery()
-    stmt = (
-        select(Message.id, Message.ticket_id)
-        .join(best, best.c.rowid == Message.id)
-        .order_by(best.c.score, Message.id.desc())
-        .limit(CANDIDATES)
+        found = set(session.scalars(newest, {"every": every, "n": CANDIDATES}))
+    if found is None:
+        rows = (
+            f"rowid >= coalesce((SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE}"
+            " MATCH :every ORDER BY rowid DESC LIMIT 1 OFFSET :k), 0)"
+        )
+    elif found:
+        # "+rowid": a filter on the rows read, not a lookup FTS5 would make per id (and
+        # bm25 would count its words' rows again for each); bm25 runs for these alone.
+        rows = (
+            f"rowid BETWEEN {min(found)} AND {max(found)}"
+            " AND +rowid IN (SELECT value FROM json_each(:found))"
+        )
+    else:
+        return
+    ranking = text(
+        f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :scored AND {rows}"
+        f" ORDER BY bm25({SQLITE_TABLE}), rowid DESC"
     )
-    if customer_id is not None:  # only a customer's search filters by the ticket
-        stmt = _visible(stmt.join(Ticket, Ticket.id == Message.ticket_id), customer_id)
-    return session.execute(stmt, {"q": match}).all()
+    values = {"every": every, "scored": scored, "k": CANDIDATES - 1}
+    ranked = list(session.scalars(ranking, {**values, "found": json.dumps(sorted(found or ()))}))
+    for at in range(0, len(ranked), BATCH):
+        batch = ranked[at : at + BATCH]
+        unknown = [m for m in batch if m not in tickets]
+        if unknown:
+            owners = select(Message.id, Message.ticket_id).where(Message.id.in_(unknown))
+            tickets.update(session.execute(owners).tuples().all())
+        yield from ((m, tickets[m]) for m in batch if m in tickets)
+
+
+def _scored(session: Session, parts: list[str]) -> list[str]:
+    """The parts that bm25 weighs. bm25 reads every row of each part it weighs (for its
+    IDF): *ru* of a domain, in every ticket, cost 7 ms at 100,000 tickets. A part in fewer
+    than CANDIDATES messages is cheap to weigh and says the most; the common ones, in
+    every row found anyway, weigh little, and are left out when a rare one is there.
+    With none rare, the sparsest is weighed (its CANDIDATES-th newest row is the oldest)."""
+    if len(parts) == 1:
+        return parts
+    nth = ", ".join(
+        f"(SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :p{i}"
+        " ORDER BY rowid DESC LIMIT 1 OFFSET :k)"
+        for i in range(len(parts))
+    )
+    values = {f"p{i}": p for i, p in enumerate(parts)}
+    oldest = session.execute(text(f"SELECT {nth}"), {**values, "k": CANDIDATES - 1}).one()
+    rare = [p for p, at in zip(parts, oldest, strict=True) if at is None]
+    return rare or [min(zip(oldest, parts, strict=True))[1]]
 
 
 def _ts_ranked(session: Session, found: Any, tsq: str, query: str) -> Sequence[Row]:
@@ -227,12 +293,12 @@ def search(
         return []
     hits = [Hit(n, None, True) for n in _exact(session, query, customer_id)]
     seen = {h.ticket for h in hits}
-    for row in _ranked(session, query, customer_id):
+    for message, ticket in _ranked(session, query, customer_id):
         if len(hits) >= limit:
             break
-        if row.ticket_id not in seen:
-            seen.add(row.ticket_id)
-            hits.append(Hit(row.ticket_id, row.id, False))
+        if ticket not in seen:
+            seen.add(ticket)
+            hits.append(Hit(ticket, message, False))
     return hits[:limit]
 
 
