@@ -209,10 +209,14 @@ def asked_recently(
 
 def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[Row]:
     """Due rows, leased to the caller: nobody else sends them until the lease ends."""
+    # Earliest due first, in the order of ix_outbox_due (state, next_attempt_at, then the
+    # row id every index ends with), so the index alone answers it and LIMIT stops early.
+    # By id alone, SQLite with ANALYZE's statistics scanned the whole outbox in id order
+    # instead (12-37 ms at 100,000 rows, inside a write transaction, every poll).
     due = (
         select(OUTBOX.c.id)
         .where(OUTBOX.c.state == PENDING, OUTBOX.c.next_attempt_at <= now)
-        .order_by(OUTBOX.c.id)
+        .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
         .limit(batch)
         .with_for_update(skip_locked=True)
     )
