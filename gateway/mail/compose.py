@@ -2,8 +2,10 @@
 
 Every header value passes through :func:`one_line` first: a subject taken from
 a customer's mail may hold CR/LF, and in a header that would start a header of
-the sender's choosing. The standard library encodes the rest (RFC 2047 words
-for Cyrillic names and subjects, quoted-printable or base64 bodies).
+the sender's choosing. The standard library's policy folds the headers (RFC
+2047 words for Cyrillic names and subjects); a notification's body is encoded
+here, quoted-printable or base64 by ``binascii`` (:func:`to_wire`); a mail with
+attachments is left to the email package whole (:func:`compose`).
 
 What we stamp here — our Message-ID domain and ``Auto-Submitted`` — is what
 intake's classifier checks on mail coming back, so our own notifications and
