@@ -3,9 +3,9 @@
 Every header value passes through :func:`one_line` first: a subject taken from
 a customer's mail may hold CR/LF, and in a header that would start a header of
 the sender's choosing. The standard library's policy folds the headers (RFC
-2047 words for Cyrillic names and subjects); a notification's body is encoded
-here, quoted-printable or base64 by ``binascii`` (:func:`to_wire`); a mail with
-attachments is left to the email package whole (:func:`compose`).
+2047 words for Cyrillic names and subjects) and, in :func:`compose`, encodes the
+bodies; a notification's bytes are built faster from the same headers in
+:mod:`gateway.mail.wire`.
 
 What we stamp here — our Message-ID domain and ``Auto-Submitted`` — is what
 intake's classifier checks on mail coming back, so our own notifications and
@@ -15,8 +15,6 @@ auto-replies to them can never start a loop (guarantee 5).
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -80,7 +78,7 @@ def compose(mail: Outgoing) -> EmailMessage:
     only; the text part is wrapped at 72 as ``format=flowed`` (RFC 3676), so
     every client reflows it and none shows 386-character lines.
     """
-    msg = _with_headers(mail)
+    msg = with_headers(mail)
     msg.set_content(
         flowed(mail.text), charset="utf-8", cte="quoted-printable", params={"format": "flowed"}
     )
@@ -100,12 +98,12 @@ def compose(mail: Outgoing) -> EmailMessage:
     return msg
 
 
-def _with_headers(mail: Outgoing) -> EmailMessage:
+def with_headers(mail: Outgoing) -> EmailMessage:
     """A message with the mail's own headers (who, what, where it threads) and no body."""
     msg = EmailMessage(policy=WIRE)
     _set_from(msg, one_line(mail.from_name), one_line(mail.from_address))
     _set(msg, "To", one_line(mail.to))
-    msg.set_raw("Subject", _prefolded("Subject", one_line(mail.subject)))
+    msg.set_raw("Subject", prefolded("Subject", one_line(mail.subject)))
     _set(msg, "Date", format_datetime(mail.date))
     _set(msg, "Message-ID", one_line(mail.message_id))
     _set(msg, "Reply-To", one_line(mail.reply_to))
@@ -127,7 +125,7 @@ _TOKEN = re.compile(r"^[\x21-\x7e]+(?: [\x21-\x7e]+)*$")
 
 
 @lru_cache(maxsize=2048)
-def _prefolded(name: str, value: str) -> str:
+def prefolded(name: str, value: str) -> str:
     """A header the policy must fold (encoded words, an address), folded once.
 
     Returned as ``set_raw`` keeps a value: the generator writes lines that already
@@ -170,10 +168,10 @@ def _set_from(msg: EmailMessage, name: str, address: str) -> None:
     so every decoder reads the same name, and each word is at most 75 characters.
     """
     if not name:
-        msg.set_raw("From", _prefolded("From", address))
+        msg.set_raw("From", prefolded("From", address))
         return
     if name.isascii():
-        msg.set_raw("From", _prefolded("From", str(Address(display_name=name, addr_spec=address))))
+        msg.set_raw("From", prefolded("From", str(Address(display_name=name, addr_spec=address))))
         return
     words = _encoded_words(name, first=WIRE.max_line_length - len("From: "))
     msg.set_raw("From", "\n ".join([*words, f"<{address}>"]))
@@ -262,84 +260,3 @@ def _wrap(body: str, width: int) -> list[str]:
 def to_bytes(msg: Message) -> bytes:
     """The wire form: CRLF line ends, as SMTP and Maildir readers expect."""
     return msg.as_bytes(policy=WIRE)
-
-
-@dataclass(frozen=True)
-class Body:
-    """A notification's encoded body and the top-level headers that describe it.
-
-    Every operator's copy of one event says the same thing; only To, Reply-To,
-    Message-ID and the threading headers differ. Encoding the parts and running the
-    standard library's generator for each copy was half of the builder's CPU with
-    three operators (issue 16), so a body is made once and shared.
-    """
-
-    headers: tuple[tuple[str, str], ...]
-    data: bytes
-
-
-def body_of(text: str, html: str | None) -> Body:
-    """``multipart/alternative`` of the flowed text and the HTML (or the text part alone),
-    each encoded by :func:`_text_part` with ``binascii`` (C; the email package's
-    quoted-printable encoder is Python, a character at a time). The boundary starts with
-    ``=_``, which neither encoding writes (quoted-printable encodes every ``=``, base64
-    has no ``_``), so no part can contain it; it is derived from the content, so the same
-    notification is the same bytes when it is resent."""
-    plain = _text_part('text/plain; charset="utf-8"; format="flowed"', flowed(text))
-    if html is None:
-        return Body((("MIME-Version", "1.0"), *plain[0]), plain[1])
-    rich = _text_part('text/html; charset="utf-8"', html)
-    digest = hashlib.sha1(plain[1] + rich[1], usedforsecurity=False).hexdigest()[:32]
-    boundary = f"=_{digest}"
-    out = []
-    for headers, data in (plain, rich):
-        head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-        # The CRLF before a delimiter is the delimiter's (RFC 2046 5.1.1): one more, so
-        # the part keeps its last line end, as the email package writes it.
-        out.append(f"--{boundary}\r\n{head}\r\n".encode("ascii") + data + b"\r\n")
-    data = b"".join(out) + f"--{boundary}--\r\n".encode("ascii")
-    content_type = _prefolded("Content-Type", f'multipart/alternative; boundary="{boundary}"')
-    return Body((("MIME-Version", "1.0"), ("Content-Type", content_type)), data)
-
-
-def _text_part(content_type: str, text: str) -> tuple[tuple[tuple[str, str], ...], bytes]:
-    """A text part, quoted-printable when it is mostly ASCII, else base64.
-
-    Quoted-printable writes each byte of a Cyrillic letter as three characters: a
-    Russian text came out three times its size (six bytes a letter), and every
-    notification's bytes are normalized, dot-stuffed, sent and stored again by the
-    smarthost. Base64 is 4/3 whatever the script; English stays quoted-printable,
-    readable, and not what spam filters flag as text hidden in base64.
-    """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not lines.endswith("\n"):
-        lines += "\n"
-    data = lines.encode("utf-8")
-    if (len(data) - len(lines)) * 12 > len(data):  # over ~1/6 of the bytes are not ASCII
-        canonical = data.replace(b"\n", b"\r\n")  # a text's line breaks are CRLF (RFC 2046)
-        encoded, cte = base64.encodebytes(canonical).replace(b"\n", b"\r\n"), "base64"
-    else:
-        encoded = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
-        cte = "quoted-printable"
-    return (("Content-Type", content_type), ("Content-Transfer-Encoding", cte)), encoded
-
-
-def to_wire(mail: Outgoing, bodies: dict[tuple[str, str | None], Body] | None = None) -> bytes:
-    """The mail's bytes, as :func:`to_bytes` of :func:`compose` says it, built faster: the
-    headers through the same policy, the body from ``bodies`` when a copy of the same
-    text was built before (a mail with attachments takes the general path)."""
-    if mail.attachments:
-        return to_bytes(compose(mail))
-    key = (mail.text, mail.html)
-    body = bodies.get(key) if bodies is not None else None
-    if body is None:
-        body = body_of(mail.text, mail.html)
-        if bodies is not None:
-            bodies[key] = body
-    msg = _with_headers(mail)
-    for name, value in body.headers:
-        msg.set_raw(name, value)
-    if mail.language:
-        _set(msg, "Content-Language", mail.language)
-    head = b"".join(WIRE.fold_binary(name, value) for name, value in msg.raw_items())
-    return head + b"\r\n" + body.data

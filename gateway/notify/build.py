@@ -23,7 +23,8 @@ from sqlalchemy import Row
 
 from gateway.lifeline import die_with_parent
 from gateway.mail import reply_address
-from gateway.mail.compose import Body, Outgoing, to_wire
+from gateway.mail.compose import Outgoing
+from gateway.mail.wire import Body, to_wire
 from gateway.notify import audience
 from gateway.notify.faq import FaqEntry, match_faq
 from gateway.notify.render import Templates, resolve_locale

@@ -13,7 +13,8 @@ from email import policy
 
 import pytest
 
-from gateway.mail.compose import Outgoing, compose, to_bytes, to_wire
+from gateway.mail.compose import Outgoing, compose, to_bytes
+from gateway.mail.wire import to_wire
 
 TEXTS = {
     "russian, long lines, a signature": (
