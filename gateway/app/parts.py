@@ -18,8 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.app.wiring import Wiring, dispatch_rules, intervals, web_config
 from gateway.config import ConfigError
 from gateway.intake.sender import check_sender
-from gateway.notify.dispatch import Dispatcher, MaildirSender, Sender, SmtpSender
+from gateway.notify.dispatch import Dispatcher
 from gateway.notify.render import Templates, default_root
+from gateway.notify.senders import MaildirSender, Sender, SmtpSender
 from gateway.outcome import Delivery, Outcome, OutcomeKind
 from gateway.schedule.scheduler import Scheduler
 from gateway.smtp import tls

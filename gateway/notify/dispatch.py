@@ -5,8 +5,7 @@ connection is temporary (retry with exponential backoff), a 5xx is final
 (``failed``, with the server's sentence kept), and after ``max_attempts`` we
 give up and say so. The envelope sender is the row's own VERP bounce address,
 so a DSN coming back names the row it is about. One SMTP connection carries a
-whole batch (aiosmtplib, STARTTLS and AUTH when configured); with no smarthost
-each mail becomes a file in a Maildir that a person can open.
+whole batch (``notify.senders``: the smarthost, or a Maildir a person can open).
 """
 
 from __future__ import annotations
@@ -15,159 +14,22 @@ import asyncio
 import contextlib
 import json
 import logging
-import mailbox
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Protocol
 
-import aiosmtplib
 from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.notify.build import Builder, Built, DispatchRules, Letter
 from gateway.notify.render import Templates
+from gateway.notify.senders import PermanentFailure, RecipientRefused, Sender, TemporaryFailure
 from gateway.store import contact, outbox
 from gateway.store.outage import Outage, is_outage
 
 log = logging.getLogger("gateway.notify")
 
 MAX_BACKOFF = timedelta(hours=6)
-# A dot-atom address (RFC 5321 4.1.2) goes into MAIL and RCPT as it is, unquoted.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _CHUNK = 25
-
-
-class TemporaryFailure(Exception):
-    """Try again later: a 4xx answer, or the smarthost could not be reached."""
-
-
-class PermanentFailure(Exception):
-    """The smarthost refused this mail for good (5xx)."""
-
-
-class RecipientRefused(PermanentFailure):
-    """The smarthost answered 5xx at RCPT: that address does not take mail."""
-
-
-class Sender(Protocol):
-    async def send(self, envelope_from: str, to: str, data: bytes) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class SmtpSender:
-    """One connection to the smarthost, reused for every mail until it breaks."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        starttls: bool | None = None,
-        username: str = "",
-        password: str = "",
-        timeout: float = 30,
-        ehlo_name: str | None = None,
-    ) -> None:
-        self._args = {"hostname": host, "port": port, "timeout": timeout, "start_tls": starttls}
-        if ehlo_name:  # the name we greet the smarthost with: HELPDESK_EHLO_NAME or the domain
-            self._args["local_hostname"] = ehlo_name
-        self._login = (username, password) if username else None
-        self._client: aiosmtplib.SMTP | None = None
-
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
-        client = aiosmtplib.SMTP(**self._args)  # type: ignore[arg-type]
-        try:
-            await client.connect()
-            if self._login:
-                await client.login(*self._login)
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            raise TemporaryFailure(f"the smarthost refused our login: {exc.message}") from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise TemporaryFailure(f"cannot reach the smarthost: {exc}") from None
-        self._client = client
-        return client
-
-    async def send(self, envelope_from: str, to: str, data: bytes) -> None:
-        client = await self._connected()
-        try:
-            if _PLAIN.fullmatch(envelope_from) and _PLAIN.fullmatch(to):
-                await _plain_transaction(client, envelope_from, to, data)
-            else:
-                await client.sendmail(envelope_from, [to], data)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refused = exc.recipients[0]
-            if 500 <= refused.code < 600:
-                raise RecipientRefused(f"{refused.code} {refused.message}".strip()) from None
-            _raise_for(refused.code, refused.message)
-        except aiosmtplib.SMTPResponseException as exc:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.rset()
-            _raise_for(exc.code, exc.message)
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            self._client = None
-            raise TemporaryFailure(f"connection to the smarthost lost: {exc}") from None
-
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
-            # After STARTTLS the socket closes only once close_notify is exchanged, on
-            # later turns of the loop: give it them, or it outlives a stopping loop.
-            await asyncio.sleep(0.05)
-
-
-async def _plain_transaction(client: aiosmtplib.SMTP, sender: str, to: str, data: bytes) -> None:
-    """``sendmail`` for two dot-atom addresses, raising what it raises.
-
-    ``sendmail`` parses and requotes both addresses with the email package and
-    normalizes the whole message once more to declare its SIZE, for every mail: a
-    quarter of its cost, and serve sends three or four notifications per customer
-    mail when three operators get copies (issue 16). A plain address needs neither.
-    """
-    if client.is_ehlo_or_helo_needed:  # connect() greets only when it starts TLS
-        try:
-            await client.ehlo()
-        except aiosmtplib.SMTPHeloError:
-            await client.helo()
-    reply = await client.execute_command(b"MAIL", f"FROM:<{sender}>".encode())
-    if reply.code != 250:
-        raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
-    reply = await client.execute_command(b"RCPT", f"TO:<{to}>".encode())
-    if reply.code not in (250, 251):
-        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-            await client.rset()  # as sendmail does: the next mail starts a clean envelope
-        refused = aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, to)
-        raise aiosmtplib.SMTPRecipientsRefused([refused])
-    await client.data(data)
-
-
-def _raise_for(code: int, message: str) -> None:
-    text = f"{code} {message}".strip()
-    if 500 <= code < 600:
-        raise PermanentFailure(text)
-    raise TemporaryFailure(text)
-
-
-class MaildirSender:
-    """No smarthost: each mail is a file under ``new/`` that a person can open."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)  # Maildir makes only the last level
-        self._box = mailbox.Maildir(path, create=True)
-
-    async def send(self, envelope_from: str, to: str, data: bytes) -> None:
-        envelope = f"Return-Path: <{envelope_from}>\r\nDelivered-To: {to}\r\n".encode()
-        await asyncio.to_thread(self._box.add, envelope + data)
-
-    async def close(self) -> None:
-        return None
 
 
 class Dispatcher:
