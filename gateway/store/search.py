@@ -18,8 +18,8 @@ Two backends, one result shape:
   of its words (:func:`units`), as PostgreSQL's parser reads it whole. Ranked by
   ``bm25``, of the rows to rank only, weighing their rare words (:func:`_scored`).
 
-The matching fragment is cut and marked in Python from the same stems
-(:func:`fragment`), the same on both backends.
+The words' stems and the matching fragment shown for a hit are
+:mod:`gateway.store.stems`'s, the same on both backends.
 """
 
 from __future__ import annotations
@@ -28,18 +28,14 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-import snowballstemmer
 from sqlalchemy import Row, column, func, select, table, text
 from sqlalchemy.orm import Session
 
+from gateway.store.stems import stems
 from gateway.store.tables import Customer, Message, Ticket
 
-WORD = re.compile(r"\w+")
-CYRILLIC = re.compile(r"[а-я]")
-LATIN = re.compile(r"[a-z]")
 INDEXED_CHARS = 100_000  # of a message's text: a pasted 5 MB log is not a search document
 CANDIDATES = 300  # the newest matching messages, ranked for an operator's query
 BATCH = 50  # SQLite: ranked messages whose tickets are looked up at a time
@@ -57,24 +53,6 @@ PG_INDEX = "ix_messages_search"
 SQLITE_TABLE = "search_fts"
 
 FTS = table(SQLITE_TABLE, column("rowid"), column("rank"))
-
-_RU = snowballstemmer.stemmer("russian")
-_EN = snowballstemmer.stemmer("english")
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """One word's stem: Russian Snowball for Cyrillic, English (Porter 2) for Latin."""
-    word = word.lower().replace("ё", "е")
-    if CYRILLIC.search(word):
-        return str(_RU.stemWord(word))
-    if LATIN.search(word):
-        return str(_EN.stemWord(word))
-    return word
-
-
-def stems(value: str) -> list[str]:
-    return [stem(w) for w in WORD.findall(value)]
 
 
 def document(subject: str, body: str) -> str:
@@ -300,25 +278,3 @@ def search(
             seen.add(ticket)
             hits.append(Hit(ticket, message, False))
     return hits[:limit]
-
-
-def fragment(query: str, body: str, width: int = 24) -> list[tuple[str, bool]]:
-    """About ``width`` words of ``body`` around its first matching word, as
-    (text, matched) pieces for the template to mark (it escapes every piece)."""
-    wanted = set(stems(query))
-    words = list(WORD.finditer(body))
-    first = next((i for i, m in enumerate(words) if stem(m.group()) in wanted), None)
-    if first is None:
-        return [(body[:200], False)] if body else []
-    lo = max(0, first - width // 3)
-    hi = min(len(words), lo + width)
-    start = words[lo - 1].end() if lo else 0
-    end = words[hi].start() if hi < len(words) else len(body)
-    pieces: list[tuple[str, bool]] = [("… " if lo else "", False)]
-    at = start
-    for m in words[lo:hi]:
-        if stem(m.group()) in wanted:
-            pieces += [(body[at : m.start()], False), (m.group(), True)]
-            at = m.end()
-    pieces += [(body[at:end], False), (" …" if hi < len(words) else "", False)]
-    return [p for p in pieces if p[0]]

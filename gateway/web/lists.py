@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from gateway.desk.model import Status
-from gateway.store import listings, people, search
+from gateway.store import listings, people, search, stems
 
 PAGE_SIZE = 50
 
@@ -140,13 +140,13 @@ def search_page(
             {
                 "number": row.id,
                 "subject": row.subject,
-                "subject_marked": search.fragment(query, row.subject, width=40),
+                "subject_marked": stems.fragment(query, row.subject, width=40),
                 "customer": row.customer,
                 "status": row.status,
                 "status_label": status.operator_label(locale) if operator else status.label(locale),
                 "updated": moment(row.updated_at),
                 "exact": h.exact,
-                "fragment": search.fragment(query, body) if body else [],
+                "fragment": stems.fragment(query, body) if body else [],
             }
         )
     return {"query": query, "results": results}
