@@ -20,26 +20,17 @@ import email
 import email.parser
 import email.policy
 import re
-from datetime import UTC, datetime
-from email.errors import HeaderParseError
-from email.header import decode_header
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
 
 from gateway.mail.charset import SINGLE_BYTE_CYRILLIC, codec, decode_guess, looks_swapped
+from gateway.mail.header_values import addresses, date_of, decode_words, message_ids, one_id, unfold
 from gateway.mail.html import html_to_text
-from gateway.mail.parsed import Address, Attachment, ParsedMail, UnparseableMail
+from gateway.mail.parsed import Attachment, ParsedMail, UnparseableMail
 
 _POLICY = email.policy.compat32
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _MULTIPART = re.compile(rb"^content-type:\s*multipart/", re.IGNORECASE | re.MULTILINE)
-_MSGID = re.compile(r"<[^<>\s]+>")
 _MAX_HEADERS = 2000
-# Issue 14.2: a thread's ids as MUAs keep them (RFC 5322 §3.6.4 lets References grow; Thunderbird
-# and Gmail trim the middle): the first ids name the thread's root, the last ones its latest
-# messages. 150,000 ids took 181 s of quadratic de-duplication; these take microseconds.
-MAX_IDS_HEAD = 100
-MAX_IDS_TAIL = 300
 # Issue 14.3: a body part's text is read from its first MiB (cut at a line end); the rest
 # stays in the raw mail (guarantee 2) and the parse notes a ``BodyTruncated`` defect.
 # A 21 MB text or a 20 MB HTML body cost 18-30 s and gigabytes; nobody reads that much.
@@ -85,22 +76,22 @@ def _build(msg: Message) -> ParsedMail:
         if count > _MAX_HEADERS:
             break
         key = name.lower()
-        headers[key] = (*headers.get(key, ()), _unfold(value))
+        headers[key] = (*headers.get(key, ()), unfold(value))
     text, html, attachments, defects = _walk(msg)
     if not text.strip() and html:
         text = html_to_text(html)
     first = {k: v[0] for k, v in headers.items()}
-    from_ = _addresses(first.get("from", ""))
+    from_ = addresses(first.get("from", ""))
     return ParsedMail(
-        message_id=_one_id(first.get("message-id", "")),
+        message_id=one_id(first.get("message-id", "")),
         in_reply_to=message_ids(first.get("in-reply-to", "")),
         references=message_ids(" ".join(headers.get("references", ()))),
         from_=from_[0] if from_ else None,
-        reply_to=tuple(_addresses(first.get("reply-to", ""))),
-        to=tuple(_addresses(", ".join(headers.get("to", ())))),
-        cc=tuple(_addresses(", ".join(headers.get("cc", ())))),
+        reply_to=tuple(addresses(first.get("reply-to", ""))),
+        to=tuple(addresses(", ".join(headers.get("to", ())))),
+        cc=tuple(addresses(", ".join(headers.get("cc", ())))),
         subject=" ".join(decode_words(first.get("subject", "")).split()),
-        date=_date(first.get("date", "")),
+        date=date_of(first.get("date", "")),
         text=text,
         html=html,
         attachments=tuple(attachments),
@@ -112,97 +103,8 @@ def _build(msg: Message) -> ParsedMail:
 def from_address(head: bytes) -> str | None:
     """The From address of a message's header block (its first bytes will do), lower case."""
     headers = email.parser.BytesHeaderParser(policy=_POLICY).parsebytes(head)
-    found = _addresses(_unfold(str(headers.get("from", "") or "")))
+    found = addresses(unfold(str(headers.get("from", "") or "")))
     return found[0].address.lower() if found else None
-
-
-def message_ids(value: str) -> tuple[str, ...]:
-    """The distinct Message-IDs of a header in order, the first and last few hundred only.
-
-    De-duplicated in linear time (a dict keeps order); a header with more ids than
-    ``MAX_IDS_HEAD + MAX_IDS_TAIL`` keeps its head (the thread's root) and its tail (the
-    nearest messages), which is all threading reads.
-    """
-    ids = list(dict.fromkeys(_MSGID.findall(value)))
-    if len(ids) > MAX_IDS_HEAD + MAX_IDS_TAIL:
-        ids = ids[:MAX_IDS_HEAD] + ids[-MAX_IDS_TAIL:]
-    return tuple(ids)
-
-
-def _unfold(value: str) -> str:
-    """A raw header value on one line; 8-bit bytes decoded by guessing their charset."""
-    if "\n" in value or "\r" in value:
-        value = re.sub(r"\r?\n[ \t]*", " ", value)
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
-        value = decode_guess(value.encode("ascii", "surrogateescape"))
-    return value.strip()
-
-
-def decode_words(value: str) -> str:
-    """RFC 2047 encoded words → text, tolerating unknown charsets and broken words."""
-    if "=?" not in value:
-        return value
-    try:
-        parts = decode_header(value)
-    except (ValueError, HeaderParseError):
-        return value
-    out: list[str] = []
-    for chunk, charset in parts:
-        if isinstance(chunk, str):
-            out.append(chunk)
-            continue
-        name = codec(charset or "ascii")
-        try:
-            piece = chunk.decode(name)
-        except (LookupError, UnicodeDecodeError):
-            piece = decode_guess(chunk)
-        if name in SINGLE_BYTE_CYRILLIC and looks_swapped(piece):
-            piece = decode_guess(chunk, prefer=("koi8-r", "windows-1251"))
-        out.append(piece)
-    # decode_header drops the whitespace between an encoded word and plain text
-    text = "".join(out) if _all_encoded(parts) else " ".join(out)
-    return re.sub(r"\s+", " ", text.replace("\x00", "")).strip()
-
-
-def _all_encoded(parts: list[tuple[bytes | str, str | None]]) -> bool:
-    return all(charset is not None for _, charset in parts)
-
-
-def _one_id(value: str) -> str | None:
-    found = _MSGID.search(value)
-    if found:
-        return found.group(0)
-    bare = value.strip().split()
-    return f"<{bare[0]}>" if bare and "@" in bare[0] else None
-
-
-def _addresses(value: str) -> list[Address]:
-    if not value:
-        return []
-    try:
-        pairs = getaddresses([value])
-    except Exception:
-        return []
-    return [
-        Address(decode_words(name).strip(), addr.strip()) for name, addr in pairs if "@" in addr
-    ]
-
-
-def _date(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
 
 
 def _walk(msg: Message) -> tuple[str, str | None, list[Attachment], list[str]]:
@@ -250,7 +152,7 @@ def _walk(msg: Message) -> tuple[str, str | None, list[Attachment], list[str]]:
                 content_type=ctype,
                 data=payload if isinstance(payload, bytes) else b"",
                 inline=disposition == "inline",
-                content_id=_one_id(str(part.get("content-id", "") or "")),
+                content_id=one_id(str(part.get("content-id", "") or "")),
             )
         )
     return "\n\n".join(t.strip("\n") for t in text_parts if t.strip()), html, attachments, defects

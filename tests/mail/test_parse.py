@@ -473,7 +473,7 @@ def test_truncated_mail_does_not_raise(name: str) -> None:
 
 def test_a_huge_references_header_keeps_the_threads_root_and_nearest_ids() -> None:
     """Issue 14.2: 150,000 References are capped (first and last few hundred), each id once."""
-    from gateway.mail.parse import MAX_IDS_HEAD, MAX_IDS_TAIL
+    from gateway.mail.header_values import MAX_IDS_HEAD, MAX_IDS_TAIL
 
     ids = [f"<r{i}@example.ru>" for i in range(150_000)]
     folded = "\r\n ".join([*ids[:10], *ids])  # the first ten twice: de-duplicated
