@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from gateway.mail import reply_address
 from gateway.notify.build import Letter, build
+from gateway.notify.senders import SmtpSender
 from gateway.store import outbox
 from gateway.store.tables import Outbox
 from gateway.testing import Captured, RecordingSMTP, RunningGateway, running_gateway
@@ -507,3 +508,23 @@ def test_a_550_at_rcpt_marks_the_address_and_the_operator_is_told(gw, smarthost,
     assert "WARNING:" in shown and "NOT SENT: operator_reply to ivan@example.ru" in shown
     [undelivered] = show(gw, 1)["undelivered"]
     assert undelivered["kind"] == "operator_reply" and undelivered["state"] == "suppressed"
+
+
+def test_lines_that_begin_with_a_dot_arrive_as_they_were_written(smarthost):
+    """Our own bytes skip aiosmtplib's line-ending pass (issue 16), so the dot-stuffing is
+    ours: a lone "." would end the mail early, a ".htaccess" would lose its dot. A mail not
+    in wire form (bare LF) still goes the library's way and arrives with CRLF."""
+    wired = b"Subject: dots\r\n\r\n.\r\n..two\r\n.htaccess is read first\r\nend\r\n"
+    bare = b"Subject: bare\n\n.\nlone LF\n"
+    port = int(smarthost.url.rsplit(":", 1)[1])
+
+    async def both() -> None:
+        sender = SmtpSender("127.0.0.1", port, starttls=False)
+        await sender.send("bounces@example.com", "ivan@example.ru", wired)
+        await sender.send("bounces@example.com", "ivan@example.ru", bare)
+        await sender.close()
+
+    asyncio.run(both())
+    first, second = smarthost.wait_for(2)
+    assert first.data == wired
+    assert second.data == bare.replace(b"\n", b"\r\n")

@@ -129,7 +129,34 @@ async def _plain_transaction(client: aiosmtplib.SMTP, sender: str, to: str, data
             await client.rset()  # as sendmail does: the next mail starts a clean envelope
         refused = aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, to)
         raise aiosmtplib.SMTPRecipientsRefused([refused])
-    await client.data(data)
+    if not _on_the_wire(data):
+        await client.data(data)
+        return
+    # Our own bytes are already as DATA carries them (CRLF only, ending in CRLF):
+    # ``data()`` would run two regular expressions over every notification to make
+    # them so, a tenth of serve's CPU with three operators (issue 16). Only the
+    # dot-stuffing (RFC 5321 4.5.2) is left to do, and ``bytes.replace`` does it.
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    stuffed = (b"." + stuffed if stuffed[:1] == b"." else stuffed) + b".\r\n"
+    try:
+        reply = await client.execute_command(b"DATA")
+        if reply.code != 354:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+        if client.protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        client.protocol.write(stuffed)
+        reply = await client.protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()  # as data() does: a connection in an unknown state is not reused
+        raise
+    if reply.code != 250:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+
+
+def _on_the_wire(data: bytes) -> bool:
+    """Every line ends in CRLF, and nothing else breaks a line: three counts in C."""
+    crlf = data.count(b"\r\n")
+    return data.endswith(b"\r\n") and data.count(b"\n") == crlf and data.count(b"\r") == crlf
 
 
 def _raise_for(code: int, message: str) -> None:
