@@ -240,6 +240,7 @@ def main() -> int:
         wait_drained(url, 120)
         roles0 = [tree_cpu_by_role(g.pid) for g in gateways]
         cpu0 = sum(sum(r.values()) for r in roles0)
+        neighbours0 = tree_cpu(smarthost.pid), time.process_time()
         spies = (
             [_spy(g.pid, args.profile, n) for n, g in enumerate(gateways)] if args.profile else []
         )
@@ -252,6 +253,8 @@ def main() -> int:
             noop_secs += asyncio.run(run_load("127.0.0.1", noop_port, chunk, args.sessions))[0]
         drained = wait_drained(url, 300)
         roles1 = [tree_cpu_by_role(g.pid) for g in gateways]
+        sink_cpu = tree_cpu(smarthost.pid) - neighbours0[0]
+        client_cpu = time.process_time() - neighbours0[1]
         cpu = sum(sum(r.values()) for r in roles1) - cpu0
         by_role: dict[str, float] = {}
         for before, after in zip(roles0, roles1, strict=True):
@@ -271,6 +274,10 @@ def main() -> int:
                 for role, seconds in sorted(by_role.items())
             },
             "drain_after_rounds_s": drained,
+            # The gateway's neighbours on the same cores: the no-op smarthost receiving its
+            # notifications, and this client (both rounds: gateway and no-op server).
+            "smarthost_cpu_ms_per_mail": round(sink_cpu / len(main_load) * 1000, 2),
+            "client_cpu_ms_per_mail_both_servers": round(client_cpu / len(main_load) * 1000, 2),
         }
         print(json.dumps(out["throughput"]), flush=True)
         offered = max(1.0, gw_rate * 0.5)
