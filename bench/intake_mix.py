@@ -20,6 +20,7 @@ quarantined or shunted, no notification left pending after the drain.
     .venv/bin/python bench/intake_mix.py --quick         # a smoke run
     .venv/bin/python bench/intake_mix.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
     .venv/bin/python bench/intake_mix.py --database-url … --instances 2   # both get every mail
+    .venv/bin/python bench/intake_mix.py --smarthost smtp-sink   # Postfix's C sink as smarthost
 """
 
 from __future__ import annotations
@@ -49,11 +50,23 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 OPERATORS = (("Анна", "anna@example.com"), ("Борис", "boris@example.com"), ("Вера", "vera@ex.com"))
 TICK = os.sysconf("SC_CLK_TCK")
+SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"  # Debian's postfix package
 
 
-def sink(port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"]
-    proc = subprocess.Popen([*cmd, "-c", "aiosmtpd.handlers.Sink"])
+def sink(port: int, kind: str = "aiosmtpd") -> subprocess.Popen:
+    """A no-op SMTP server: aiosmtpd's Sink (Python), or Postfix's smtp-sink (C).
+
+    The comparison server is always aiosmtpd's (the yardstick of the ratio). The
+    smarthost may be either: a real one is an MTA written in C, and aiosmtpd's Sink
+    spends as much CPU receiving the notifications as serve spends sending them, on
+    the same two cores, which the gateway's figures would then pay for.
+    """
+    if kind == "smtp-sink":
+        cmd = [SMTP_SINK, *(["-u", "nobody"] if os.geteuid() == 0 else []), f"127.0.0.1:{port}"]
+        proc = subprocess.Popen([*cmd, "256"])
+    else:
+        cmd = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"]
+        proc = subprocess.Popen([*cmd, "-c", "aiosmtpd.handlers.Sink"])
     wait_for_banner(port, proc)
     return proc
 
@@ -211,6 +224,12 @@ def main() -> int:
     ap.add_argument("--database-url", default="", help="empty: SQLite in a temp data dir")
     ap.add_argument("--instances", type=int, default=1, help="gateways on one database")
     ap.add_argument("--label", default="", help="added to the result file's name")
+    ap.add_argument(
+        "--smarthost",
+        choices=("aiosmtpd", "smtp-sink"),
+        default="aiosmtpd",
+        help="the no-op smarthost: aiosmtpd's Sink, or Postfix's smtp-sink (apt install postfix)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument(
         "--profile", type=Path, help="py-spy the gateway's process tree in the rounds into DIR"
@@ -230,9 +249,14 @@ def main() -> int:
     for name, address in OPERATORS:
         cmd = [BIN / "helpdesk", "operators", "add", name, address]
         subprocess.run(cmd, env=envs[0], check=True, capture_output=True)
-    noop, smarthost = sink(noop_port), sink(smart_port)
+    noop, smarthost = sink(noop_port), sink(smart_port, args.smarthost)
     gateways = [start_gateway(env, p) for env, p in zip(envs, ports, strict=True)]
-    out: dict = {"sessions": args.sessions, "instances": args.instances, "mails": mails}
+    out: dict = {
+        "sessions": args.sessions,
+        "instances": args.instances,
+        "mails": mails,
+        "smarthost": args.smarthost,
+    }
     accepted: list[Item] = []
     try:
         accepted += asyncio.run(_to_gateways(ports, warm, args.sessions))
@@ -369,7 +393,9 @@ def _write(args: argparse.Namespace, out: dict) -> None:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     label = f"-{args.label}" if args.label else ""
-    name = f"intake_mix-{backend}-x{args.instances}{label}{'-quick' if args.quick else ''}"
+    sink_name = "-smtp-sink" if args.smarthost == "smtp-sink" else ""
+    name = f"intake_mix-{backend}-x{args.instances}{sink_name}{label}"
+    name += "-quick" if args.quick else ""
     path = args.out / f"{name}-{stamp}.json"
     path.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     print(f"written to {path}")
