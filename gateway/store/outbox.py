@@ -85,7 +85,12 @@ _LOCK_ADDRESSES = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(a, 0)) "
     "FROM unnest(CAST(:addresses AS text[])) AS a ORDER BY a"
 )
-_INSERT = OUTBOX.insert().returning(OUTBOX.c.id, sort_by_parameter_order=True)
+_INSERT = OUTBOX.insert().returning(OUTBOX.c.id)
+# Many rows: one INSERT, each id matched to its row by the Message-ID (unique). Asking
+# SQLAlchemy for the ids in parameter order instead makes it insert one row per
+# statement on SQLite, which cannot promise RETURNING's order: four statements for a
+# customer's notice and three operators' copies (issue 16).
+_INSERT_MANY = OUTBOX.insert().returning(OUTBOX.c.id, OUTBOX.c.message_id)
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,8 @@ def enqueue_many(
     if len(rows) == 1:
         ids = [conn.execute(_INSERT, rows[0]).scalar_one()]
     else:
-        ids = list(conn.execute(_INSERT, rows).scalars())
+        made = {message_id: i for i, message_id in conn.execute(_INSERT_MANY, rows)}
+        ids = [made[r["message_id"]] for r in rows]
     return [(i, r["state"]) for i, r in zip(ids, rows, strict=True)]
 
 
@@ -173,7 +179,13 @@ def _recent_automatic(
     conn: Connection, letters: Sequence[Letter], now: datetime, limit: RateLimit
 ) -> dict[str, int]:
     """How many automatic mails each address of the batch got within the limit's window."""
-    addresses = sorted({x.to_address.lower() for x in letters if x.auto_submitted == LOOPING})
+    addresses = sorted(
+        {
+            x.to_address.lower()
+            for x in letters
+            if x.auto_submitted == LOOPING and x.limited and x.hold is None
+        }
+    )
     if addresses and conn.dialect.name == "postgresql":
         # Count-then-insert is a race between instances: each would count only
         # committed rows. A per-address lock held to COMMIT makes them take turns.
