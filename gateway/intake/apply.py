@@ -106,21 +106,18 @@ def notified(ctx: Ctx, flight: Flight) -> Flight:
         extra["original_number"] = number
     if seen.repeat and not decision.changed:  # collapsed: the same content again tells nobody
         return flight
-    notices.decision(
-        session, number, decision, now, trigger_id=mail.message_id, extra=extra, by_customer=True
+    copies = None
+    if not flight.automatic:  # the operators' copies: what they say, asked only if any is made
+
+        def copies() -> dict[str, object]:
+            files = (  # a mail's files are stored from its parts: none there, none stored
+                messages.attachment_ids(session, flight.message_pk or 0) if mail.attachments else []
+            )
+            return {**_for_operators(flight, decision), "attachment_ids": files}
+
+    notices.customer_mail(
+        session, number, decision, now, trigger_id=mail.message_id, extra=extra, copies=copies
     )
-    if not flight.automatic:
-        notices.operators(
-            session,
-            number,
-            "operator_message",
-            now,
-            trigger_id=mail.message_id,
-            extra=lambda: {
-                **_for_operators(flight, decision),
-                "attachment_ids": messages.attachment_ids(session, flight.message_pk or 0),
-            },
-        )
     if seen.related_to is not None and seen.score is not None:
         notices.team(
             session,

@@ -25,13 +25,12 @@ from gateway.desk.model import Decision
 from gateway.mail.compose import own_message_id
 from gateway.mail.subject import format_token, thread_subject
 from gateway.notify import audience
+from gateway.notify.asked import ASKED_FOR, AskedFor
 from gateway.notify.context import auto_submitted, ticket_context
+from gateway.notify.customer_mail import CustomerMail
 from gateway.notify.team import TeamNotices
 from gateway.notify.threads import Threads
 from gateway.store import messages, outbox, recipients
-
-# Mail a person asked for: limited per address and per requester, never by the loop limit.
-ASKED_FOR = frozenset({"confirm_address", "signin_link"})
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Notice:
 
 
 @dataclass(frozen=True)
-class Notices(TeamNotices):
+class Notices(TeamNotices, CustomerMail, AskedFor):
     """The rules of telling people, as plain values (picklable for the intake writer),
     and the calls that apply them."""
 
@@ -90,6 +89,18 @@ class Notices(TeamNotices):
         ``by_customer``: the customer's own mail made the change, so they are not told
         of it (``notify.audience``), save a confirmation of their own ``#close``.
         """
+        notices = self.decision_notices(number, decision, trigger_id, extra, by_customer)
+        return [row for row in self.many(session, notices, now) if row is not None]
+
+    def decision_notices(
+        self,
+        number: int,
+        decision: Decision,
+        trigger_id: str | None,
+        extra: dict | None,
+        by_customer: bool,
+    ) -> list[Notice]:
+        """The notices of :meth:`decision`, not yet addressed."""
         notices = []
         for kind in decision.notices:
             context = dict(extra or {})
@@ -104,7 +115,7 @@ class Notices(TeamNotices):
                 context.setdefault("by_customer", by_customer)
                 context.setdefault("locked", decision.locked)
             notices.append(Notice(number, kind, context, trigger_id))
-        return [row for row in self.many(session, notices, now) if row is not None]
+        return notices
 
     def one(
         self,
@@ -130,7 +141,21 @@ class Notices(TeamNotices):
         if not notices:
             return []
         heads = recipients.ticket_heads(session, [n.number for n in notices])
-        targets: list[tuple[int, Notice, Row, str]] = []
+        targets = self.addressed(notices, heads)
+        threads = Threads(session, [(n.number, address) for _, n, _, address in targets])
+        placed, letters = self.letters(session, targets, threads, now)
+        written = self.write(session, letters, now)
+        out: list[int | None] = [None] * len(notices)
+        for i, row_id in zip(placed, written, strict=True):
+            out[i] = row_id
+        return out
+
+    def addressed(
+        self, notices: Sequence[Notice], heads: dict[int, Row]
+    ) -> list[tuple[int, Notice, Row, str]]:
+        """(index, notice, ticket, address) of each notice that goes somewhere: its
+        ticket's notify address when it names none, unless notify is off."""
+        targets = []
         for i, n in enumerate(notices):
             ticket = heads.get(n.number)
             if ticket is None:
@@ -139,7 +164,17 @@ class Notices(TeamNotices):
             if not address or (n.to_address is None and not ticket.notify):
                 continue
             targets.append((i, n, ticket, address))
-        threads = Threads(session, [(n.number, address) for _, n, _, address in targets])
+        return targets
+
+    def letters(
+        self,
+        session: Session,
+        targets: Sequence[tuple[int, Notice, Row, str]],
+        threads: Threads,
+        now: datetime,
+    ) -> tuple[list[int], list[outbox.Letter]]:
+        """The outbox letters of addressed notices, threaded, held back where they must be;
+        with the index of the notice each one is."""
         letters: list[outbox.Letter] = []
         placed: list[int] = []
         for i, n, ticket, address in targets:
@@ -173,58 +208,16 @@ class Notices(TeamNotices):
                 )
             )
             placed.append(i)
+        return placed, letters
+
+    def write(self, session: Session, letters: Sequence[outbox.Letter], now: datetime) -> list[int]:
+        """Letters into the outbox under the loop limit (those marked ``limited``), their
+        Message-IDs remembered as their tickets': the row ids, in order."""
         written = outbox.enqueue_many(session, letters, now, self.limit)
         messages.remember_thread_ids(
             session, [(x.message_id, x.ticket_id) for x in letters if x.ticket_id is not None]
         )
-        out: list[int | None] = [None] * len(notices)
-        for i, (row_id, _) in zip(placed, written, strict=True):
-            out[i] = row_id
-        return out
-
-    def signin_link(
-        self,
-        session: Session,
-        address: str,
-        locale: str,
-        context: dict,
-        now: datetime,
-        *,
-        requester: str = "",
-    ) -> tuple[int, str | None]:
-        """The support page's one-time sign-in link: (row, why it was not sent or None).
-
-        Asked for by a person, so it never counts against the loop limit, and is
-        limited per address and per requester apart: nobody can silence someone
-        else's mail by asking for links, and the page can say when none was sent.
-        """
-        hold = self.asked_hold(session, "signin_link", address, requester or address, now)
-        row, _ = outbox.enqueue(
-            session,
-            ticket_id=None,
-            kind="signin_link",
-            to_address=address,
-            locale=locale,
-            context={**context, "locale": locale, "support_address": self.support},
-            auto_submitted=auto_submitted("signin_link"),
-            message_id=self.new_message_id(),
-            now=now,
-            hold=hold,
-            requester=requester or address,
-        )
-        return row, hold
-
-    def asked_hold(
-        self, session: Session, kind: str, address: str, requester: str, now: datetime
-    ) -> str | None:
-        """Why a mail a person asked for is held back, or None: each count on its own."""
-        to, by = outbox.asked_recently(session, kind, address, requester, now, self.asked.window)
-        window = f"in the last {int(self.asked.window.total_seconds() // 60)} minutes"
-        if to >= self.asked.count:
-            return f"not sent: {to} {kind} mails to {address} {window}"
-        if by >= self.asked.count:
-            return f"not sent: {requester} asked for {by} {kind} mails {window}"
-        return None
+        return [row for row, _ in written]
 
     def stranger(
         self,

@@ -8,9 +8,10 @@ rate-limited (they are ours) and threads per ticket in each operator's mailbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from gateway.notify.context import auto_submitted
@@ -63,16 +64,36 @@ class TeamNotices:
         team address, when set, gets a copy with the plain ticket reply address.
         ``extra`` is called only when someone is to be told: intake asks on every mail.
         """
+        targets = self.copy_targets(session)
+        ticket = recipients.ticket_head(session, number) if targets else None
+        if ticket is None:
+            return []
+        threads = Threads(session, [(number, address) for address, _ in targets])
+        letters = self.copies(number, kind, ticket, extra(), threads, targets)
+        written = outbox.enqueue_many(session, letters, now)  # ours: never rate-limited
+        messages.remember_thread_ids(session, [(x.message_id, number) for x in letters])
+        return [row for row, _ in written]
+
+    def copy_targets(self, session: Session) -> list[tuple[str, str]]:
+        """Who gets a copy of a customer's message: (address, reply address kind)."""
         if not self.operator_copies:
             return []
         targets = [(o, "o") for o in people.operator_addresses(session)]
         if self.team_address:  # a shared mailbox proves no operator: its replies stay notes
             targets.append((self.team_address, "n"))
-        ticket = recipients.ticket_head(session, number) if targets else None
-        if ticket is None:
-            return []
-        context = self._context(ticket, kind, self.team_locale, extra())
-        threads = Threads(session, [(number, address) for address, _ in targets])
+        return targets
+
+    def copies(
+        self,
+        number: int,
+        kind: str,
+        ticket: Row,
+        extra: dict,
+        threads: Threads,
+        targets: Sequence[tuple[str, str]],
+    ) -> list[outbox.Letter]:
+        """The letters of :meth:`operators`: one context, each copy threaded on its own."""
+        context = self._context(ticket, kind, self.team_locale, extra)
         letters = []
         for address, reply_kind in targets:
             message_id = self.new_message_id()
@@ -88,11 +109,10 @@ class TeamNotices:
                     message_id=message_id,
                     in_reply_to=parent,  # the operator never got the customer's own mail
                     references=references,
+                    limited=False,  # ours: never rate-limited
                 )
             )
-        written = outbox.enqueue_many(session, letters, now)  # ours: never rate-limited
-        messages.remember_thread_ids(session, [(x.message_id, number) for x in letters])
-        return [row for row, _ in written]
+        return letters
 
     def digest_answer(self, session: Session, address: str, subject: str, now: datetime) -> int:
         """Answer an operator's reply to the digest: it is no ticket; say how to act on one."""
