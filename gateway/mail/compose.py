@@ -215,6 +215,7 @@ def _ew(text: str) -> str:
 
 _STUFF = re.compile(r"^(?: |From )")  # RFC 3676 4.4: such a line gets one space in front
 _QUOTE = re.compile(r"^>+ ?")
+_MARKS = (">", " ")  # a line that starts so is quoted, or gets stuffed
 
 
 def flowed(text: str, width: int = 72) -> str:
@@ -228,6 +229,9 @@ def flowed(text: str, width: int = 72) -> str:
             out.append(raw)
             continue
         line = raw.rstrip()
+        if len(line) <= width and line[:1] not in _MARKS and not line.startswith("From "):
+            out.append(line)  # most lines: nothing to break, quote or stuff (issue 16)
+            continue
         quote = _QUOTE.match(line)
         prefix = quote.group(0) if quote else ""
         body = line[len(prefix) :]
