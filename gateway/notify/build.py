@@ -11,6 +11,7 @@ The result depends only on the row, so a resend is the same mail.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -217,6 +218,7 @@ def _start_worker(root: Path, rules: DispatchRules, parent: int | None = None) -
     # built must not take the core a mail's 250 is waiting for (issue 16: DATA→250 p99).
     os.nice(NICENESS)
     _WORKER = (Templates(root), rules)
+    gc.freeze()  # what it imported lives as long as it does: no collection need scan it
 
 
 def _build_in_worker(letters: list[Letter]) -> list[Built]:
