@@ -104,7 +104,7 @@ def with_headers(mail: Outgoing) -> EmailMessage:
     _set_from(msg, one_line(mail.from_name), one_line(mail.from_address))
     _set(msg, "To", one_line(mail.to))
     msg.set_raw("Subject", prefolded("Subject", one_line(mail.subject)))
-    _set(msg, "Date", format_datetime(mail.date))
+    _set(msg, "Date", _date(mail.date))
     _set(msg, "Message-ID", one_line(mail.message_id))
     _set(msg, "Reply-To", one_line(mail.reply_to))
     if mail.in_reply_to:
@@ -122,6 +122,12 @@ def with_headers(mail: Outgoing) -> EmailMessage:
 
 
 _TOKEN = re.compile(r"^[\x21-\x7e]+(?: [\x21-\x7e]+)*$")
+
+
+@lru_cache(maxsize=256)
+def _date(at: datetime) -> str:
+    """The Date header: the copies of one event share the moment (issue 16)."""
+    return format_datetime(at)
 
 
 @lru_cache(maxsize=2048)
