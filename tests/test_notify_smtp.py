@@ -180,7 +180,7 @@ def test_crash_between_send_and_mark_resends_with_the_same_message_id(gw, smarth
     with gw.gateway.sessions() as s, s.begin():
         (claimed,) = outbox.claim(s, clock(), timedelta(minutes=5))
     restarted = gw.gateway.make_dispatcher()  # what the next process would build
-    builder = restarted._builder
+    builder = restarted._agents
     envelope, data = build(Letter.of(claimed), builder.templates, builder.rules)
     with smtplib.SMTP("127.0.0.1", int(smarthost.url.rsplit(":", 1)[1])) as c:
         c.sendmail(envelope, [claimed.to_address], data)
@@ -375,8 +375,9 @@ def test_without_a_smarthost_mail_lands_in_a_maildir(gateway):
     assert msg["Delivered-To"] == "ivan@example.ru"
 
 
-def test_a_backlog_is_built_in_a_worker_process_and_all_of_it_sent(gw, smarthost):
-    """Twelve due rows at once: built off the loop in a worker, sent, each marked sent."""
+def test_a_backlog_is_built_and_sent_by_a_worker_process_and_all_of_it_marked(gw, smarthost):
+    """Twelve due rows at once: built and sent off serve's loop by a delivery worker,
+    each marked sent."""
     gw.gateway._dispatch_stop.set()
     _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
     for n in range(12):
@@ -392,7 +393,7 @@ def test_a_backlog_is_built_in_a_worker_process_and_all_of_it_sent(gw, smarthost
 async def _once_and_close_keep_pool(dispatcher) -> int:
     try:
         claimed = await dispatcher.run_once()
-        assert dispatcher._builder._pool is not None  # the worker process did the building
+        assert dispatcher._agents._pool is not None  # a worker process built and sent them
         return claimed
     finally:
         await dispatcher.close()

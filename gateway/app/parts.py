@@ -20,7 +20,7 @@ from gateway.config import ConfigError
 from gateway.intake.sender import check_sender
 from gateway.notify.dispatch import Dispatcher
 from gateway.notify.render import Templates, default_root
-from gateway.notify.senders import MaildirSender, Sender, SmtpSender
+from gateway.notify.senders import Smarthost
 from gateway.outcome import Delivery, Outcome, OutcomeKind
 from gateway.schedule.scheduler import Scheduler
 from gateway.smtp import tls
@@ -198,22 +198,19 @@ def dispatcher(wiring: Wiring) -> Dispatcher:
     """The outbox's sender: aiosmtplib to the smarthost, or files in ``var/outgoing``."""
     s = wiring.settings
     rules = dispatch_rules(s, wiring.secret)
-
-    def sender() -> Sender:
-        if not s.smarthost:
-            return MaildirSender(Path(s.data_dir) / "outgoing")
+    if s.smarthost:
         host, port = s.smarthost_host_port
-        starttls = {"auto": None, "yes": True, "no": False}[s.smarthost_starttls]
-        return SmtpSender(
+        smarthost = Smarthost(
             host,
             port,
-            starttls=starttls,
+            starttls={"auto": None, "yes": True, "no": False}[s.smarthost_starttls],
             username=s.smarthost_user,
             password=s.smarthost_password,
             ehlo_name=s.ehlo_name or s.domain,  # never "localhost" (issue 13)
         )
-
-    return Dispatcher(wiring.sessions, Templates(default_root()), rules, sender, wiring.clock)
+    else:
+        smarthost = Smarthost(maildir=Path(s.data_dir) / "outgoing")
+    return Dispatcher(wiring.sessions, Templates(default_root()), rules, smarthost, wiring.clock)
 
 
 def scheduler(wiring: Wiring) -> Scheduler:

@@ -1,28 +1,20 @@
 """Outbox row → (envelope sender, message bytes): render both parts, compose, encode.
 
-Building costs more than sending (two templates, the FAQ match, the standard
-library's MIME generator: about 1.5 ms a mail here), so a backlog — a batch
-of ``POOL_THRESHOLD`` rows or more — is built in a worker process on the other
-core while the dispatcher's connections send what is ready. A trickle is
-built in-process: a lone notification should not wait for a pool to start.
-The result depends only on the row, so a resend is the same mail.
+Building costs more than sending (two templates, the FAQ match, the MIME
+structure), so copies of one event share what they have in common
+(:class:`Shared`), and a backlog is built and sent by the delivery workers
+(``notify.delivery``). The result depends only on the row, so a resend is the
+same mail.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import json
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Row
 
-from gateway.lifeline import die_with_parent
 from gateway.mail import reply_address
 from gateway.mail.compose import Outgoing
 from gateway.mail.wire import Body, to_wire
@@ -31,8 +23,6 @@ from gateway.notify.faq import FaqEntry, match_faq
 from gateway.notify.render import Templates, resolve_locale
 
 SENDER_NAMES = {"ru": "Техподдержка", "en": "Support"}
-POOL_THRESHOLD = 10
-NICENESS = 10  # the builder process's, above serve and the intake writer
 
 
 @dataclass(frozen=True)
@@ -206,48 +196,3 @@ def build_many(letters: list[Letter], templates: Templates, rules: DispatchRules
         except Exception as exc:  # a template or data fault: the row fails, saying why
             out.append(f"cannot build: {exc.__class__.__name__}: {exc}")
     return out
-
-
-_WORKER: tuple[Templates, DispatchRules] | None = None
-
-
-def _start_worker(root: Path, rules: DispatchRules, parent: int | None = None) -> None:
-    global _WORKER
-    die_with_parent(parent)  # a kill -9 of serve must not leave this worker behind (issue 14.6)
-    # Intake first, as an MTA's smtpd comes before its delivery agents: a backlog being
-    # built must not take the core a mail's 250 is waiting for (issue 16: DATA→250 p99).
-    os.nice(NICENESS)
-    _WORKER = (Templates(root), rules)
-    gc.freeze()  # what it imported lives as long as it does: no collection need scan it
-
-
-def _build_in_worker(letters: list[Letter]) -> list[Built]:
-    assert _WORKER is not None
-    return build_many(letters, *_WORKER)
-
-
-class Builder:
-    """Builds letters in-process, or in a worker process when there are many."""
-
-    def __init__(self, templates: Templates, rules: DispatchRules) -> None:
-        self.templates = templates
-        self.rules = rules
-        self._pool: ProcessPoolExecutor | None = None
-
-    async def build(self, letters: list[Letter]) -> list[Built]:
-        if len(letters) < POOL_THRESHOLD:
-            return build_many(letters, self.templates, self.rules)
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(self.templates.root, self.rules, os.getpid()),
-            )
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _build_in_worker, letters)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None

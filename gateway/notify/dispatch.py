@@ -4,8 +4,10 @@ Delivery follows what an MTA does with a queue: a 4xx answer or a lost
 connection is temporary (retry with exponential backoff), a 5xx is final
 (``failed``, with the server's sentence kept), and after ``max_attempts`` we
 give up and say so. The envelope sender is the row's own VERP bounce address,
-so a DSN coming back names the row it is about. One SMTP connection carries a
-whole batch (``notify.senders``: the smarthost, or a Maildir a person can open).
+so a DSN coming back names the row it is about. Each SMTP connection carries
+mail after mail (``notify.senders``: the smarthost, or a Maildir a person can
+open); a backlog is built and sent by delivery worker processes
+(``notify.delivery``), and serve only claims and marks.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.notify.build import Builder, Built, DispatchRules, Letter
+from gateway.notify.build import DispatchRules, Letter
+from gateway.notify.delivery import Agents, Sent
 from gateway.notify.render import Templates
-from gateway.notify.senders import PermanentFailure, RecipientRefused, Sender, TemporaryFailure
+from gateway.notify.senders import Smarthost
 from gateway.store import contact, outbox
 from gateway.store.outage import Outage, is_outage
 
@@ -33,20 +36,19 @@ _CHUNK = 25
 
 
 class Dispatcher:
-    """Claims due outbox rows in batches and delivers them through its senders."""
+    """Claims due outbox rows in batches, has them delivered, and marks what became of each."""
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
         templates: Templates,
         rules: DispatchRules,
-        senders: Callable[[], Sender],
+        smarthost: Smarthost,
         clock: Callable[[], datetime],
     ) -> None:
         self._sessions = sessions
         self._rules = rules
-        self._builder = Builder(templates, rules)
-        self._senders = [senders() for _ in range(max(1, rules.connections))]
+        self._agents = Agents(templates, rules, smarthost)
         self._clock = clock
         self.wake = asyncio.Event()
         self.passes = 0  # how many times run() has looked for due rows: tests wait on it
@@ -54,54 +56,25 @@ class Dispatcher:
     async def run_once(self) -> int:
         """One batch: how many rows were claimed.
 
-        The batch is built in chunks, all started at once, and each chunk is
-        sent as soon as it is ready, so building the next overlaps sending this.
+        The batch goes out in chunks, all at once: a backlog's chunks are built and
+        sent by the delivery workers side by side (``notify.delivery``).
         """
         rows, files = await asyncio.to_thread(self._claim, self._clock())
         chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
-        builds = [
-            asyncio.ensure_future(
-                self._builder.build([Letter.of(r, files.get(r.id, ())) for r in chunk])
-            )
-            for chunk in chunks
+        done = await asyncio.gather(
+            *(self._agents.deliver([Letter.of(r, files.get(r.id, ())) for r in c]) for c in chunks)
+        )
+        results = [
+            (row, sent)
+            for chunk, outcomes in zip(chunks, done, strict=True)
+            for row, sent in zip(chunk, outcomes, strict=True)
         ]
-        results: list[tuple[Row, str | None, bool, bool]] = []
-        for chunk, pending in zip(chunks, builds, strict=True):
-            ready = list(zip(chunk, await pending, strict=True))
-            shares = [ready[i :: len(self._senders)] for i in range(len(self._senders))]
-            await asyncio.gather(
-                *(
-                    self._deliver(s, share, results)
-                    for s, share in zip(self._senders, shares, strict=True)
-                )
-            )
         if results:
             await asyncio.to_thread(self._mark, results)
         return len(rows)
 
-    async def _deliver(
-        self,
-        sender: Sender,
-        ready: list[tuple[Row, Built]],
-        results: list[tuple[Row, str | None, bool, bool]],
-    ) -> None:
-        for row, built in ready:
-            if isinstance(built, str):  # could not be built: a fault of ours, not the network's
-                log.error("notification %s: %s", row.id, built)
-                results.append((row, built, True, False))
-                continue
-            try:
-                await sender.send(built[0], row.to_address, built[1])
-                results.append((row, None, False, False))
-            except TemporaryFailure as exc:
-                results.append((row, str(exc), False, False))
-            except PermanentFailure as exc:  # refused at RCPT: the address is dead (issue 13)
-                results.append((row, str(exc), True, isinstance(exc, RecipientRefused)))
-
     async def close(self) -> None:
-        for sender in self._senders:
-            await sender.close()
-        self._builder.close()
+        await self._agents.close()
 
     def _claim(self, now: datetime) -> tuple[list[Row], dict[int, tuple]]:
         """Due rows, and the stored files the ones that carry attachments need."""
@@ -110,13 +83,15 @@ class Dispatcher:
             wanted = {r.id: ids for r in rows if (ids := _attachment_ids(r.context))}
             return rows, outbox.attachments_for(session, wanted) if wanted else {}
 
-    def _mark(self, results: list[tuple[Row, str | None, bool, bool]]) -> None:
+    def _mark(self, results: list[tuple[Row, Sent]]) -> None:
         now = self._clock()
         with self._sessions() as session, session.begin():
-            outbox.mark_sent(session, [row.id for row, error, *_ in results if error is None], now)
-            for row, error, final, refused in results:
+            outbox.mark_sent(session, [row.id for row, sent in results if sent.error is None], now)
+            for row, (error, final, refused, unbuilt) in results:
                 if error is None:
                     continue
+                if unbuilt:
+                    log.error("notification %s: %s", row.id, error)
                 if final:
                     log.warning("notification %s to %s failed: %s", row.id, row.to_address, error)
                     outbox.mark_failed(session, row.id, error)

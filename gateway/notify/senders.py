@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import mailbox
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +41,33 @@ class Sender(Protocol):
     async def send(self, envelope_from: str, to: str, data: bytes) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Smarthost:
+    """Where notifications go, as plain values: the delivery worker process makes its
+    own senders from it. No ``host``: files in the Maildir at ``maildir``."""
+
+    host: str = ""
+    port: int = 25
+    starttls: bool | None = None  # None: when the smarthost offers it
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ehlo_name: str | None = None
+    maildir: Path | None = None
+
+    def sender(self) -> Sender:
+        if not self.host:
+            assert self.maildir is not None, "no smarthost and no Maildir"
+            return MaildirSender(self.maildir)
+        return SmtpSender(
+            self.host,
+            self.port,
+            starttls=self.starttls,
+            username=self.username,
+            password=self.password,
+            ehlo_name=self.ehlo_name,
+        )
 
 
 class SmtpSender:

@@ -1,0 +1,152 @@
+"""Build and send a chunk of notifications: in serve for a trickle, in the delivery
+workers for a backlog.
+
+A worker process builds a chunk and sends it through connections of its own, as
+an MTA's delivery agents do, and returns only what became of each mail. Serve,
+whose event loop answers every SMTP session, then neither sends the backlog nor
+takes the built bytes back through a pipe; and the workers run at nice 10, so
+under a load that takes both cores intake comes first and the outbox drains
+when the load eases (issue 16: with three operators, sending was a third of
+serve's CPU). A lone notification is built and sent in serve: it should not
+wait for a process to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.util import Finalize
+from pathlib import Path
+from typing import NamedTuple
+
+from gateway.lifeline import die_with_parent
+from gateway.notify.build import Built, DispatchRules, Letter, build_many
+from gateway.notify.render import Templates
+from gateway.notify.senders import (
+    PermanentFailure,
+    RecipientRefused,
+    Sender,
+    Smarthost,
+    TemporaryFailure,
+)
+
+POOL_THRESHOLD = 10  # letters in a chunk from which a worker builds and sends it
+NICENESS = 10  # the workers', below serve and the intake writer
+WORKERS = 2  # one chunk each at a time: both cores when intake leaves them idle
+
+
+class Sent(NamedTuple):
+    """What became of one letter."""
+
+    error: str | None = None  # None: the smarthost (or the Maildir) took it
+    final: bool = False  # do not try again
+    refused: bool = False  # 5xx at RCPT: the address is dead (issue 13)
+    unbuilt: bool = False  # the fault is ours (a template, the data), not the network's
+
+
+async def deliver(letters: list[Letter], built: list[Built], senders: list[Sender]) -> list[Sent]:
+    """Send built letters over ``senders`` at once, each a share; in the letters' order."""
+    results: list[Sent] = [Sent()] * len(letters)
+    order = list(range(len(letters)))
+    shares = [order[i :: len(senders)] for i in range(len(senders))]
+
+    async def share(sender: Sender, indexes: list[int]) -> None:
+        for i in indexes:
+            results[i] = await _send(sender, letters[i], built[i])
+
+    await asyncio.gather(*(share(s, part) for s, part in zip(senders, shares, strict=True)))
+    return results
+
+
+async def _send(sender: Sender, letter: Letter, built: Built) -> Sent:
+    if isinstance(built, str):  # could not be built: a fault of ours, not the network's
+        return Sent(built, final=True, unbuilt=True)
+    try:
+        await sender.send(built[0], letter.to_address, built[1])
+    except TemporaryFailure as exc:
+        return Sent(str(exc))
+    except PermanentFailure as exc:  # refused at RCPT: the address is dead (issue 13)
+        return Sent(str(exc), final=True, refused=isinstance(exc, RecipientRefused))
+    return Sent()
+
+
+class Agents:
+    """Builds and sends chunks: in this process when small, else in a worker process."""
+
+    def __init__(self, templates: Templates, rules: DispatchRules, smarthost: Smarthost) -> None:
+        self.templates = templates
+        self.rules = rules
+        self.smarthost = smarthost
+        self._senders = [smarthost.sender() for _ in range(max(1, rules.connections))]
+        self._own = asyncio.Lock()  # this process's connections carry one chunk at a time
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def deliver(self, letters: list[Letter]) -> list[Sent]:
+        if len(letters) < POOL_THRESHOLD:
+            built = build_many(letters, self.templates, self.rules)
+            async with self._own:
+                return await deliver(letters, built, self._senders)
+        if self._pool is None:
+            connections = max(1, self.rules.connections // WORKERS)
+            self._pool = ProcessPoolExecutor(
+                WORKERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(
+                    self.templates.root,
+                    self.rules,
+                    self.smarthost,
+                    connections,
+                    os.getpid(),
+                ),
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _deliver_in_worker, letters)
+
+    async def close(self) -> None:
+        for sender in self._senders:
+            await sender.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+class _Worker(NamedTuple):
+    templates: Templates
+    rules: DispatchRules
+    senders: list[Sender]
+    loop: asyncio.AbstractEventLoop
+
+
+_WORKER: _Worker | None = None
+
+
+def _start_worker(
+    root: Path, rules: DispatchRules, smarthost: Smarthost, connections: int, parent: int | None
+) -> None:
+    global _WORKER
+    die_with_parent(parent)  # a kill -9 of serve must not leave this worker behind (issue 14.6)
+    # Intake first, as an MTA's smtpd comes before its delivery agents: a backlog being
+    # built and sent must not take the core a mail's 250 is waiting for (issue 16).
+    os.nice(NICENESS)
+    loop = asyncio.new_event_loop()  # kept: its connections to the smarthost are reused
+    senders = [smarthost.sender() for _ in range(connections)]
+    _WORKER = _Worker(Templates(root), rules, senders, loop)
+    Finalize(None, _close_worker, exitpriority=10)  # QUIT before the process exits
+    gc.freeze()  # what it imported lives as long as it does: no collection need scan it
+
+
+def _deliver_in_worker(letters: list[Letter]) -> list[Sent]:
+    assert _WORKER is not None
+    built = build_many(letters, _WORKER.templates, _WORKER.rules)
+    return _WORKER.loop.run_until_complete(deliver(letters, built, _WORKER.senders))
+
+
+def _close_worker() -> None:
+    if _WORKER is not None:
+        close = asyncio.gather(*(s.close() for s in _WORKER.senders), return_exceptions=True)
+        _WORKER.loop.run_until_complete(close)
+        _WORKER.loop.close()
