@@ -7,6 +7,7 @@ outbox in id order: 12–37 ms at 100,000 sent rows, every poll.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,4 +64,38 @@ def test_the_poll_reads_the_due_index_not_the_sent_rows_after_analyze(tmp_path: 
             for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
         )
     assert "ix_outbox_due" in plan and "SCAN outbox" not in plan, plan
+    engine.dispose()
+
+
+def test_reading_the_leased_rows_leaves_the_write_lock_to_intake(tmp_path: Path) -> None:
+    """Every other SQLite transaction begins IMMEDIATE, taking the write lock mails wait
+    on for their 250; the dispatcher reads its leased rows (a few hundred, with their
+    contexts) in one that takes none (issue 16)."""
+    path = tmp_path / "h.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    sessions = db.session_factory(engine)
+    now = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
+    with db.transaction(sessions) as session:
+        outbox.enqueue(
+            session,
+            now=now,
+            ticket_id=None,
+            kind="digest_answer",
+            to_address="anna@example.com",
+            locale="ru",
+            context={},
+            auto_submitted="auto-replied",
+            message_id="<1.helpdesk@example.com>",
+            limited=False,
+        )
+        ids = outbox.lease_due(session, now, timedelta(minutes=5))
+    intake = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+    with db.reading(sessions) as session:
+        (row,) = outbox.leased(session, ids)
+        intake.execute("BEGIN IMMEDIATE")  # would wait, then fail, if the read held the lock
+        intake.execute("UPDATE outbox SET last_error = 'written meanwhile'")
+        intake.execute("COMMIT")
+    assert row.to_address == "anna@example.com" and row.attempts == 1
+    intake.close()
     engine.dispose()

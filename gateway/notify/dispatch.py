@@ -26,7 +26,7 @@ from gateway.notify.build import DispatchRules, Letter
 from gateway.notify.delivery import Agents, Sent
 from gateway.notify.render import Templates
 from gateway.notify.senders import Smarthost
-from gateway.store import contact, outbox
+from gateway.store import contact, db, outbox
 from gateway.store.outage import Outage, is_outage
 
 log = logging.getLogger("gateway.notify")
@@ -77,10 +77,15 @@ class Dispatcher:
         await self._agents.close()
 
     def _claim(self, now: datetime) -> tuple[list[Row], dict[int, tuple]]:
-        """Due rows, and the stored files the ones that carry attachments need."""
+        """Due rows, and the stored files the ones that carry attachments need: leased in
+        one short write transaction, read in another that takes no lock."""
         with self._sessions() as session, session.begin():
-            rows = outbox.claim(session, now, self._rules.lease, self._rules.batch)
-            wanted = {r.id: ids for r in rows if (ids := _attachment_ids(r.context))}
+            ids = outbox.lease_due(session, now, self._rules.lease, self._rules.batch)
+        if not ids:
+            return [], {}
+        with db.reading(self._sessions) as session:
+            rows = outbox.leased(session, ids)
+            wanted = {r.id: files for r in rows if (files := _attachment_ids(r.context))}
             return rows, outbox.attachments_for(session, wanted) if wanted else {}
 
     def _mark(self, results: list[tuple[Row, Sent]]) -> None:

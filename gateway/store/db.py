@@ -72,7 +72,11 @@ def _sqlite_pragmas(engine: Engine, synchronous: str, cache_mb: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader (see :func:`reading`) takes a snapshot and no lock: in WAL it never
+        # waits for the writer, and the writer never waits for it.
+        conn.exec_driver_sql(
+            "BEGIN" if conn.get_execution_options().get(READING) else "BEGIN IMMEDIATE"
+        )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -83,6 +87,19 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
+        yield session
+
+
+READING = "helpdesk_reading"
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that only reads. On SQLite every other transaction takes the write
+    lock when it begins (``BEGIN IMMEDIATE``), so a read that holds it makes every mail
+    waiting for its 250 wait too; this one begins deferred and takes no lock at all."""
+    with factory() as session, session.begin():
+        session.connection(execution_options={READING: True})
         yield session
 
 

@@ -221,6 +221,17 @@ def asked_recently(
 
 def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[Row]:
     """Due rows, leased to the caller: nobody else sends them until the lease ends."""
+    return leased(session, lease_due(session, now, lease, batch))
+
+
+def lease_due(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[int]:
+    """The ids of due rows, leased to the caller: the part of :func:`claim` that writes.
+
+    The dispatcher reads the leased rows (:func:`leased`) in a transaction of their
+    own, which on SQLite takes no lock: reading a few hundred rows with their
+    contexts inside the write transaction held the lock mails wait on for their 250
+    (issue 16).
+    """
     # Earliest due first, in the order of ix_outbox_due (state, next_attempt_at, then the
     # row id every index ends with), so the index alone answers it and LIMIT stops early.
     # By id alone, SQLite with ANALYZE's statistics scanned the whole outbox in id order
@@ -233,13 +244,19 @@ def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -
         .with_for_update(skip_locked=True)
     )
     ids = list(session.scalars(due))
+    if ids:
+        session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids))
+            .values(next_attempt_at=now + lease, attempts=OUTBOX.c.attempts + 1)
+        )
+    return ids
+
+
+def leased(session: Session, ids: Sequence[int]) -> list[Row]:
+    """The rows :func:`lease_due` leased, with their tickets' notify address and bounce."""
     if not ids:
         return []
-    session.execute(
-        update(OUTBOX)
-        .where(OUTBOX.c.id.in_(ids))
-        .values(next_attempt_at=now + lease, attempts=OUTBOX.c.attempts + 1)
-    )
     rows = session.execute(
         select(OUTBOX, Ticket.notify_address, Ticket.notify_bounced)
         .outerjoin(Ticket, Ticket.id == OUTBOX.c.ticket_id)
