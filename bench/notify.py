@@ -4,10 +4,11 @@ Issue 3's target: at least 300 notifications a second on this 2-core machine.
 The outbox is filled first (the time to fill it is intake's cost, not the
 dispatcher's); then the dispatcher drains it — claim, render both templates,
 compose, send, mark — and the rate is rows sent over wall time. The smarthost
-is aiosmtpd's own ``Sink`` in a child process.
+is aiosmtpd's own ``Sink`` in a child process, or Postfix's ``smtp-sink`` (C).
 
     .venv/bin/python bench/notify.py            # 5000 notifications
     .venv/bin/python bench/notify.py --quick    # 500
+    .venv/bin/python bench/notify.py --smarthost smtp-sink
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +31,10 @@ from gateway.config import load_settings
 from gateway.outcome import Delivery
 from gateway.store import db
 from gateway.store.tables import Outbox
-from gateway.testing import free_port, wait_for_banner
+from gateway.testing import free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from intake_mix import sink as no_op_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,14 +76,18 @@ async def drain(gw: Gateway) -> tuple[int, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--smarthost",
+        choices=("aiosmtpd", "smtp-sink"),
+        default="aiosmtpd",
+        help="the no-op smarthost: aiosmtpd's Sink, or Postfix's smtp-sink (apt install postfix)",
+    )
     args = ap.parse_args()
     customers, per_customer = (100, 5) if args.quick else (500, 10)
     work = Path(tempfile.mkdtemp(prefix="helpdesk-bench-notify-"))
     port = free_port()
-    sink_cmd = ["-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
-    sink = subprocess.Popen([sys.executable, *sink_cmd])
+    sink = no_op_server(port, args.smarthost)
     try:
-        wait_for_banner(port, sink)
         settings = load_settings(
             environ={},
             data_dir=work,
@@ -111,8 +118,18 @@ def main() -> int:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (out / f"notify-{stamp}{'-quick' if args.quick else ''}.json").write_text(
-        json.dumps({"when": stamp, "sent": sent, "seconds": secs, "rate": rate, "states": states})
+    name = f"notify{'-smtp-sink' if args.smarthost == 'smtp-sink' else ''}-{stamp}"
+    (out / f"{name}{'-quick' if args.quick else ''}.json").write_text(
+        json.dumps(
+            {
+                "when": stamp,
+                "smarthost": args.smarthost,
+                "sent": sent,
+                "seconds": secs,
+                "rate": rate,
+                "states": states,
+            }
+        )
     )
     return 0 if states.get("sent") == customers * per_customer else 1
 
