@@ -375,6 +375,20 @@ def test_without_a_smarthost_mail_lands_in_a_maildir(gateway):
     assert msg["Delivered-To"] == "ivan@example.ru"
 
 
+def test_without_a_smarthost_a_backlog_from_the_workers_lands_in_the_maildir_too(gateway):
+    """Twelve due rows: the delivery workers write them to the same Maildir serve would."""
+    gateway.gateway._dispatch_stop.set()
+    _wait_until(lambda: gateway.gateway._dispatch_task.done())  # type: ignore[union-attr]
+    for n in range(12):
+        assert send(gateway, mail(subject=f"Заявка {n}", sender=f"c{n}@example.ru"))[0] == 250
+    dispatcher = gateway.gateway.make_dispatcher()
+    assert asyncio.run(_once_and_close_keep_pool(dispatcher)) == 12
+    new = gateway.gateway.settings.data_dir / "outgoing" / "new"
+    got = [email.message_from_bytes(p.read_bytes(), policy=default_policy) for p in new.glob("*")]
+    assert sorted(m["Delivered-To"] for m in got) == sorted(f"c{n}@example.ru" for n in range(12))
+    assert {r.state for r in _rows(gateway)} == {"sent"}
+
+
 def test_a_backlog_is_built_and_sent_by_a_worker_process_and_all_of_it_marked(gw, smarthost):
     """Twelve due rows at once: built and sent off serve's loop by a delivery worker,
     each marked sent."""
