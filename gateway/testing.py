@@ -152,6 +152,7 @@ class RecordingSMTP:
         self.ehlo_names: list[str] = []  # what each client said in EHLO (issue 13)
         self.refuse: list[str] = []
         self.refuse_rcpt: dict[str, str] = {}  # address → the answer to its RCPT (a dead box)
+        self.quits = 0  # sessions the client ended with QUIT, not by dropping the connection
         self._on_mail = on_mail
         self._lock = threading.Lock()
         self._controller = Controller(
@@ -164,6 +165,11 @@ class RecordingSMTP:
         self.ehlo_names.append(hostname)
         session.host_name = hostname  # type: ignore[attr-defined]  # aiosmtpd: the hook sets it
         return responses
+
+    async def handle_QUIT(self, server: object, session: object, envelope: Any) -> str:
+        with self._lock:
+            self.quits += 1
+        return "221 Bye"
 
     async def handle_RCPT(
         self, server: object, session: object, envelope: Any, address: str, options: list[str]

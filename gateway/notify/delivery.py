@@ -147,6 +147,9 @@ def _deliver_in_worker(letters: list[Letter]) -> list[Sent]:
 
 def _close_worker() -> None:
     if _WORKER is not None:
-        close = asyncio.gather(*(s.close() for s in _WORKER.senders), return_exceptions=True)
-        _WORKER.loop.run_until_complete(close)
+        _WORKER.loop.run_until_complete(_close(_WORKER.senders))
         _WORKER.loop.close()
+
+
+async def _close(senders: list[Sender]) -> None:
+    await asyncio.gather(*(s.close() for s in senders), return_exceptions=True)
