@@ -34,8 +34,10 @@ screenshots: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/intake_mix.py
+	if [ -x /usr/sbin/smtp-sink ]; then $(BIN)/python bench/intake_mix.py --smarthost smtp-sink; fi
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/notify.py
+	if [ -x /usr/sbin/smtp-sink ]; then $(BIN)/python bench/notify.py --smarthost smtp-sink; fi
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/import_mailbox.py --json-out bench/results/import.json
