@@ -377,12 +377,7 @@ def test_without_a_smarthost_mail_lands_in_a_maildir(gateway):
 
 def test_without_a_smarthost_a_backlog_from_the_workers_lands_in_the_maildir_too(gateway):
     """Twelve due rows: the delivery workers write them to the same Maildir serve would."""
-    gateway.gateway._dispatch_stop.set()
-    _wait_until(lambda: gateway.gateway._dispatch_task.done())  # type: ignore[union-attr]
-    for n in range(12):
-        assert send(gateway, mail(subject=f"Заявка {n}", sender=f"c{n}@example.ru"))[0] == 250
-    dispatcher = gateway.gateway.make_dispatcher()
-    assert asyncio.run(_once_and_close_keep_pool(dispatcher)) == 12
+    _twelve_through_the_workers(gateway)
     new = gateway.gateway.settings.data_dir / "outgoing" / "new"
     got = [email.message_from_bytes(p.read_bytes(), policy=default_policy) for p in new.glob("*")]
     assert sorted(m["Delivered-To"] for m in got) == sorted(f"c{n}@example.ru" for n in range(12))
@@ -392,18 +387,24 @@ def test_without_a_smarthost_a_backlog_from_the_workers_lands_in_the_maildir_too
 def test_a_backlog_is_built_and_sent_by_a_worker_process_and_all_of_it_marked(gw, smarthost):
     """Twelve due rows at once: built and sent off serve's loop by a delivery worker,
     each marked sent."""
-    gw.gateway._dispatch_stop.set()
-    _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
-    for n in range(12):
-        assert send(gw, mail(subject=f"Заявка {n}", sender=f"c{n}@example.ru"))[0] == 250
-    dispatcher = gw.gateway.make_dispatcher()
-    assert asyncio.run(_once_and_close_keep_pool(dispatcher)) == 12
+    _twelve_through_the_workers(gw)
     got = smarthost.wait_for(12)
     assert sorted(g.rcpt_tos[0] for g in got) == sorted(f"c{n}@example.ru" for n in range(12))
     assert len({g.message["Message-ID"] for g in got}) == 12
     assert {r.state for r in _rows(gw)} == {"sent"}
     # The worker said goodbye on its way out: a smarthost logs a dropped connection.
     _wait_until(lambda: smarthost.quits >= 1)
+
+
+def _twelve_through_the_workers(gw: RunningGateway) -> None:
+    """Twelve requests while the dispatcher is stopped; then one pass of a new one, whose
+    delivery workers (a chunk of ten or more) build and send them all."""
+    gw.gateway._dispatch_stop.set()
+    _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
+    for n in range(12):
+        assert send(gw, mail(subject=f"Заявка {n}", sender=f"c{n}@example.ru"))[0] == 250
+    dispatcher = gw.gateway.make_dispatcher()
+    assert asyncio.run(_once_and_close_keep_pool(dispatcher)) == 12
 
 
 async def _once_and_close_keep_pool(dispatcher) -> int:
