@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 
-from gateway.store import db, outbox
+from gateway.store import db, leases, outbox
 
 
 def test_the_poll_reads_the_due_index_not_the_sent_rows_after_analyze(tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_the_poll_reads_the_due_index_not_the_sent_rows_after_analyze(tmp_path: 
 
     event.listen(engine, "before_cursor_execute", remember)
     with db.transaction(sessions) as session:
-        claimed = outbox.claim(session, now + timedelta(minutes=1), timedelta(minutes=5), 2)
+        claimed = leases.claim(session, now + timedelta(minutes=1), timedelta(minutes=5), 2)
     event.remove(engine, "before_cursor_execute", remember)
 
     assert [r.id for r in claimed] == [ids[-2], ids[-1]]  # a batch of two: the earliest due
@@ -89,10 +89,10 @@ def test_reading_the_leased_rows_leaves_the_write_lock_to_intake(tmp_path: Path)
             message_id="<1.helpdesk@example.com>",
             limited=False,
         )
-        ids = outbox.lease_due(session, now, timedelta(minutes=5))
+        ids = leases.lease_due(session, now, timedelta(minutes=5))
     intake = sqlite3.connect(path, timeout=0.5, isolation_level=None)
     with db.reading(sessions) as session:
-        (row,) = outbox.leased(session, ids)
+        (row,) = leases.leased(session, ids)
         intake.execute("BEGIN IMMEDIATE")  # would wait, then fail, if the read held the lock
         intake.execute("UPDATE outbox SET last_error = 'written meanwhile'")
         intake.execute("COMMIT")

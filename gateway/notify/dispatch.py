@@ -26,7 +26,7 @@ from gateway.notify.build import DispatchRules, Letter
 from gateway.notify.delivery import Agents, Sent
 from gateway.notify.render import Templates
 from gateway.notify.senders import Smarthost
-from gateway.store import contact, db, outbox
+from gateway.store import contact, db, leases
 from gateway.store.outage import Outage, is_outage
 
 log = logging.getLogger("gateway.notify")
@@ -80,18 +80,18 @@ class Dispatcher:
         """Due rows, and the stored files the ones that carry attachments need: leased in
         one short write transaction, read in another that takes no lock."""
         with self._sessions() as session, session.begin():
-            ids = outbox.lease_due(session, now, self._rules.lease, self._rules.batch)
+            ids = leases.lease_due(session, now, self._rules.lease, self._rules.batch)
         if not ids:
             return [], {}
         with db.reading(self._sessions) as session:
-            rows = outbox.leased(session, ids)
+            rows = leases.leased(session, ids)
             wanted = {r.id: files for r in rows if (files := _attachment_ids(r.context))}
-            return rows, outbox.attachments_for(session, wanted) if wanted else {}
+            return rows, leases.attachments_for(session, wanted) if wanted else {}
 
     def _mark(self, results: list[tuple[Row, Sent]]) -> None:
         now = self._clock()
         with self._sessions() as session, session.begin():
-            outbox.mark_sent(session, [row.id for row, sent in results if sent.error is None], now)
+            leases.mark_sent(session, [row.id for row, sent in results if sent.error is None], now)
             for row, (error, final, refused, unbuilt) in results:
                 if error is None:
                     continue
@@ -99,16 +99,16 @@ class Dispatcher:
                     log.error("notification %s: %s", row.id, error)
                 if final:
                     log.warning("notification %s to %s failed: %s", row.id, row.to_address, error)
-                    outbox.mark_failed(session, row.id, error)
+                    leases.mark_failed(session, row.id, error)
                     if refused:  # as a bounce would: stop mailing it until it changes
                         contact.mark_bouncing(session, row.id, f"refused by the smarthost: {error}")
                 elif row.attempts >= self._rules.max_attempts:
-                    outbox.mark_failed(
+                    leases.mark_failed(
                         session, row.id, f"gave up after {row.attempts} attempts: {error}"
                     )
                 else:
                     delay = min(self._rules.backoff * 2 ** (row.attempts - 1), MAX_BACKOFF)
-                    outbox.mark_retry(session, row.id, now + delay, error)
+                    leases.mark_retry(session, row.id, now + delay, error)
 
     async def run(self, stop: asyncio.Event, poll: float = 0.25) -> None:
         """Until ``stop``: drain whatever is due, then sleep until woken or ``poll`` passes.

@@ -23,7 +23,7 @@ from gateway.schedule.jobs import (
     remind,
     reopen_lapse,
 )
-from gateway.store import outbox
+from gateway.store import leases
 
 JOBS = ("auto_close", "remind", "reopen_lapse", "escalate", "dedup")
 
@@ -108,7 +108,7 @@ def sweep(
         try:
             sweep_in(session, rules, now, jobs=jobs, report=report)
             # counted before the rollback: the mails the sweep itself would write count too
-            report.notifications_due = outbox.count_due(session, now)
+            report.notifications_due = leases.count_due(session, now)
         finally:
             session.rollback()
     return report
