@@ -1,10 +1,11 @@
 """Engine, sessions and schema migrations.
 
-SQLite is the embedded default: WAL so readers (the CLI) never block the
-writer, ``synchronous=FULL`` so a 250 survives a power cut, ``BEGIN IMMEDIATE``
-so two processes (``serve`` and ``helpdesk ingest``) queue for the write lock
-instead of failing on a lock upgrade. Any other SQLAlchemy URL works; the
-tests also run on PostgreSQL.
+SQLite is the embedded default: WAL so a reader that begins deferred
+(:func:`reading`) never blocks the writer, ``synchronous=FULL`` so a 250
+survives a power cut, ``BEGIN IMMEDIATE`` for every other transaction so two
+processes (``serve`` and ``helpdesk ingest``) queue for the write lock instead
+of failing on a lock upgrade. Any other SQLAlchemy URL works; the tests also
+run on PostgreSQL.
 """
 
 from __future__ import annotations
