@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import email
+import os
+import signal
 import smtplib
 import time
 from collections.abc import Iterator
@@ -394,6 +396,43 @@ def test_a_backlog_is_built_and_sent_by_a_worker_process_and_all_of_it_marked(gw
     assert {r.state for r in _rows(gw)} == {"sent"}
     # The worker said goodbye on its way out: a smarthost logs a dropped connection.
     _wait_until(lambda: smarthost.quits >= 1)
+
+
+def test_a_killed_delivery_worker_costs_a_retry_and_new_workers_take_over(gw, smarthost, clock):
+    """The OOM killer takes the delivery workers: the next chunk is tried again after the
+    backoff, by new workers; nothing stays leased, fails for good, or logs a traceback."""
+    gw.gateway._dispatch_stop.set()
+    _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
+
+    def twelve(first: int) -> None:
+        for n in range(first, first + 12):
+            assert send(gw, mail(subject=f"Заявка {n}", sender=f"c{n}@example.ru"))[0] == 250
+
+    async def passes() -> list[int]:
+        dispatcher = gw.gateway.make_dispatcher()
+        try:
+            twelve(0)
+            claimed = [await dispatcher.run_once()]
+            pool = dispatcher._agents._pool
+            for pid in list(pool._processes):  # type: ignore[union-attr]
+                os.kill(pid, signal.SIGKILL)
+            while not pool._broken:  # type: ignore[union-attr]
+                await asyncio.sleep(0.02)
+            twelve(12)
+            claimed.append(await dispatcher.run_once())
+            retried = [r for r in _rows(gw) if r.state == "pending"]
+            assert len(retried) == 12 and all("worker" in r.last_error for r in retried)
+            clock.advance(seconds=2)  # past the first backoff
+            claimed.append(await dispatcher.run_once())
+            assert dispatcher._agents._pool is not pool
+            return claimed
+        finally:
+            await dispatcher.close()
+
+    assert asyncio.run(passes()) == [12, 12, 12]
+    got = smarthost.wait_for(24)
+    assert len({g.message["Message-ID"] for g in got}) == 24
+    assert {r.state for r in _rows(gw)} == {"sent"}
 
 
 def _twelve_through_the_workers(gw: RunningGateway) -> None:

@@ -18,6 +18,7 @@ import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import NamedTuple
@@ -103,8 +104,20 @@ class Agents:
                     os.getpid(),
                 ),
             )
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _deliver_in_worker, letters)
+        pool = self._pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, _deliver_in_worker, letters
+            )
+        except BrokenProcessPool:
+            # A worker was killed (the OOM killer, an operator): what it held may or may
+            # not have gone out. Try them all again after the backoff, as after a lost
+            # connection (at worst a duplicate with the same Message-ID, guarantee 4),
+            # and start new workers for the next chunk instead of failing every one.
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            return [Sent("a delivery worker process died; will try again")] * len(letters)
 
     async def close(self) -> None:
         for sender in self._senders:
