@@ -48,7 +48,7 @@ class CustomerMail:
         """What a customer's own mail to ticket ``number`` tells: the notices of
         ``decision`` (not the change they made themselves) and, unless ``copies`` is
         None (automatic mail), every operator's copy, whose facts ``copies`` gives."""
-        notices = self.decision_notices(number, decision, trigger_id, extra, True)
+        notices = self.decision_notices(number, decision, trigger_id, extra, by_customer=True)
         targets = self.copy_targets(session) if copies is not None else []
         if not targets:
             self.many(session, notices, now)
