@@ -21,10 +21,10 @@ from email.utils import make_msgid
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.mail import reply_address
-from gateway.store.tables import Outbox
+from gateway.store.tables import Outbox, Ticket
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
 from tests.helpers import SUPPORT, cli, mail, plain_text, send, show, wire
 
@@ -267,6 +267,28 @@ def test_guest_customer_and_a_later_message_are_copied_too(desk):
     later = one(sent, "operator_message", BORIS)
     assert "Новое сообщение клиента" in later.text and "/contacts" in later.text
     assert "гость" in later.text
+
+
+def test_an_operator_who_is_also_the_tickets_address_threads_only_under_mail_sent(desk):
+    """The ticket's notify address is an operator's, and it bounces: the confirmation of the
+    customer's #close is held back, so that operator's copy of the #close must not name it
+    (a client splits a thread on an id it never got); it threads under their first copy."""
+    number = desk.customer()
+    first = one(desk.sent(), "operator_message", ANNA).message
+    assert first is not None
+    desk.gw.gateway.wiring.desk.set_ticket_notify(number, on=True, address=ANNA)
+    with desk.gw.gateway.sessions() as s, s.begin():
+        s.execute(update(Ticket).where(Ticket.id == number).values(notify_bounced="550 gone"))
+    desk.customer("#close", subject=f"Re: [#{number}] {SUBJECT}")
+    sent = desk.sent()
+    held = one(sent, "status", ANNA)
+    copy = one(sent, "operator_message", ANNA).message
+    assert held.state == "suppressed" and copy is not None
+    assert copy["In-Reply-To"] == first["Message-ID"]
+    assert first["Message-ID"] in copy["References"]
+    with desk.gw.gateway.sessions() as s:
+        held_id = s.scalar(select(Outbox.message_id).where(Outbox.state == "suppressed"))
+    assert held_id not in str(copy["References"])
 
 
 def test_operators_copy_carries_the_customers_attachment(desk):

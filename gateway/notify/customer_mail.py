@@ -31,7 +31,6 @@ class CustomerMail:
     write: Callable[..., list[int]]
     copy_targets: Callable[[Session], list[tuple[str, str]]]
     copies: Callable[..., list[outbox.Letter]]
-    operators: Callable[..., list[int]]
 
     def customer_mail(
         self,
@@ -59,15 +58,15 @@ class CustomerMail:
         if ticket is None:
             return
         addressed: Sequence = self.addressed(notices, heads)
-        theirs = {address.lower() for *_, address in addressed}
-        if theirs & {address.lower() for address, _ in targets}:
-            # An operator is this ticket's customer too: their copy threads under the
-            # notice only if it was sent, which writing it first decides.
-            self.many(session, notices, now)
-            self.operators(session, number, copy_kind, now, extra=copies, trigger_id=trigger_id)
-            return
-        pairs = [(n.number, a) for _, n, _, a in addressed] + [(number, a) for a, _ in targets]
-        threads = Threads(session, pairs)
+        customer = [(n.number, a) for _, n, _, a in addressed]
+        team = [(number, a) for a, _ in targets]
+        together = not {a.lower() for _, a in customer} & {a.lower() for _, a in team}
+        threads = Threads(session, customer + team if together else customer)
         _, letters = self.letters(session, addressed, threads, now)
+        if not together:
+            # An operator is this ticket's customer too: their copy threads under the
+            # notice only if it was sent, which writing the notice first decides.
+            self.write(session, letters, now)
+            letters, threads = [], Threads(session, team)
         letters += self.copies(number, copy_kind, ticket, copies(), threads, targets)
         self.write(session, letters, now)

@@ -8,7 +8,7 @@ rate-limited (they are ours) and threads per ticket in each operator's mailbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Row
@@ -47,33 +47,6 @@ class TeamNotices:
             for address in self.team_addresses(session)
         ]
 
-    def operators(
-        self,
-        session: Session,
-        number: int,
-        kind: str,
-        now: datetime,
-        *,
-        extra: Callable[[], dict],
-        trigger_id: str | None = None,
-    ) -> list[int]:
-        """A customer's message to every operator, each with a reply address of their own.
-
-        The Reply-To is signed together with the operator's address (``o`` kind),
-        so a reply threads into the ticket as that operator and no one else; the
-        team address, when set, gets a copy with the plain ticket reply address.
-        ``extra`` is called only when someone is to be told: intake asks on every mail.
-        """
-        targets = self.copy_targets(session)
-        ticket = recipients.ticket_head(session, number) if targets else None
-        if ticket is None:
-            return []
-        threads = Threads(session, [(number, address) for address, _ in targets])
-        letters = self.copies(number, kind, ticket, extra(), threads, targets)
-        written = outbox.enqueue_many(session, letters, now)  # ours: never rate-limited
-        messages.remember_thread_ids(session, [(x.message_id, number) for x in letters])
-        return [row for row, _ in written]
-
     def copy_targets(self, session: Session) -> list[tuple[str, str]]:
         """Who gets a copy of a customer's message: (address, reply address kind)."""
         if not self.operator_copies:
@@ -92,7 +65,13 @@ class TeamNotices:
         threads: Threads,
         targets: Sequence[tuple[str, str]],
     ) -> list[outbox.Letter]:
-        """The letters of :meth:`operators`: one context, each copy threaded on its own."""
+        """A customer's message to every operator, each with a reply address of their own.
+
+        The Reply-To is signed together with the operator's address (``o`` kind),
+        so a reply threads into the ticket as that operator and no one else; the
+        team address, when set, gets a copy with the plain ticket reply address.
+        One context for all, each copy threaded in its recipient's own chain.
+        """
         context = self._context(ticket, kind, self.team_locale, extra)
         letters = []
         for address, reply_kind in targets:
