@@ -180,7 +180,7 @@ def test_crash_between_send_and_mark_resends_with_the_same_message_id(gw, smarth
     _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
     assert send(gw, mail())[0] == 250
     with gw.gateway.sessions() as s, s.begin():
-        (claimed,) = leases.claim(s, clock(), timedelta(minutes=5))
+        (claimed,) = leases.leased(s, leases.lease_due(s, clock(), timedelta(minutes=5)))
     restarted = gw.gateway.make_dispatcher()  # what the next process would build
     builder = restarted._agents
     envelope, data = build(Letter.of(claimed), builder.templates, builder.rules)

@@ -53,7 +53,8 @@ def test_the_poll_reads_the_due_index_not_the_sent_rows_after_analyze(tmp_path: 
 
     event.listen(engine, "before_cursor_execute", remember)
     with db.transaction(sessions) as session:
-        claimed = leases.claim(session, now + timedelta(minutes=1), timedelta(minutes=5), 2)
+        due = leases.lease_due(session, now + timedelta(minutes=1), timedelta(minutes=5), 2)
+        claimed = leases.leased(session, due)
     event.remove(engine, "before_cursor_execute", remember)
 
     assert [r.id for r in claimed] == [ids[-2], ids[-1]]  # a batch of two: the earliest due

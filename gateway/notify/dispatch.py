@@ -114,7 +114,7 @@ class Dispatcher:
         """Until ``stop``: drain whatever is due, then sleep until woken or ``poll`` passes.
 
         Intake does not wake it per mail: under load a quarter second's mail then
-        goes out as one batch (built off the loop, two transactions) instead of a
+        goes out as one batch (built off the loop, three short transactions) instead of a
         transaction and an in-process build for every single mail, which took
         the SQLite write lock and the event loop's core away from intake. A
         quarter, not a whole second: with three operators a second's batch was

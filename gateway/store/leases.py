@@ -19,13 +19,8 @@ from gateway.store.outbox import FAILED, OUTBOX, PENDING, SENT
 from gateway.store.tables import Attachment, Ticket
 
 
-def claim(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[Row]:
-    """Due rows, leased to the caller: nobody else sends them until the lease ends."""
-    return leased(session, lease_due(session, now, lease, batch))
-
-
 def lease_due(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[int]:
-    """The ids of due rows, leased to the caller: the part of :func:`claim` that writes.
+    """The ids of due rows, leased to the caller: nobody else sends them until the lease ends.
 
     The dispatcher reads the leased rows (:func:`leased`) in a transaction of their
     own, which on SQLite takes no lock: reading a few hundred rows with their
