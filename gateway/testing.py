@@ -144,11 +144,21 @@ class RecordingSMTP:
     """
 
     def __init__(
-        self, on_mail: Callable[[Captured], None] | None = None, **server_options: Any
+        self,
+        on_mail: Callable[[Captured], None] | None = None,
+        *,
+        pipelining: bool = True,
+        **server_options: Any,
     ) -> None:
         """``server_options`` go to aiosmtpd's SMTP: ``tls_context``, ``require_starttls``,
-        ``authenticator`` … — a smarthost that insists on STARTTLS and AUTH."""
+        ``authenticator`` … — a smarthost that insists on STARTTLS and AUTH.
+
+        ``pipelining`` offers PIPELINING in EHLO, as every MTA a smarthost runs on does
+        (aiosmtpd reads pipelined commands in order but does not say so by itself)."""
+        self.pipelining = pipelining
+        self.data_with_rcpt = 0  # RCPTs whose DATA came in the same write: pipelined
         self.mails: list[Captured] = []
+        self._sessions: list[Any] = []  # aiosmtpd's SMTP of each connection, to drop them
         self.ehlo_names: list[str] = []  # what each client said in EHLO (issue 13)
         self.refuse: list[str] = []
         self.refuse_rcpt: dict[str, str] = {}  # address → the answer to its RCPT (a dead box)
@@ -163,7 +173,10 @@ class RecordingSMTP:
         self, server: object, session: object, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         self.ehlo_names.append(hostname)
+        self._sessions.append(server)
         session.host_name = hostname  # type: ignore[attr-defined]  # aiosmtpd: the hook sets it
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
 
     async def handle_QUIT(self, server: object, session: object, envelope: Any) -> str:
@@ -174,6 +187,9 @@ class RecordingSMTP:
     async def handle_RCPT(
         self, server: object, session: object, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if b"DATA\r\n" in server._reader._buffer:  # type: ignore[attr-defined]
+            with self._lock:
+                self.data_with_rcpt += 1
         refusal = self.refuse_rcpt.get(address.lower())
         if refusal:
             return refusal
@@ -189,6 +205,19 @@ class RecordingSMTP:
         if self._on_mail is not None:
             await asyncio.to_thread(self._on_mail, got)
         return "250 2.0.0 OK"
+
+    def drop_connections(self) -> None:
+        """Close every client's connection, as a smarthost that restarts does."""
+        done = threading.Event()
+
+        def close() -> None:
+            for session in self._sessions:
+                if session.transport is not None:
+                    session.transport.close()
+            done.set()
+
+        self._controller.loop.call_soon_threadsafe(close)
+        done.wait(5)
 
     @property
     def url(self) -> str:

@@ -496,6 +496,7 @@ def test_smarthost_with_starttls_and_auth(settings, clock, tmp_path, monkeypatch
         (got,) = smarthost.wait_for(1)
     assert got.rcpt_tos == ["ivan@example.ru"]
     assert logins == [(b"helpdesk", b"s3cret")]
+    assert smarthost.data_with_rcpt == 1  # pipelined inside TLS, after the login
 
 
 def test_the_smarthost_hears_our_domain_in_ehlo_and_the_brand_in_from(settings, clock, smarthost):
@@ -567,21 +568,23 @@ def test_a_550_at_rcpt_marks_the_address_and_the_operator_is_told(gw, smarthost,
     assert undelivered["kind"] == "operator_reply" and undelivered["state"] == "suppressed"
 
 
-def test_lines_that_begin_with_a_dot_arrive_as_they_were_written(smarthost):
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_lines_that_begin_with_a_dot_arrive_as_they_were_written(pipelining):
     """Our own bytes skip aiosmtplib's line-ending pass (issue 16), so the dot-stuffing is
     ours: a lone "." would end the mail early, a ".htaccess" would lose its dot. A mail not
     in wire form (bare LF) still goes the library's way and arrives with CRLF."""
     wired = b"Subject: dots\r\n\r\n.\r\n..two\r\n.htaccess is read first\r\nend\r\n"
     bare = b"Subject: bare\n\n.\nlone LF\n"
-    port = int(smarthost.url.rsplit(":", 1)[1])
 
-    async def both() -> None:
+    async def both(port: int) -> None:
         sender = SmtpSender("127.0.0.1", port, starttls=False)
         await sender.send("bounces@example.com", "ivan@example.ru", wired)
         await sender.send("bounces@example.com", "ivan@example.ru", bare)
         await sender.close()
 
-    asyncio.run(both())
-    first, second = smarthost.wait_for(2)
+    with RecordingSMTP(pipelining=pipelining) as smarthost:
+        asyncio.run(both(int(smarthost.url.rsplit(":", 1)[1])))
+        first, second = smarthost.wait_for(2)
+    assert smarthost.data_with_rcpt == (2 if pipelining else 0)
     assert first.data == wired
     assert second.data == bare.replace(b"\n", b"\r\n")

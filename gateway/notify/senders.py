@@ -4,8 +4,9 @@ Delivery follows what an MTA does with a queue: a 4xx answer or a lost
 connection is a :class:`TemporaryFailure` (the dispatcher retries with backoff),
 a 5xx a :class:`PermanentFailure`, and a 5xx at RCPT a :class:`RecipientRefused`
 (the address is dead). One SMTP connection carries a whole batch (aiosmtplib,
-STARTTLS and AUTH when configured); with no smarthost each mail becomes a file in
-a Maildir that a person can open.
+STARTTLS and AUTH when configured), pipelined when the smarthost offers it
+(``notify.pipelining``); with no smarthost each mail becomes a file in a Maildir
+that a person can open.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from typing import Protocol
 
 import aiosmtplib
 
+from gateway.notify.pipelining import Replies, transaction
+
 # A dot-atom address (RFC 5321 4.1.2) goes into MAIL and RCPT as it is, unquoted.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_CRLF = re.compile(rb"\r\n|\r|\n")  # any line end, as DATA must carry it: CRLF
 
 
 class TemporaryFailure(Exception):
@@ -88,9 +92,14 @@ class SmtpSender:
         if ehlo_name:  # the name we greet the smarthost with: HELPDESK_EHLO_NAME or the domain
             self._args["local_hostname"] = ehlo_name
         self._login = (username, password) if username else None
+        self._timeout = timeout
         self._client: aiosmtplib.SMTP | None = None
+        self._pipe: Replies | None = None  # the connection, once taken over for pipelining
 
     async def _connected(self) -> aiosmtplib.SMTP:
+        if self._pipe is not None:  # a mail pipelining cannot carry: a connection of its own
+            await self._pipe.close()
+            self._pipe = None
         if self._client is not None and self._client.is_connected:
             return self._client
         client = aiosmtplib.SMTP(**self._args)  # type: ignore[arg-type]
@@ -98,6 +107,11 @@ class SmtpSender:
             await client.connect()
             if self._login:
                 await client.login(*self._login)
+            elif client.is_ehlo_or_helo_needed:  # connect() greets only when it starts TLS
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise TemporaryFailure(f"the smarthost refused our login: {exc.message}") from None
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -105,7 +119,23 @@ class SmtpSender:
         self._client = client
         return client
 
+    async def _pipelined(self) -> Replies | None:
+        """The connection as :class:`Replies` when the smarthost offers PIPELINING."""
+        if self._pipe is not None and self._pipe.usable:
+            return self._pipe
+        self._pipe = None
+        client = await self._connected()
+        if not client.supports_extension("pipelining") or client.transport is None:
+            return None
+        self._pipe, self._client = Replies(client.transport), None  # aiosmtplib lets go of it
+        return self._pipe
+
     async def send(self, envelope_from: str, to: str, data: bytes) -> None:
+        if _PLAIN.fullmatch(envelope_from) and _PLAIN.fullmatch(to):
+            pipe = await self._pipelined()
+            if pipe is not None:
+                await self._send_pipelined(pipe, envelope_from, to, data)
+                return
         client = await self._connected()
         try:
             if _PLAIN.fullmatch(envelope_from) and _PLAIN.fullmatch(to):
@@ -125,7 +155,29 @@ class SmtpSender:
             self._client = None
             raise TemporaryFailure(f"connection to the smarthost lost: {exc}") from None
 
+    async def _send_pipelined(
+        self, pipe: Replies, envelope_from: str, to: str, data: bytes
+    ) -> None:
+        if not _on_the_wire(data):  # as aiosmtplib's data() makes it: CRLF, ending in one
+            data = _CRLF.sub(b"\r\n", data)
+            data = data if data.endswith(b"\r\n") else data + b"\r\n"
+        try:
+            refusal = await transaction(pipe, envelope_from, to, data, self._timeout)
+        except (ConnectionError, TimeoutError) as exc:
+            self._pipe = None
+            pipe.transport.close()
+            raise TemporaryFailure(f"connection to the smarthost lost: {exc}") from None
+        if refusal is None:
+            return
+        if refusal.step == "RCPT" and 500 <= refusal.code < 600:
+            raise RecipientRefused(f"{refusal.code} {refusal.message}".strip())
+        _raise_for(refusal.code, refusal.message)
+
     async def close(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            await pipe.close()
+            await asyncio.sleep(0.05)  # as below: TLS's close_notify needs turns of the loop
         client, self._client = self._client, None
         if client is not None and client.is_connected:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
