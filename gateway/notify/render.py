@@ -28,6 +28,7 @@ from jinja2 import (
 from markupsafe import Markup, escape
 
 from gateway.notify.catalogs import translations
+from gateway.notify.pretranslate import Pretranslated
 
 KINDS: tuple[str, ...] = (
     "created",
@@ -156,12 +157,14 @@ class Templates:
             # read as plain text, so stray whitespace would show.
             trim_blocks=True,
             lstrip_blocks=True,
-            extensions=["jinja2.ext.i18n"],
+            extensions=["jinja2.ext.i18n", Pretranslated],
             # Templates are read once per process: a stat of both files for every mail
             # was 3 % of the builder's CPU (issue 16). A changed template needs a restart.
             auto_reload=False,
         )
-        env.install_gettext_translations(translations(self.root, lang), newstyle=True)  # type: ignore[attr-defined]
+        catalog = translations(self.root, lang)
+        env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+        env.pretranslate = catalog.gettext  # type: ignore[attr-defined]  # notify.pretranslate
         env.filters.update(
             long_date=long_date,
             quote=quote,
