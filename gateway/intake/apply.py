@@ -115,8 +115,20 @@ def notified(ctx: Ctx, flight: Flight) -> Flight:
             )
             return {**_for_operators(flight, decision), "attachment_ids": files}
 
+    opened = None
+    if decision.disposition is not Disposition.APPEND and wanted.notify_to is None:
+        # The ticket is this mail's own, and nothing was mailed about it yet (a
+        # confirm_address above would have been): the customer holds their mail only.
+        opened = {flight.sender.lower(): [mail.message_id]} if mail.message_id else {}
     notices.customer_mail(
-        session, number, decision, now, trigger_id=mail.message_id, extra=extra, copies=copies
+        session,
+        number,
+        decision,
+        now,
+        trigger_id=mail.message_id,
+        extra=extra,
+        copies=copies,
+        opened=opened,
     )
     if seen.related_to is not None and seen.score is not None:
         notices.team(

@@ -43,14 +43,18 @@ class CustomerMail:
         extra: dict,
         copies: Callable[[], dict] | None,
         copy_kind: str = "operator_message",
+        opened: dict[str, list[str]] | None = None,
     ) -> None:
         """What a customer's own mail to ticket ``number`` tells: the notices of
         ``decision`` (not the change they made themselves) and, unless ``copies`` is
-        None (automatic mail), every operator's copy, whose facts ``copies`` gives."""
+        None (automatic mail), every operator's copy, whose facts ``copies`` gives.
+        ``opened``: the mail opened the ticket, and this is what each address holds of
+        it (``notify.threads.Threads``)."""
         notices = self.decision_notices(number, decision, trigger_id, extra, by_customer=True)
         targets = self.copy_targets(session) if copies is not None else []
+        fresh = (number, opened) if opened is not None else None
         if not targets:
-            self.many(session, notices, now)
+            self.many(session, notices, now, opened=fresh)
             return
         assert copies is not None
         heads: dict[int, Row] = recipients.ticket_heads(session, [number])
@@ -61,7 +65,7 @@ class CustomerMail:
         customer = [(n.number, a) for _, n, _, a in addressed]
         team = [(number, a) for a, _ in targets]
         together = not {a.lower() for _, a in customer} & {a.lower() for _, a in team}
-        threads = Threads(session, customer + team if together else customer)
+        threads = Threads(session, customer + team if together else customer, fresh)
         _, letters = self.letters(session, addressed, threads, now)
         if not together:
             # An operator is this ticket's customer too: their copy threads under the

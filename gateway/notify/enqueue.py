@@ -133,16 +133,25 @@ class Notices(TeamNotices, CustomerMail, AskedFor):
         notice = Notice(number, kind, extra, trigger_id, to_address, limited)
         return self.many(session, [notice], now)[0]
 
-    def many(self, session: Session, notices: Sequence[Notice], now: datetime) -> list[int | None]:
+    def many(
+        self,
+        session: Session,
+        notices: Sequence[Notice],
+        now: datetime,
+        *,
+        opened: tuple[int, dict[str, list[str]]] | None = None,
+    ) -> list[int | None]:
         """Outbox rows for many notices in a few statements (the scheduler closes thousands).
 
         Returns each notice's row id, or None where the ticket's notifications are off.
+        ``opened``: a ticket just opened, as :class:`~gateway.notify.threads.Threads` takes it.
         """
         if not notices:
             return []
         heads = recipients.ticket_heads(session, [n.number for n in notices])
         targets = self.addressed(notices, heads)
-        threads = Threads(session, [(n.number, address) for _, n, _, address in targets])
+        pairs = [(n.number, address) for _, n, _, address in targets]
+        threads = Threads(session, pairs, opened)
         placed, letters = self.letters(session, targets, threads, now)
         written = self.write(session, letters, now)
         out: list[int | None] = [None] * len(notices)
