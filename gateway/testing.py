@@ -157,6 +157,7 @@ class RecordingSMTP:
         (aiosmtpd reads pipelined commands in order but does not say so by itself)."""
         self.pipelining = pipelining
         self.data_with_rcpt = 0  # RCPTs whose DATA came in the same write: pipelined
+        self.next_with_data = 0  # mails whose end came with the next mail's MAIL FROM
         self.mails: list[Captured] = []
         self._sessions: list[Any] = []  # aiosmtpd's SMTP of each connection, to drop them
         self.ehlo_names: list[str] = []  # what each client said in EHLO (issue 13)
@@ -197,6 +198,9 @@ class RecordingSMTP:
         return "250 OK"
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        if b"MAIL FROM:" in server._reader._buffer:  # type: ignore[attr-defined]
+            with self._lock:
+                self.next_with_data += 1
         with self._lock:
             if self.refuse:
                 return self.refuse.pop(0)

@@ -155,8 +155,9 @@ def test_postfix_smtp_sink_takes_pipelined_mail_as_written(tmp_path):
 
         async def twenty() -> bool:
             sender = SmtpSender("127.0.0.1", port, starttls=False)
-            for n in range(20):
-                await sender.send(FROM, f"user{n}@example.ru", _mail(n) + b".dot\r\n")
+            await sender.send(FROM, "user0@example.ru", _mail(0) + b".dot\r\n")
+            rest = [(FROM, f"user{n}@example.ru", _mail(n) + b".dot\r\n") for n in range(1, 20)]
+            assert await sender.send_many(rest) == [None] * 19  # each body with the next MAIL
             pipelined = sender._pipe is not None
             await sender.close()
             return pipelined
@@ -176,3 +177,39 @@ def test_postfix_smtp_sink_takes_pipelined_mail_as_written(tmp_path):
         assert f"X-Rcpt-Args: <user{n}@example.ru>\n".encode() in dump
         written = (_mail(n) + b".dot\r\n").replace(b"\r\n", b"\n")
         assert dump.endswith(written + b"\n")  # the dump ends a transaction with a blank line
+
+
+def _many(server: RecordingSMTP, mails: list[tuple[str, str, bytes]]) -> list[str]:
+    async def go() -> list[str]:
+        sender = SmtpSender("127.0.0.1", _port(server), starttls=False)
+        fates = await sender.send_many(mails)
+        await sender.close()
+        return ["sent" if f is None else type(f).__name__ for f in fates]
+
+    return asyncio.run(go())
+
+
+def test_a_batch_sends_each_body_with_the_next_envelope_and_judges_each_mail():
+    """A delivery worker's share goes out as one pipelined run: each body is written
+    with the next mail's MAIL, RCPT and DATA. A refusal in the middle fails that mail
+    only, and the mails around it arrive whole."""
+    batch = [(FROM, "ivan@example.ru", _mail(n)) for n in range(6)]
+    batch[2] = (FROM, "dead@example.ru", _mail(2))
+    with RecordingSMTP() as server:
+        server.refuse_rcpt["dead@example.ru"] = "550 5.1.1 no such mailbox"
+        server.refuse[:] = ["451 4.3.0 busy"]  # the first body: mail 0
+        outcomes = _many(server, batch)
+        got = server.wait_for(4)
+    assert outcomes == ["TemporaryFailure", "sent", "RecipientRefused", "sent", "sent", "sent"]
+    assert [m.data for m in got] == [_mail(n) for n in (1, 3, 4, 5)]
+    assert len(server.ehlo_names) == 1 and server.quits == 1
+    assert server.next_with_data == 4  # each body but the last went with the next envelope
+
+
+def test_a_batch_to_a_smarthost_without_pipelining_goes_one_by_one():
+    batch = [(FROM, "ivan@example.ru", _mail(n)) for n in range(3)]
+    with RecordingSMTP(pipelining=False) as server:
+        assert _many(server, batch) == ["sent"] * 3
+        got = server.wait_for(3)
+    assert [m.data for m in got] == [_mail(n) for n in range(3)]
+    assert server.next_with_data == 0 and server.data_with_rcpt == 0

@@ -31,7 +31,6 @@ from gateway.notify.senders import (
     RecipientRefused,
     Sender,
     Smarthost,
-    TemporaryFailure,
 )
 
 POOL_THRESHOLD = 10  # letters in a chunk from which a worker builds and sends it
@@ -55,23 +54,27 @@ async def deliver(letters: list[Letter], built: list[Built], senders: list[Sende
     shares = [order[i :: len(senders)] for i in range(len(senders))]
 
     async def share(sender: Sender, indexes: list[int]) -> None:
+        ready = []
         for i in indexes:
-            results[i] = await _send(sender, letters[i], built[i])
+            made = built[i]
+            if isinstance(made, str):  # could not be built: a fault of ours, not the network's
+                results[i] = Sent(made, final=True, unbuilt=True)
+            else:
+                ready.append((i, (made[0], letters[i].to_address, made[1])))
+        fates = await sender.send_many([mail for _, mail in ready])
+        for (i, _), failure in zip(ready, fates, strict=True):
+            results[i] = _sent(failure)
 
     await asyncio.gather(*(share(s, part) for s, part in zip(senders, shares, strict=True)))
     return results
 
 
-async def _send(sender: Sender, letter: Letter, built: Built) -> Sent:
-    if isinstance(built, str):  # could not be built: a fault of ours, not the network's
-        return Sent(built, final=True, unbuilt=True)
-    try:
-        await sender.send(built[0], letter.to_address, built[1])
-    except TemporaryFailure as exc:
-        return Sent(str(exc))
-    except PermanentFailure as exc:  # refused at RCPT: the address is dead (issue 13)
-        return Sent(str(exc), final=True, refused=isinstance(exc, RecipientRefused))
-    return Sent()
+def _sent(failure: Exception | None) -> Sent:
+    if failure is None:
+        return Sent()
+    if isinstance(failure, PermanentFailure):  # refused at RCPT: the address is dead (issue 13)
+        return Sent(str(failure), final=True, refused=isinstance(failure, RecipientRefused))
+    return Sent(str(failure))
 
 
 class Agents:

@@ -10,10 +10,9 @@ aiosmtplib cannot: its protocol reads one reply per command and drops a reply
 that arrives before the last was taken. So aiosmtplib still connects, greets,
 starts TLS and logs in — the parts that need care — and then :class:`Replies`
 takes the connection's transport over and keeps every reply, in order.
-:func:`transaction` then writes the envelope and DATA at once, and the body
-once the smarthost said 354. A broken or silent connection raises
-:class:`ConnectionError` or :class:`TimeoutError`; a refusal is returned, with
-the step that drew it, for the caller to judge.
+:func:`transactions` then writes a mail's envelope and DATA at once, and its
+body, once the smarthost said 354, together with the next mail's envelope. A
+refusal is returned, with the step that drew it, for the caller to judge.
 """
 
 from __future__ import annotations
@@ -124,36 +123,61 @@ def _reply(lines: list[bytes]) -> Reply:
     return Reply(code, text)
 
 
-async def transaction(
-    replies: Replies, sender: str, to: str, wire: bytes, timeout: float
-) -> Refusal | None:
-    """Send one mail of wire-form bytes (CRLF line ends, ending in CRLF).
+Mail = tuple[str, str, bytes]  # envelope sender, recipient, wire-form bytes
 
-    The envelope and DATA go as one write; the three replies are all read
-    before deciding, so the connection stays in step whatever was refused.
+
+async def transactions(
+    replies: Replies, mails: list[Mail], timeout: float
+) -> list[Refusal | Exception | None]:
+    """Send mails of wire-form bytes (CRLF line ends, ending in CRLF), one after another.
+
+    A mail's envelope and DATA go as one write; its body goes with the next mail's
+    envelope (RFC 2920 lets the data be the first "command" of a group), so a
+    mail costs one write and one wake-up, as with Postfix's own client. The replies
+    of a mail are all read before judging it, so the connection stays in step
+    whatever was refused. Each mail's outcome: None (taken), a :class:`Refusal`,
+    or the ConnectionError or TimeoutError that ended the connection, which every
+    mail not yet answered shares.
     """
-    replies.write(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender.encode(), to.encode()))
-    mail = await replies.reply(timeout)
-    rcpt = await replies.reply(timeout)
-    data = await replies.reply(timeout)
-    refusal = None
-    if mail.code != 250:
-        refusal = Refusal("MAIL", *mail)
-    elif rcpt.code not in (250, 251):
-        refusal = Refusal("RCPT", *rcpt)
-    elif data.code != 354:
-        refusal = Refusal("DATA", *data)
-    if refusal is not None:
-        if data.code == 354:  # a server that took DATA with no recipient: end it, empty
-            replies.write(b".\r\n")
-            await replies.reply(timeout)
-        replies.write(b"RSET\r\n")  # the next mail starts a clean envelope
-        await replies.reply(timeout)
-        return refusal
-    # Dot-stuffing (RFC 5321 4.5.2): a line that begins with "." gets one more.
+    out: list[Refusal | Exception | None] = []
+    if not mails:
+        return out
+    try:
+        replies.write(_envelope(mails[0]))
+        for i, (_, _, wire) in enumerate(mails):
+            following = _envelope(mails[i + 1]) if i + 1 < len(mails) else b""
+            mail = await replies.reply(timeout)
+            rcpt = await replies.reply(timeout)
+            data = await replies.reply(timeout)
+            refusal = None
+            if mail.code != 250:
+                refusal = Refusal("MAIL", *mail)
+            elif rcpt.code not in (250, 251):
+                refusal = Refusal("RCPT", *rcpt)
+            elif data.code != 354:
+                refusal = Refusal("DATA", *data)
+            if refusal is not None:
+                if data.code == 354:  # a server that took DATA with no recipient: end it, empty
+                    replies.write(b".\r\n")
+                    await replies.reply(timeout)
+                replies.write(b"RSET\r\n" + following)  # the next mail: a clean envelope
+                await replies.reply(timeout)
+                out.append(refusal)
+                continue
+            replies.write(_stuffed(wire) + b".\r\n" + following)
+            end = await replies.reply(timeout)
+            out.append(None if end.code == 250 else Refusal("end", *end))
+    except (ConnectionError, TimeoutError) as exc:
+        out += [exc] * (len(mails) - len(out))
+    return out
+
+
+def _envelope(mail: Mail) -> bytes:
+    sender, to, _ = mail
+    return b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender.encode(), to.encode())
+
+
+def _stuffed(wire: bytes) -> bytes:
+    """Dot-stuffing (RFC 5321 4.5.2): a line that begins with "." gets one more."""
     stuffed = wire.replace(b"\r\n.", b"\r\n..")
-    if stuffed[:1] == b".":
-        stuffed = b"." + stuffed
-    replies.write(stuffed + b".\r\n")
-    end = await replies.reply(timeout)
-    return None if end.code == 250 else Refusal("end", *end)
+    return b"." + stuffed if stuffed[:1] == b"." else stuffed

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import mailbox
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Protocol
 
 import aiosmtplib
 
-from gateway.notify.pipelining import Replies, transaction
+from gateway.notify.maildir import MaildirSender
+from gateway.notify.pipelining import Refusal, Replies, transactions
 
 # A dot-atom address (RFC 5321 4.1.2) goes into MAIL and RCPT as it is, unquoted.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -43,6 +43,8 @@ class RecipientRefused(PermanentFailure):
 
 class Sender(Protocol):
     async def send(self, envelope_from: str, to: str, data: bytes) -> None: ...
+
+    async def send_many(self, mails: list[tuple[str, str, bytes]]) -> list[Exception | None]: ...
 
     async def close(self) -> None: ...
 
@@ -134,7 +136,9 @@ class SmtpSender:
         if _PLAIN.fullmatch(envelope_from) and _PLAIN.fullmatch(to):
             pipe = await self._pipelined()
             if pipe is not None:
-                await self._send_pipelined(pipe, envelope_from, to, data)
+                (failure,) = await self._send_pipelined(pipe, [(envelope_from, to, data)])
+                if failure is not None:
+                    raise failure
                 return
         client = await self._connected()
         try:
@@ -155,23 +159,39 @@ class SmtpSender:
             self._client = None
             raise TemporaryFailure(f"connection to the smarthost lost: {exc}") from None
 
-    async def _send_pipelined(
-        self, pipe: Replies, envelope_from: str, to: str, data: bytes
-    ) -> None:
-        if not _on_the_wire(data):  # as aiosmtplib's data() makes it: CRLF, ending in one
-            data = _CRLF.sub(b"\r\n", data)
-            data = data if data.endswith(b"\r\n") else data + b"\r\n"
+    async def send_many(self, mails: list[tuple[str, str, bytes]]) -> list[Exception | None]:
+        """Each mail's fate: None (the smarthost took it), or the failure ``send`` raises.
+
+        Pipelined, a mail's body goes out with the next one's envelope: one write a
+        mail. A batch with a quoted address goes one mail at a time.
+        """
+        if not mails:  # an empty share: no connection for it
+            return []
+        if all(_PLAIN.fullmatch(f) and _PLAIN.fullmatch(to) for f, to, _ in mails):
+            try:
+                pipe = await self._pipelined()
+            except TemporaryFailure as exc:
+                return [exc] * len(mails)
+            if pipe is not None:
+                return await self._send_pipelined(pipe, mails)
+        return [await self._one(*mail) for mail in mails]
+
+    async def _one(self, envelope_from: str, to: str, data: bytes) -> Exception | None:
         try:
-            refusal = await transaction(pipe, envelope_from, to, data, self._timeout)
-        except (ConnectionError, TimeoutError) as exc:
+            await self.send(envelope_from, to, data)
+        except (TemporaryFailure, PermanentFailure) as exc:
+            return exc
+        return None
+
+    async def _send_pipelined(
+        self, pipe: Replies, mails: list[tuple[str, str, bytes]]
+    ) -> list[Exception | None]:
+        wired = [(f, to, _wire_form(data)) for f, to, data in mails]
+        outcomes = await transactions(pipe, wired, self._timeout)
+        if any(isinstance(o, (ConnectionError, TimeoutError)) for o in outcomes):
             self._pipe = None
             pipe.transport.close()
-            raise TemporaryFailure(f"connection to the smarthost lost: {exc}") from None
-        if refusal is None:
-            return
-        if refusal.step == "RCPT" and 500 <= refusal.code < 600:
-            raise RecipientRefused(f"{refusal.code} {refusal.message}".strip())
-        _raise_for(refusal.code, refusal.message)
+        return [_failure(o) for o in outcomes]
 
     async def close(self) -> None:
         pipe, self._pipe = self._pipe, None
@@ -239,23 +259,28 @@ def _on_the_wire(data: bytes) -> bool:
     return data.endswith(b"\r\n") and data.count(b"\n") == crlf and data.count(b"\r") == crlf
 
 
+def _wire_form(data: bytes) -> bytes:
+    """As aiosmtplib's data() makes it: CRLF line ends, ending in one."""
+    if _on_the_wire(data):
+        return data
+    data = _CRLF.sub(b"\r\n", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _failure(outcome: Refusal | Exception | None) -> Exception | None:
+    """A pipelined mail's outcome as the failure ``send`` raises for it."""
+    if outcome is None:
+        return None
+    if isinstance(outcome, Exception):
+        return TemporaryFailure(f"connection to the smarthost lost: {outcome}")
+    text = f"{outcome.code} {outcome.message}".strip()
+    if outcome.step == "RCPT" and 500 <= outcome.code < 600:
+        return RecipientRefused(text)
+    return PermanentFailure(text) if 500 <= outcome.code < 600 else TemporaryFailure(text)
+
+
 def _raise_for(code: int, message: str) -> None:
     text = f"{code} {message}".strip()
     if 500 <= code < 600:
         raise PermanentFailure(text)
     raise TemporaryFailure(text)
-
-
-class MaildirSender:
-    """No smarthost: each mail is a file under ``new/`` that a person can open."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)  # Maildir makes only the last level
-        self._box = mailbox.Maildir(path, create=True)
-
-    async def send(self, envelope_from: str, to: str, data: bytes) -> None:
-        envelope = f"Return-Path: <{envelope_from}>\r\nDelivered-To: {to}\r\n".encode()
-        await asyncio.to_thread(self._box.add, envelope + data)
-
-    async def close(self) -> None:
-        return None
