@@ -7,6 +7,7 @@ caught by a recording smarthost and matched to its outbox row by Message-ID.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -298,6 +299,39 @@ def test_operators_copy_carries_the_customers_attachment(desk):
     assert copy.message is not None
     names = [part.get_filename() for part in copy.message.iter_attachments()]
     assert names == ["screen.png"]
+
+
+def test_a_backlog_through_the_delivery_workers_keeps_the_attachment(desk):
+    """Twelve letters at once go to a delivery worker, which reads the rows and their
+    files itself: the copies of the mail with a screenshot still carry it."""
+    gw = desk.gw.gateway
+    gw._dispatch_stop.set()
+    deadline = time.monotonic() + 10
+    while not gw._dispatch_task.done() and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.02)
+    desk.customer(message=_with_attachment(CUSTOMER))
+    for n in range(3):  # a created notice and two copies each: twelve letters in all
+        desk.customer(f"Заявка {n}", subject=f"Вопрос {n}", sender=f"c{n}@example.ru")
+
+    async def one_pass() -> int:
+        dispatcher = gw.make_dispatcher()
+        try:
+            claimed = await dispatcher.run_once()
+            assert dispatcher._agents._pool is not None  # a worker process built and sent them
+            return claimed
+        finally:
+            await dispatcher.close()
+
+    assert asyncio.run(one_pass()) == 12
+    got = desk.smarthost.wait_for(12)
+    with_file = [
+        g.message
+        for g in got
+        if g.message["Subject"].endswith(SUBJECT) and g.rcpt_tos != [CUSTOMER]
+    ]
+    assert sorted(m["To"] for m in with_file) == [ANNA, BORIS]
+    for message in with_file:
+        assert [p.get_filename() for p in message.iter_attachments()] == ["screen.png"]
 
 
 def test_no_copies_when_operator_copies_is_off(settings, clock, smarthost):

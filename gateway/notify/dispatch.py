@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.notify.build import DispatchRules, Letter
+from gateway.notify.build import DispatchRules
 from gateway.notify.delivery import Agents, Sent
 from gateway.notify.render import Templates
 from gateway.notify.senders import Smarthost
@@ -48,7 +47,7 @@ class Dispatcher:
     ) -> None:
         self._sessions = sessions
         self._rules = rules
-        self._agents = Agents(templates, rules, smarthost)
+        self._agents = Agents(templates, rules, smarthost, sessions)
         self._clock = clock
         self.wake = asyncio.Event()
         self.passes = 0  # how many times run() has looked for due rows: tests wait on it
@@ -59,11 +58,9 @@ class Dispatcher:
         The batch goes out in chunks, all at once: a backlog's chunks are built and
         sent by the delivery workers side by side (``notify.delivery``).
         """
-        rows, files = await asyncio.to_thread(self._claim, self._clock())
+        rows = await asyncio.to_thread(self._claim, self._clock())
         chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
-        done = await asyncio.gather(
-            *(self._agents.deliver([Letter.of(r, files.get(r.id, ())) for r in c]) for c in chunks)
-        )
+        done = await asyncio.gather(*(self._agents.deliver([r.id for r in c]) for c in chunks))
         results = [
             (row, sent)
             for chunk, outcomes in zip(chunks, done, strict=True)
@@ -76,17 +73,15 @@ class Dispatcher:
     async def close(self) -> None:
         await self._agents.close()
 
-    def _claim(self, now: datetime) -> tuple[list[Row], dict[int, tuple]]:
-        """Due rows, and the stored files the ones that carry attachments need: leased in
-        one short write transaction, read in another that takes no lock."""
+    def _claim(self, now: datetime) -> list[Row]:
+        """Due rows, leased in one short write transaction; of each, what marking it needs
+        (``leases.heads``). Whoever builds a chunk reads the rest (``notify.delivery``)."""
         with self._sessions() as session, session.begin():
             ids = leases.lease_due(session, now, self._rules.lease, self._rules.batch)
         if not ids:
-            return [], {}
+            return []
         with db.reading(self._sessions) as session:
-            rows = leases.leased(session, ids)
-            wanted = {r.id: files for r in rows if (files := _attachment_ids(r.context))}
-            return rows, leases.attachments_for(session, wanted) if wanted else {}
+            return leases.heads(session, ids)
 
     def _mark(self, results: list[tuple[Row, Sent]]) -> None:
         now = self._clock()
@@ -139,12 +134,6 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_either(stop, self.wake), wait)
         await self.close()
-
-
-def _attachment_ids(context: str) -> list[int]:
-    if '"attachment_ids"' not in context:  # the common case: no JSON decoding
-        return []
-    return [int(i) for i in json.loads(context).get("attachment_ids", [])]
 
 
 async def _either(a: asyncio.Event, b: asyncio.Event) -> None:

@@ -61,6 +61,19 @@ def leased(session: Session, ids: Sequence[int]) -> list[Row]:
     return list(rows)
 
 
+def heads(session: Session, ids: Sequence[int]) -> list[Row]:
+    """Each leased row's id, attempts and address, by id: what marking it needs. Not the
+    context: whoever builds the mail reads that (:func:`leased`)."""
+    if not ids:
+        return []
+    query = (
+        select(OUTBOX.c.id, OUTBOX.c.attempts, OUTBOX.c.to_address)
+        .where(OUTBOX.c.id.in_(ids))
+        .order_by(OUTBOX.c.id)
+    )
+    return list(session.execute(query).all())
+
+
 def attachments_for(
     session: Session, wanted: dict[int, list[int]]
 ) -> dict[int, tuple[tuple[str, str, bytes], ...]]:
