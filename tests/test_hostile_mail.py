@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 import socket
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import select
 
+from gateway.outcome import Delivery, Origin, Trust
 from gateway.store.tables import RawMail
 from gateway.testing import running_gateway
-from tests.helpers import cli, mail, send, show, tickets, wire
+from tests.helpers import SUPPORT, cli, mail, send, show, tickets, wire
 
 
 def test_a_reply_with_a_huge_references_header_threads_into_its_ticket(gateway):
@@ -115,3 +120,36 @@ def test_data_read_in_chunks_keeps_dots_and_a_pipelined_command(gateway):
         assert replies.readline().startswith(b"250 2.0.0 Stored")
         assert replies.readline().startswith(b"221")
     assert show(gateway, 1)["messages"][0]["text"] == body.replace("\r\n", "\n")
+
+
+_GROUP = """
+import json, pickle, sys
+from gateway.intake.budget import prepare_all
+group, cpu, memory = pickle.load(sys.stdin.buffer)
+out = prepare_all(group, cpu, memory)
+print(json.dumps([[p.parsed.subject if p.parsed else None, p.parse_error] for p in out]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "reason"), [(0.05, 1024, "s of CPU"), (10.0, 16, "MiB of memory")]
+)
+def test_one_mail_over_the_budget_in_a_group_leaves_its_neighbours_read(cpu, memory, reason):
+    """The writer reads a group under one memory window and a CPU timer per mail: the
+    mail over the budget is quarantined, the ones before and after it are read. In a
+    fresh interpreter, as the writer child is: what a long test run has mapped already
+    would hide the memory budget."""
+    group = [
+        Delivery("a@example.ru", (SUPPORT,), wire(mail(subject="До")), Origin.SMTP, Trust.CLAIM),
+        Delivery("b@example.ru", (SUPPORT,), _russian_without_charset(8), Origin.SMTP, Trust.CLAIM),
+        Delivery("c@example.ru", (SUPPORT,), wire(mail(subject="После")), Origin.SMTP, Trust.CLAIM),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", _GROUP],
+        input=pickle.dumps((group, cpu, memory)),
+        capture_output=True,
+        check=True,
+    )
+    (before, _), (heavy, why), (after, _) = json.loads(done.stdout)
+    assert (before, heavy, after) == ("До", None, "После")
+    assert reason in why

@@ -19,7 +19,7 @@ import os
 import resource
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from gateway.intake.prepare import Prepared, idempotency_key, prepare
 from gateway.outcome import Delivery
@@ -31,16 +31,34 @@ class OverBudget(BaseException):
 
 def prepare_within(delivery: Delivery, cpu_seconds: float, memory_mb: int) -> Prepared:
     """``prepare(delivery)``, or a Prepared that sends the mail to quarantine with the reason."""
+    return prepare_all([delivery], cpu_seconds, memory_mb)[0]
+
+
+def prepare_all(deliveries: list[Delivery], cpu_seconds: float, memory_mb: int) -> list[Prepared]:
+    """:func:`prepare_within` for the writer's group: each mail has its own CPU budget, and
+    may map ``memory_mb`` more than the process did when the group began. Reading the
+    process's size and setting the limits for every mail were 2 % of the writer (issue 16).
+    """
     if threading.current_thread() is not threading.main_thread():
-        return prepare(delivery)
+        return [prepare(d) for d in deliveries]
+    with _address_space(memory_mb), _cpu_timer(cpu_seconds) as timed:
+        return [_within(d, timed, cpu_seconds, memory_mb) for d in deliveries]
+
+
+def _within(
+    delivery: Delivery,
+    timed: Callable[[], contextlib.AbstractContextManager[None]],
+    cpu_seconds: float,
+    memory_mb: int,
+) -> Prepared:
     reason = None
-    with _address_space(memory_mb), _cpu_timer(cpu_seconds):
-        try:
+    try:
+        with timed():
             prepared = prepare(delivery)
-        except OverBudget:
-            reason = f"reading it took more than {cpu_seconds:g} s of CPU"
-        except MemoryError:
-            reason = f"reading it needed more than {memory_mb} MiB of memory"
+    except OverBudget:
+        reason = f"reading it took more than {cpu_seconds:g} s of CPU"
+    except MemoryError:
+        reason = f"reading it needed more than {memory_mb} MiB of memory"
     if reason is None and (prepared.parse_error or "").startswith("MemoryError"):
         reason = f"reading it needed more than {memory_mb} MiB of memory"
     if reason is None:
@@ -50,17 +68,26 @@ def prepare_within(delivery: Delivery, cpu_seconds: float, memory_mb: int) -> Pr
 
 
 @contextlib.contextmanager
-def _cpu_timer(seconds: float) -> Iterator[None]:
+def _cpu_timer(seconds: float) -> Iterator[Callable[[], contextlib.AbstractContextManager[None]]]:
+    """The SIGPROF handler for a group; what it yields times one mail."""
+
     def over(signum: int, frame: object) -> None:
         raise OverBudget
 
+    @contextlib.contextmanager
+    def one() -> Iterator[None]:
+        signal.setitimer(signal.ITIMER_PROF, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+
     if seconds <= 0:
-        yield
+        yield contextlib.nullcontext
         return
     previous = signal.signal(signal.SIGPROF, over)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
-        yield
+        yield one
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, previous)

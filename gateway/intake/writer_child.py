@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from gateway.intake import ingest
-from gateway.intake.budget import prepare_within
+from gateway.intake.budget import prepare_all
 from gateway.intake.prepare import Prepared
 from gateway.intake.quarantine import shunt as shunt_mail
 from gateway.intake.writer import LENGTH, WriterConfig, frame
@@ -82,10 +82,10 @@ def _child() -> int:
     while received := incoming.next_group():
         # Parsed before the transaction, each under the budget: a group that is run again
         # (a savepoint per mail) does not parse twice, and no lock waits on a parse.
-        group = [
-            (seq, prepare_within(d, config.cpu_budget, config.memory_budget_mb), now)
-            for seq, d, now in received
-        ]
+        prepared = prepare_all(
+            [d for _, d, _ in received], config.cpu_budget, config.memory_budget_mb
+        )
+        group = [(seq, p, now) for (seq, _, now), p in zip(received, prepared, strict=True)]
         del received
         try:
             results: list[Outcome | BaseException] = commit_group(sessions, group, work, shunt)
