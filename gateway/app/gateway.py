@@ -34,7 +34,7 @@ from gateway.schedule.scheduler import Scheduler
 from gateway.smtp import tls
 from gateway.smtp.limits import SessionLimits
 from gateway.smtp.server import start_listener, start_submission
-from gateway.store import db
+from gateway.store import checkpoint, db
 from gateway.store.group_commit import GroupCommitter
 from gateway.web.server import HttpListener
 
@@ -55,6 +55,8 @@ class Gateway:
         self.dispatcher: Dispatcher | None = None
         self.scheduler: Scheduler | None = None
         self._dispatch_stop = asyncio.Event()
+        self._checkpoint_stop = asyncio.Event()
+        self._checkpoint_task: asyncio.Task[None] | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
         self._pending = 0
         self.bound: tuple[str, int] | None = None
@@ -187,6 +189,11 @@ class Gateway:
         await self._start_writer()
         self._dispatch_stop.clear()
         self._dispatch_task = asyncio.ensure_future(self.dispatcher.run(self._dispatch_stop))
+        if self.wiring.engine.dialect.name == "sqlite":  # the writer child leaves it to us
+            self._checkpoint_stop.clear()
+            self._checkpoint_task = asyncio.ensure_future(
+                checkpoint.run(self.wiring.engine, self._checkpoint_stop)
+            )
         self.scheduler = parts.scheduler(self.wiring)
         self.scheduler.start()
         host, port = s.listen_host_port
@@ -256,6 +263,10 @@ class Gateway:
             self._dispatch_stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._dispatch_task, grace)
+        if self._checkpoint_task is not None:
+            self._checkpoint_stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._checkpoint_task, grace)
         self.close()
 
     async def serve(

@@ -55,6 +55,7 @@ def _child() -> int:
         config.database_url,
         sqlite_synchronous=config.sqlite_synchronous,
         cache_mb=db.WRITER_CACHE_MB,
+        checkpoints=False,  # serve copies the WAL back, off our commits (store.checkpoint)
     )
     try:
         db.require_migrated(engine)

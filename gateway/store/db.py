@@ -46,18 +46,25 @@ CACHE_MB = 8
 
 
 def make_engine(
-    url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5, cache_mb: int = CACHE_MB
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    pool_size: int = 5,
+    cache_mb: int = CACHE_MB,
+    checkpoints: bool = True,
 ) -> Engine:
+    """``checkpoints=False``: this engine's commits never copy SQLite's WAL back into the
+    database file; someone else must (``store.checkpoint``, run by serve)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_pragmas(engine, sqlite_synchronous.upper(), cache_mb)
+        _sqlite_pragmas(engine, sqlite_synchronous.upper(), cache_mb, checkpoints)
         return engine
     kwargs: dict[str, Any] = {"pool_size": pool_size, "pool_pre_ping": True}
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(engine: Engine, synchronous: str, cache_mb: int) -> None:
+def _sqlite_pragmas(engine: Engine, synchronous: str, cache_mb: int, checkpoints: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide where transactions begin, so that
@@ -69,6 +76,8 @@ def _sqlite_pragmas(engine: Engine, synchronous: str, cache_mb: int) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")  # see WRITER_CACHE_MB
+        if not checkpoints:
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
