@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -206,6 +207,28 @@ def until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.02)
     return check()
+
+
+def stop_dispatcher(gw: RunningGateway) -> None:
+    """Stop serve's own dispatcher: the outbox then waits for a test's own passes."""
+    gw.gateway._dispatch_stop.set()
+    assert until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
+
+
+def one_pass_through_the_workers(gw: RunningGateway) -> int:
+    """One pass of a new dispatcher, whose delivery workers (a chunk of ten or more)
+    build and send what is due; how many rows it claimed."""
+
+    async def one_pass() -> int:
+        dispatcher = gw.gateway.make_dispatcher()
+        try:
+            claimed = await dispatcher.run_once()
+            assert dispatcher._agents._pool is not None  # a worker process built and sent them
+            return claimed
+        finally:
+            await dispatcher.close()
+
+    return asyncio.run(one_pass())
 
 
 def wake_dispatcher(gw: RunningGateway) -> None:

@@ -28,9 +28,11 @@ from tests.helpers import (
     cli,
     dispatcher_passes,
     mail,
+    one_pass_through_the_workers,
     plain_text,
     send,
     show,
+    stop_dispatcher,
     until,
     wake_dispatcher,
     wire,
@@ -401,8 +403,7 @@ def test_a_backlog_is_built_and_sent_by_a_worker_process_and_all_of_it_marked(gw
 def test_a_killed_delivery_worker_costs_a_retry_and_new_workers_take_over(gw, smarthost, clock):
     """The OOM killer takes the delivery workers: the next chunk is tried again after the
     backoff, by new workers; nothing stays leased, fails for good, or logs a traceback."""
-    gw.gateway._dispatch_stop.set()
-    _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
+    stop_dispatcher(gw)
 
     def twelve(first: int) -> None:
         for n in range(first, first + 12):
@@ -436,23 +437,11 @@ def test_a_killed_delivery_worker_costs_a_retry_and_new_workers_take_over(gw, sm
 
 
 def _twelve_through_the_workers(gw: RunningGateway) -> None:
-    """Twelve requests while the dispatcher is stopped; then one pass of a new one, whose
-    delivery workers (a chunk of ten or more) build and send them all."""
-    gw.gateway._dispatch_stop.set()
-    _wait_until(lambda: gw.gateway._dispatch_task.done())  # type: ignore[union-attr]
+    """Twelve requests while the dispatcher is stopped; then one pass through the workers."""
+    stop_dispatcher(gw)
     for n in range(12):
         assert send(gw, mail(subject=f"Заявка {n}", sender=f"c{n}@example.ru"))[0] == 250
-    dispatcher = gw.gateway.make_dispatcher()
-    assert asyncio.run(_once_and_close_keep_pool(dispatcher)) == 12
-
-
-async def _once_and_close_keep_pool(dispatcher) -> int:
-    try:
-        claimed = await dispatcher.run_once()
-        assert dispatcher._agents._pool is not None  # a worker process built and sent them
-        return claimed
-    finally:
-        await dispatcher.close()
+    assert one_pass_through_the_workers(gw) == 12
 
 
 def test_smarthost_with_starttls_and_auth(settings, clock, tmp_path, monkeypatch):

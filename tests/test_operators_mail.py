@@ -7,7 +7,6 @@ caught by a recording smarthost and matched to its outbox row by Message-ID.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -27,7 +26,17 @@ from sqlalchemy import select, update
 from gateway.mail import reply_address
 from gateway.store.tables import Outbox, Ticket
 from gateway.testing import RecordingSMTP, RunningGateway, running_gateway
-from tests.helpers import SUPPORT, cli, mail, plain_text, send, show, wire
+from tests.helpers import (
+    SUPPORT,
+    cli,
+    mail,
+    one_pass_through_the_workers,
+    plain_text,
+    send,
+    show,
+    stop_dispatcher,
+    wire,
+)
 
 ANNA, BORIS = "anna@example.com", "boris@example.com"
 PASSWORD = "secret-pass"
@@ -304,25 +313,11 @@ def test_operators_copy_carries_the_customers_attachment(desk):
 def test_a_backlog_through_the_delivery_workers_keeps_the_attachment(desk):
     """Twelve letters at once go to a delivery worker, which reads the rows and their
     files itself: the copies of the mail with a screenshot still carry it."""
-    gw = desk.gw.gateway
-    gw._dispatch_stop.set()
-    deadline = time.monotonic() + 10
-    while not gw._dispatch_task.done() and time.monotonic() < deadline:  # type: ignore[union-attr]
-        time.sleep(0.02)
+    stop_dispatcher(desk.gw)
     desk.customer(message=_with_attachment(CUSTOMER))
     for n in range(3):  # a created notice and two copies each: twelve letters in all
         desk.customer(f"Заявка {n}", subject=f"Вопрос {n}", sender=f"c{n}@example.ru")
-
-    async def one_pass() -> int:
-        dispatcher = gw.make_dispatcher()
-        try:
-            claimed = await dispatcher.run_once()
-            assert dispatcher._agents._pool is not None  # a worker process built and sent them
-            return claimed
-        finally:
-            await dispatcher.close()
-
-    assert asyncio.run(one_pass()) == 12
+    assert one_pass_through_the_workers(desk.gw) == 12
     got = desk.smarthost.wait_for(12)
     with_file = [
         g.message
