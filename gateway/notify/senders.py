@@ -214,12 +214,8 @@ async def _plain_transaction(client: aiosmtplib.SMTP, sender: str, to: str, data
     normalizes the whole message once more to declare its SIZE, for every mail: a
     quarter of its cost, and serve sends three or four notifications per customer
     mail when three operators get copies (issue 16). A plain address needs neither.
+    The client has greeted the smarthost (``SmtpSender._connected``).
     """
-    if client.is_ehlo_or_helo_needed:  # connect() greets only when it starts TLS
-        try:
-            await client.ehlo()
-        except aiosmtplib.SMTPHeloError:
-            await client.helo()
     reply = await client.execute_command(b"MAIL", f"FROM:<{sender}>".encode())
     if reply.code != 250:
         raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
