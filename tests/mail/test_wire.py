@@ -8,13 +8,14 @@ same text (flowed, trailing spaces and all), the same HTML, no parser defect.
 from __future__ import annotations
 
 import email
+import secrets
 from datetime import UTC, datetime
 from email import policy
 
 import pytest
 
-from gateway.mail.compose import Outgoing, compose, to_bytes
-from gateway.mail.wire import to_wire
+from gateway.mail.compose import Outgoing, compose, prefolded, to_bytes
+from gateway.mail.wire import body_of, to_wire
 
 TEXTS = {
     "russian, long lines, a signature": (
@@ -100,3 +101,14 @@ def test_russian_goes_as_base64_and_english_stays_quoted_printable() -> None:
         assert message["Content-Transfer-Encoding"] == cte
         assert message.get_content().replace("\r\n", "\n") == text
         assert len(data.split(b"\r\n\r\n", 1)[1]) < 1.45 * len(text.encode())
+
+
+def test_every_boundary_folds_as_the_policy_folds_it() -> None:
+    """The multipart Content-Type is folded once with a stand-in digest: every body's own
+    boundary must come out as the policy would fold it, byte for byte."""
+    for _ in range(200):
+        word = secrets.token_hex(8)
+        value = dict(body_of(f"text {word}", f"<p>{word}</p>").headers)["Content-Type"]
+        boundary = value.split('boundary="', 1)[1].rstrip('"')
+        assert len(boundary) == 34 and boundary.startswith("=_")
+        assert value == prefolded("Content-Type", f'multipart/alternative; boundary="{boundary}"')
