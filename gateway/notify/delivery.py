@@ -153,7 +153,9 @@ def _read(sessions: sessionmaker[Session], ids: list[int]) -> list[Letter]:
 
 
 def _attachment_ids(context: str) -> list[int]:
-    if '"attachment_ids"' not in context:  # the common case: no JSON decoding
+    # The common cases, without decoding the JSON: no key, or none (``json.dumps`` writes
+    # ``"attachment_ids": []``; inside a string its quotes would be escaped).
+    if '"attachment_ids"' not in context or '"attachment_ids": []' in context:
         return []
     return [int(i) for i in json.loads(context).get("attachment_ids", [])]
 

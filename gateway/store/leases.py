@@ -16,7 +16,7 @@ from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.outbox import FAILED, OUTBOX, PENDING, SENT
-from gateway.store.tables import Attachment, Ticket
+from gateway.store.tables import Attachment
 
 
 def lease_due(session: Session, now: datetime, lease: timedelta, batch: int = 100) -> list[int]:
@@ -49,14 +49,30 @@ def lease_due(session: Session, now: datetime, lease: timedelta, batch: int = 10
 
 
 def leased(session: Session, ids: Sequence[int]) -> list[Row]:
-    """The rows :func:`lease_due` leased, with their tickets' notify address and bounce."""
+    """The rows :func:`lease_due` leased: what building their mails needs, by id.
+
+    Only those columns: a worker reads every row it sends, and converting the
+    timestamps that building never looks at, with a join for nothing, was most of
+    the read (issue 16)."""
     if not ids:
         return []
+    c = OUTBOX.c
     rows = session.execute(
-        select(OUTBOX, Ticket.notify_address, Ticket.notify_bounced)
-        .outerjoin(Ticket, Ticket.id == OUTBOX.c.ticket_id)
-        .where(OUTBOX.c.id.in_(ids))
-        .order_by(OUTBOX.c.id)
+        select(
+            c.id,
+            c.kind,
+            c.locale,
+            c.context,
+            c.to_address,
+            c.message_id,
+            c.in_reply_to,
+            c.references,
+            c.auto_submitted,
+            c.created_at,
+            c.attempts,
+        )
+        .where(c.id.in_(ids))
+        .order_by(c.id)
     ).all()
     return list(rows)
 
