@@ -10,6 +10,7 @@ import signal
 import smtplib
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -433,6 +434,46 @@ def test_a_killed_delivery_worker_costs_a_retry_and_new_workers_take_over(gw, sm
     assert asyncio.run(passes()) == [12, 12, 12]
     got = smarthost.wait_for(24)
     assert len({g.message["Message-ID"] for g in got}) == 24
+    assert {r.state for r in _rows(gw)} == {"sent"}
+
+
+def test_a_backlog_keeps_two_batches_out_and_sends_each_mail_once(gw, smarthost):
+    """Past a full batch, the next is claimed and queued for the workers while they send
+    the last: every notification still goes out exactly once, and all are marked sent."""
+    stop_dispatcher(gw)
+    for n in range(40):
+        assert send(gw, mail(subject=f"Заявка {n}", sender=f"c{n}@example.ru"))[0] == 250
+    due = len(_rows(gw))
+    assert due >= 40
+
+    async def drain() -> int:
+        dispatcher = gw.gateway.make_dispatcher()
+        dispatcher._rules = replace(dispatcher._rules, batch=12)  # a batch for the pool
+        out, most = 0, 0
+        send_batch = dispatcher._send
+
+        async def counted(rows: list) -> None:
+            nonlocal out, most
+            out += 1
+            most = max(most, out)
+            try:
+                await send_batch(rows)
+            finally:
+                out -= 1
+
+        dispatcher._send = counted  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop, poll=0.05))
+        while dispatcher.passes == 0:  # the first pass that found less than a batch
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+        return most
+
+    assert asyncio.run(drain()) == 2
+    got = smarthost.wait_for(due)
+    assert len(got) == due
+    assert len({g.message["Message-ID"] for g in got}) == due
     assert {r.state for r in _rows(gw)} == {"sent"}
 
 

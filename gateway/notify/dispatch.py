@@ -50,7 +50,9 @@ class Dispatcher:
         self._agents = Agents(templates, rules, smarthost, sessions)
         self._clock = clock
         self.wake = asyncio.Event()
-        self.passes = 0  # how many times run() has looked for due rows: tests wait on it
+        # Passes of run() that found less than a batch due and saw all they claimed
+        # marked: tests wait on it.
+        self.passes = 0
 
     async def run_once(self) -> int:
         """One batch: how many rows were claimed.
@@ -59,6 +61,13 @@ class Dispatcher:
         sent by the delivery workers side by side (``notify.delivery``).
         """
         rows = await asyncio.to_thread(self._claim, self._clock())
+        await self._send(rows)
+        return len(rows)
+
+    async def _send(self, rows: list[Row]) -> None:
+        """Deliver claimed rows and mark what became of each."""
+        if not rows:
+            return
         # A backlog's batch goes out as two chunks a worker: each chunk is one read of its
         # rows and one pipelined run, and a read of 25 rows cost twice a row what one of
         # 125 does (issue 16); two each, so a worker that finishes first takes the next.
@@ -70,9 +79,7 @@ class Dispatcher:
             for chunk, outcomes in zip(chunks, done, strict=True)
             for row, sent in zip(chunk, outcomes, strict=True)
         ]
-        if results:
-            await asyncio.to_thread(self._mark, results)
-        return len(rows)
+        await asyncio.to_thread(self._mark, results)
 
     async def close(self) -> None:
         await self._agents.close()
@@ -118,25 +125,40 @@ class Dispatcher:
         the SQLite write lock and the event loop's core away from intake. A
         quarter, not a whole second: with three operators a second's batch was
         some 300 sends in one burst on the loop intake answers on (issue 16).
+
+        A backlog keeps two batches out: the next is claimed and queued for the
+        workers while they send the last, which is then marked. One at a time, the
+        workers stood idle while serve marked a batch and claimed the next.
         """
         outage = Outage("the dispatcher", log, first=poll)
+        out: asyncio.Task[None] | None = None  # a full batch the workers are on
         while not stop.is_set():
             wait = poll
+            claimed = 0
             try:
-                claimed = await self.run_once()
+                rows = await asyncio.to_thread(self._claim, self._clock())
+                claimed = len(rows)
+                previous, out = out, asyncio.create_task(self._send(rows)) if rows else None
+                if previous is not None:
+                    await previous  # marked before the batch claimed after it
+                if claimed < self._rules.batch and out is not None:
+                    current, out = out, None  # nothing more is due: finish it, then rest
+                    await current
                 outage.succeeded()
             except Exception as exc:
-                claimed = 0
                 if is_outage(exc):  # one line when it goes, one when it is back (issue 14.5)
                     wait = outage.failed(exc)
                 else:
                     log.exception("the dispatcher could not run a batch")
-            self.passes += 1
             if claimed >= self._rules.batch:
-                continue
+                continue  # not a pass yet: its batch may still be out
+            self.passes += 1  # everything claimed so far is marked
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_either(stop, self.wake), wait)
+        if out is not None:
+            with contextlib.suppress(Exception):  # already logged, or left to its lease
+                await out
         await self.close()
 
 
