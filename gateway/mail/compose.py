@@ -101,24 +101,39 @@ def compose(mail: Outgoing) -> EmailMessage:
 def with_headers(mail: Outgoing) -> EmailMessage:
     """A message with the mail's own headers (who, what, where it threads) and no body."""
     msg = EmailMessage(policy=WIRE)
-    _set_from(msg, one_line(mail.from_name), one_line(mail.from_address))
-    _set(msg, "To", one_line(mail.to))
-    msg.set_raw("Subject", prefolded("Subject", one_line(mail.subject)))
-    _set(msg, "Date", _date(mail.date))
-    _set(msg, "Message-ID", one_line(mail.message_id))
-    _set(msg, "Reply-To", one_line(mail.reply_to))
+    for name, value, folded in header_fields(mail):
+        if folded:
+            msg.set_raw(name, value)
+        else:
+            msg[name] = value
+    return msg
+
+
+Field = tuple[str, str, bool]  # name, value, folded already (else the policy parses it)
+
+
+def header_fields(mail: Outgoing) -> list[Field]:
+    """The mail's own headers in order, each folded here where that is safe."""
+    fields = [
+        _from_field(one_line(mail.from_name), one_line(mail.from_address)),
+        _field("To", one_line(mail.to)),
+        ("Subject", prefolded("Subject", one_line(mail.subject)), True),
+        _field("Date", _date(mail.date)),
+        _field("Message-ID", one_line(mail.message_id)),
+        _field("Reply-To", one_line(mail.reply_to)),
+    ]
     if mail.in_reply_to:
-        _set(msg, "In-Reply-To", one_line(mail.in_reply_to))
+        fields.append(_field("In-Reply-To", one_line(mail.in_reply_to)))
     refs = [one_line(r) for r in mail.references if r][-MAX_REFERENCES:]
     if refs:
-        _set(msg, "References", " ".join(refs))
+        fields.append(_field("References", " ".join(refs)))
     if mail.auto_submitted != "no":
-        _set(msg, "Auto-Submitted", mail.auto_submitted)
+        fields.append(_field("Auto-Submitted", mail.auto_submitted))
         # Exchange and Outlook: do not send out-of-office replies to this mail.
-        _set(msg, "X-Auto-Response-Suppress", "OOF, AutoReply")
+        fields.append(_field("X-Auto-Response-Suppress", "OOF, AutoReply"))
     for key, value in mail.headers.items():
-        _set(msg, one_line(key), one_line(value))
-    return msg
+        fields.append(_field(one_line(key), one_line(value)))
+    return fields
 
 
 _TOKEN = re.compile(r"^[\x21-\x7e]+(?: [\x21-\x7e]+)*$")
@@ -143,13 +158,12 @@ def prefolded(name: str, value: str) -> str:
     return folded[len(name) + 2 :].rstrip("\r\n").replace(WIRE.linesep, "\n")
 
 
-def _set(msg: EmailMessage, name: str, value: str) -> None:
-    """A plain ASCII header (addresses, ids, dates) folded here at its spaces and stored as
+def _field(name: str, value: str) -> Field:
+    """A plain ASCII header (addresses, ids, dates) folded here at its spaces and kept as
     it is: the policy's parse-and-refold of each one was two thirds of composing a mail
-    (issue 16 measures it). Anything else goes through the policy."""
+    (issue 16 measures it). Anything else is left to the policy."""
     if not _TOKEN.match(value):
-        msg[name] = value
-        return
+        return name, value, False
     lines, line = [], f"{name}:"
     for word in value.split(" "):
         if len(line) + 1 + len(word) > WIRE.max_line_length and line != f"{name}:":
@@ -157,14 +171,12 @@ def _set(msg: EmailMessage, name: str, value: str) -> None:
             line = ""
         line = f"{line} {word}"
     lines.append(line)
-    folded = "\n".join(lines)[len(name) + 2 :]
     if any(len(x) > WIRE.max_line_length for x in lines):  # one word too long: the policy's
-        msg[name] = value
-        return
-    msg.set_raw(name, folded)
+        return name, value, False
+    return name, "\n".join(lines)[len(name) + 2 :], True
 
 
-def _set_from(msg: EmailMessage, name: str, address: str) -> None:
+def _from_field(name: str, address: str) -> Field:
     """From with a display name a reader sees whole in every client.
 
     The standard library's folder cuts a long name into encoded words anywhere,
@@ -174,13 +186,11 @@ def _set_from(msg: EmailMessage, name: str, address: str) -> None:
     so every decoder reads the same name, and each word is at most 75 characters.
     """
     if not name:
-        msg.set_raw("From", prefolded("From", address))
-        return
+        return "From", prefolded("From", address), True
     if name.isascii():
-        msg.set_raw("From", prefolded("From", str(Address(display_name=name, addr_spec=address))))
-        return
+        return "From", prefolded("From", str(Address(display_name=name, addr_spec=address))), True
     words = _encoded_words(name, first=WIRE.max_line_length - len("From: "))
-    msg.set_raw("From", "\n ".join([*words, f"<{address}>"]))
+    return "From", "\n ".join([*words, f"<{address}>"]), True
 
 
 _EW_CHARS = 75 - len("=?utf-8?b??=")  # base64 characters an encoded word may carry

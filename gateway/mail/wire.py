@@ -13,8 +13,17 @@ from __future__ import annotations
 import binascii
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
-from gateway.mail.compose import WIRE, Outgoing, compose, flowed, prefolded, to_bytes, with_headers
+from gateway.mail.compose import (
+    WIRE,
+    Outgoing,
+    compose,
+    flowed,
+    header_fields,
+    prefolded,
+    to_bytes,
+)
 
 
 @dataclass(frozen=True)
@@ -104,10 +113,15 @@ def to_wire(mail: Outgoing, bodies: dict[tuple[str, str | None], Body] | None = 
         body = body_of(mail.text, mail.html)
         if bodies is not None:
             bodies[key] = body
-    msg = with_headers(mail)
-    for name, value in body.headers:
-        msg.set_raw(name, value)
+    fields = [*header_fields(mail), *((name, value, True) for name, value in body.headers)]
     if mail.language:  # "ru", "en": a token, stored as it is
-        msg.set_raw("Content-Language", mail.language)
-    head = b"".join(WIRE.fold_binary(name, value) for name, value in msg.raw_items())
-    return head + b"\r\n" + body.data
+        fields.append(("Content-Language", mail.language, True))
+    return b"".join(_line(*field) for field in fields) + b"\r\n" + body.data
+
+
+@lru_cache(maxsize=4096)
+def _line(name: str, value: str, folded: bool) -> bytes:
+    """One header as the policy writes it (the generator's ``fold_binary``), without an
+    ``EmailMessage`` to hold it: the copies of one event share all but To, Reply-To and
+    Message-ID, and every notification about a ticket its Subject and From (issue 16)."""
+    return WIRE.fold_binary(name, value if folded else WIRE.header_store_parse(name, value)[1])
