@@ -8,14 +8,16 @@ same text (flowed, trailing spaces and all), the same HTML, no parser defect.
 from __future__ import annotations
 
 import email
+import random
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import policy
 
 import pytest
 
 from gateway.mail.compose import Outgoing, compose, prefolded, to_bytes
-from gateway.mail.wire import body_of, to_wire
+from gateway.mail.wire import OnTheWire, body_of, to_wire
 
 TEXTS = {
     "russian, long lines, a signature": (
@@ -112,3 +114,22 @@ def test_every_boundary_folds_as_the_policy_folds_it() -> None:
         boundary = value.split('boundary="', 1)[1].rstrip('"')
         assert len(boundary) == 34 and boundary.startswith("=_")
         assert value == prefolded("Content-Type", f'multipart/alternative; boundary="{boundary}"')
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_the_fast_form_is_on_the_wire_whatever_the_line_ends(seed: int) -> None:
+    """Senders trust ``OnTheWire`` without counting line ends: every line must end in CRLF
+    and no CR or LF stand alone, whatever line ends the texts and the subject came with."""
+    rnd = random.Random(seed)
+    ends = ["\n", "\r\n", "\r", "\n\r", "\r\r\n", ""]
+
+    def mixed(words: list[str]) -> str:
+        return "".join(rnd.choice(words) + rnd.choice(ends) for _ in range(rnd.randint(1, 60)))
+
+    mail = outgoing(mixed(["слово", "word", ".", "=", "From x"]), mixed(["<p>и</p>", "&amp;"]))
+    mail = replace(mail, subject=mixed(["Тема", "subject"]), from_name=mixed(["Анна", "Ann"]))
+    data = to_wire(mail)
+    assert isinstance(data, OnTheWire)
+    plain = bytes(data)
+    crlf = plain.count(b"\r\n")
+    assert plain.endswith(b"\r\n") and plain.count(b"\n") == crlf == plain.count(b"\r")
