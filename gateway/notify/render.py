@@ -118,7 +118,9 @@ def quote(text: str) -> str:
 def br(text: str) -> Markup:
     """Plain text in HTML: escaped, line breaks as <br> (Outlook for Windows ignores
     ``white-space: pre-wrap``)."""
-    return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
+    # Escaping touches no line break, so the whole text is escaped at once and then cut:
+    # the same as line by line, without a Markup per line of a customer's text.
+    return Markup("<br>\n".join(str(escape(str(text))).splitlines()))
 
 
 def decimal(value: float, locale: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from gateway.desk.model import STATUS_LABELS, Status
 from gateway.notify.catalogs import translations
@@ -18,6 +18,7 @@ from gateway.notify.render import (
     LOCALES,
     Templates,
     UnknownTemplate,
+    br,
     default_root,
     resolve_locale,
 )
@@ -1024,3 +1025,21 @@ def test_the_shared_command_reference_leaves_each_mail_its_own_reply_sentence(
         for part in (team_part, other_part, mine_part):
             for command in OPERATOR_COMMANDS[locale]:
                 assert command in part, command
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "one line",
+        "a < b & c > d\n\"quoted\" and 'single'\n",
+        "crlf\r\nand cr\rand lf\n\nblank above\u2028line separator\x0bvertical tab",
+        "<script>alert(1)</script>\n&amp; already escaped?\n",
+    ],
+)
+def test_br_escapes_every_line_and_breaks_them(text: str) -> None:
+    """What a customer wrote shows in HTML as written: each line escaped, a <br> between."""
+    lines = text.splitlines()
+    assert br(text) == "<br>\n".join(str(escape(line)) for line in lines)
+    assert isinstance(br(text), Markup)
+    assert "<script>" not in br(text)
