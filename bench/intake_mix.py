@@ -320,6 +320,8 @@ def main() -> int:
         wait_drained(url, 300)
         out["burst"] = _burst(url, ports, burst_load, args.sessions, accepted)
         print(json.dumps(out["burst"]), flush=True)
+        out["dispatcher"] = _send_all_again(url, out["burst"]["made_per_s"])
+        print(json.dumps(out["dispatcher"]), flush=True)
     finally:
         for g in gateways:
             stop(g)
@@ -388,6 +390,36 @@ def _burst(url: str, ports: list[int], items: list[Item], sessions: int, accepte
         "drain_rate_per_s": round(backlog / drained, 1) if drained and backlog else None,
         "last_marked_after_s": None if marked is None else round(marked, 3),
         "drain_rate_by_marks_per_s": round(backlog / marked, 1) if marked and backlog else None,
+    }
+
+
+def _send_all_again(url: str, made_per_s: float) -> dict:
+    """The dispatcher's own rate on this mix's notifications, against the rate the burst
+    made them: every row sent is made due again at once, and serve's dispatcher sends
+    the lot (some 18,000) with nothing else running. After the burst only its tail is
+    left, and a drain of under a second is mostly the quarter-second poll and one
+    batch's latency, not the rate."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "update outbox set state = 'pending', sent_at = null, "
+                "next_attempt_at = created_at where state = 'sent'"
+            )
+        ).rowcount
+    started = datetime.now(UTC)
+    drained = wait_drained(url, 300)
+    with engine.connect() as conn:
+        marks = [_utc(v) for (v,) in conn.execute(text("select sent_at from outbox"))]
+    engine.dispose()
+    last = max((m for m in marks if m is not None), default=started)
+    seconds = (last - started).total_seconds()
+    rate = rows / seconds if seconds > 0 and drained is not None else 0.0
+    return {
+        "notifications": rows,
+        "seconds": round(seconds, 2),
+        "own_rate_per_s": round(rate, 1),
+        "times_made_per_s": round(rate / made_per_s, 2) if made_per_s else None,
     }
 
 
