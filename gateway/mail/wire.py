@@ -107,9 +107,7 @@ def _base64_lines(data: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n" if lines else b""
 
 
-def to_wire(
-    mail: Outgoing, bodies: dict[tuple[str, str | None], Body] | None = None
-) -> bytes:
+def to_wire(mail: Outgoing, bodies: dict[tuple[str, str | None], Body] | None = None) -> bytes:
     """The mail's bytes, as :func:`to_bytes` of :func:`compose` says it, built faster: the
     headers through the same policy, the body from ``bodies`` when a copy of the same
     text was built before (a mail with attachments takes the general path)."""

@@ -152,7 +152,8 @@ class Dispatcher:
                     log.exception("the dispatcher could not run a batch")
             if claimed >= self._rules.batch:
                 continue  # not a pass yet: its batch may still be out
-            self.passes += 1  # everything claimed so far is marked
+            if out is None:  # a failure may have left a batch out: then not a pass either
+                self.passes += 1  # everything claimed so far is marked
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_either(stop, self.wake), wait)

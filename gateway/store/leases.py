@@ -52,8 +52,8 @@ def leased(session: Session, ids: Sequence[int]) -> list[Row]:
     """The rows :func:`lease_due` leased: what building their mails needs, by id.
 
     Only those columns: a worker reads every row it sends, and converting the
-    timestamps that building never looks at, with a join for nothing, was most of
-    the read (issue 16)."""
+    timestamps that building never looks at, with a join for nothing, was a third of
+    reading a chunk of 100 (issue 16)."""
     if not ids:
         return []
     c = OUTBOX.c
