@@ -39,7 +39,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mixload import Item, make_load, run_load
@@ -245,6 +245,8 @@ def main() -> int:
     noop_port, smart_port = free_port(), free_port()
     ports = [free_port() for _ in range(args.instances)]
     envs = [gateway_env(work / f"var{n}", p, smart_port, url) for n, p in enumerate(ports)]
+    if args.database_url:
+        _must_be_empty(args.database_url)
     subprocess.run([BIN / "helpdesk", "init"], env=envs[0], check=True, capture_output=True)
     for name, address in OPERATORS:
         cmd = [BIN / "helpdesk", "operators", "add", name, address]
@@ -396,6 +398,22 @@ def _burst(url: str, ports: list[int], items: list[Item], sessions: int, accepte
         "last_marked_after_s": None if marked is None else round(marked, 3),
         "drain_rate_by_marks_per_s": round(backlog / marked, 1) if marked and backlog else None,
     }
+
+
+def _must_be_empty(url: str) -> None:
+    """The checks count tickets and mails: a database holding an earlier run's would fail
+    them, or the operators' registration first. Say so instead of a traceback."""
+    engine = create_engine(url)
+    try:
+        tables = inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    if tables:
+        raise SystemExit(
+            f"{url} already holds tables ({', '.join(sorted(tables)[:4])}, ...), an earlier "
+            "run's perhaps: the bench needs an empty database (on PostgreSQL, e.g. "
+            "DROP SCHEMA public CASCADE; CREATE SCHEMA public;)"
+        )
 
 
 def _send_all_again(url: str, made_per_s: float) -> dict:
