@@ -39,7 +39,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mixload import Item, make_load, run_load
@@ -380,12 +380,10 @@ def _burst(url: str, ports: list[int], items: list[Item], sessions: int, accepte
     drained = wait_drained(url, 60)
     with engine.connect() as conn:
         made = conn.execute(text("select count(*) from outbox")).scalar() - before
-        marks = [_utc(v) for (v,) in conn.execute(text("select sent_at from outbox"))]
+        last = _last_marked(conn)
     engine.dispose()
-    # The dispatcher's own rate, from when serve marked the last row sent (its sent_at is
-    # when that batch's marking began, all its mail out): polling for an empty outbox
-    # every 0.1 s adds up to a tenth of a second to a drain of under one.
-    last = max((m for m in marks if m is not None), default=None)
+    # The dispatcher's own rate, from when serve marked the last row sent: polling for an
+    # empty outbox every 0.1 s adds up to a tenth of a second to a drain of under one.
     marked = (last - ended).total_seconds() if last and last > ended else None
     return {
         "mails": len(items),
@@ -433,9 +431,8 @@ def _send_all_again(url: str, made_per_s: float) -> dict:
     started = datetime.now(UTC)
     drained = wait_drained(url, 300)
     with engine.connect() as conn:
-        marks = [_utc(v) for (v,) in conn.execute(text("select sent_at from outbox"))]
+        last = _last_marked(conn) or started
     engine.dispose()
-    last = max((m for m in marks if m is not None), default=started)
     seconds = (last - started).total_seconds()
     rate = rows / seconds if seconds > 0 and drained is not None else 0.0
     return {
@@ -446,8 +443,11 @@ def _send_all_again(url: str, made_per_s: float) -> dict:
     }
 
 
-def _utc(value: object) -> datetime | None:
-    """A sent_at as SQLite (text) or PostgreSQL (a naive UTC timestamp) returns it."""
+def _last_marked(conn: Connection) -> datetime | None:
+    """When serve last marked a row sent: that batch's marking began with all its mail out.
+    SQLite returns the text it stores (ordered as the times are), PostgreSQL a naive UTC
+    timestamp."""
+    value = conn.execute(text("select max(sent_at) from outbox")).scalar()
     if value is None:
         return None
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
